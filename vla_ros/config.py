@@ -1,0 +1,123 @@
+"""The package's configuration: YAML parameter files under ``config/``.
+
+The files use the ROS 2 parameter-file layout, so the launch file and ``--ros-args --params-file``
+read them unchanged, and the ROS-free code reads the same values through :func:`load_parameters`::
+
+    /**:                      # applies to every node
+      ros__parameters: {...}
+    planner:                  # applies to the node named "planner"
+      ros__parameters: {...}
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+PACKAGE_NAME = "vla_ros"
+CONFIG_DIR_ENV = "VLA_ROS_CONFIG_DIR"
+_WILDCARD = "/**"
+_PARAMETERS_KEY = "ros__parameters"
+
+
+class ConfigError(ValueError):
+    """A configuration file is missing or malformed."""
+
+
+def config_dir() -> Path:
+    """Return the directory that holds the YAML configuration files.
+
+    Looked up, first match wins: ``$VLA_ROS_CONFIG_DIR``; the source tree next to this package
+    (also reached through colcon's ``--symlink-install``); ``<prefix>/share/vla_ros/config`` of the
+    ament install or of a pip install.
+    """
+    candidates = []
+    if os.environ.get(CONFIG_DIR_ENV):
+        candidates.append(Path(os.environ[CONFIG_DIR_ENV]))
+    candidates.append(Path(__file__).resolve().parent.parent / "config")
+    # <prefix>/lib/pythonX.Y/site-packages/vla_ros/config.py -> <prefix>/share/vla_ros/config
+    installed_parents = Path(__file__).parents
+    if len(installed_parents) > 4:
+        candidates.append(installed_parents[4] / "share" / PACKAGE_NAME / "config")
+    candidates.append(Path(sys.prefix) / "share" / PACKAGE_NAME / "config")
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise ConfigError(
+        "cannot find the vla_ros config directory; looked in "
+        + ", ".join(str(c) for c in candidates)
+        + f" (set {CONFIG_DIR_ENV} to point at it)"
+    )
+
+
+def config_path(name: str) -> Path:
+    """Return the path of a config file given its name (``"sim"`` or ``"sim.yaml"``) or a path."""
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml"):
+        path = path.with_suffix(".yaml")
+    if not path.is_absolute() and not path.exists():
+        path = config_dir() / path
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    return path
+
+
+def load_yaml(name: str) -> dict[str, Any]:
+    """Load a YAML file from the config directory (or a path) as a dict."""
+    path = config_path(name)
+    with path.open() as stream:
+        try:
+            data = yaml.safe_load(stream)
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    return data
+
+
+def load_parameters(name: str, node_name: str) -> dict[str, Any]:
+    """Return the parameters a node gets from a parameter file, as a nested dict.
+
+    The ``/**`` section applies first, then the node's own section (by its name, with or without a
+    leading slash or namespace), as ROS 2 does when it loads the file.
+    """
+    data = load_yaml(name)
+    parameters: dict[str, Any] = {}
+    matched = False
+    for key, section in data.items():
+        key_name = str(key).strip("/").rsplit("/", 1)[-1]
+        if key != _WILDCARD and key_name != node_name:
+            continue
+        if not isinstance(section, dict) or _PARAMETERS_KEY not in section:
+            raise ConfigError(f"{config_path(name)}: section {key!r} has no '{_PARAMETERS_KEY}' mapping")
+        _merge(parameters, section[_PARAMETERS_KEY] or {})
+        matched = True
+    if not matched:
+        raise ConfigError(f"{config_path(name)}: no parameters for node {node_name!r}")
+    return parameters
+
+
+def flatten(parameters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Flatten nested parameters into ROS 2's dotted names: ``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    flat: dict[str, Any] = {}
+    for key, value in parameters.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> None:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
