@@ -28,7 +28,7 @@ def test_package_xml_has_a_maintainer_address_catkin_pkg_accepts():
 
 def test_every_interface_file_is_generated_and_every_field_has_a_comment():
     cmake = (ROOT / "CMakeLists.txt").read_text()
-    files = sorted((ROOT / "msg").glob("*.msg")) + sorted((ROOT / "action").glob("*.action"))
+    files = [path for kind in ("msg", "srv", "action") for path in sorted((ROOT / kind).glob(f"*.{kind}"))]
     assert files
     for path in files:
         assert f'"{path.parent.name}/{path.name}"' in cmake, f"{path.name} missing from CMakeLists.txt"
@@ -58,7 +58,9 @@ def test_load_parameters_applies_wildcard_then_node_section(tmp_path):
         "camera": {"width": 320, "height": 200},
     }
     assert config.load_parameters(str(path), "policy")["device"] == "cpu"
-    assert config.flatten({"camera": {"width": 320}, "rate": 2.0}) == {"camera.width": 320, "rate": 2.0}
+    nested = {"camera": {"width": 320, "size": {"h": 2}}, "rate": 2.0}
+    assert config.flatten(nested) == {"camera.width": 320, "camera.size.h": 2, "rate": 2.0}
+    assert config.unflatten(config.flatten(nested)) == nested
 
 
 def test_load_parameters_reports_missing_and_malformed_files(tmp_path):

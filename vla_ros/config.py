@@ -11,16 +11,19 @@ read them unchanged, and the ROS-free code reads the same values through :func:`
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 PACKAGE_NAME = "vla_ros"
 CONFIG_DIR_ENV = "VLA_ROS_CONFIG_DIR"
 _WILDCARD = "/**"
+T = TypeVar("T")
 _PARAMETERS_KEY = "ros__parameters"
 
 
@@ -113,6 +116,64 @@ def flatten(parameters: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """Inverse of :func:`flatten`: ``{"a.b": 1}`` -> ``{"a": {"b": 1}}``."""
+    nested: dict[str, Any] = {}
+    for name, value in flat.items():
+        *parents, leaf = name.split(".")
+        level = nested
+        for parent in parents:
+            level = level.setdefault(parent, {})
+        level[leaf] = value
+    return nested
+
+
+def from_dict(kind: type[T], value: Any, where: str) -> T:
+    """Build the (frozen) dataclass ``kind`` from nested parameters, checking every key and type.
+
+    Supports dataclass, ``dict[str, X]``, ``tuple[X, ...]``, bool, int, float and str fields. Unknown or
+    missing keys and values of the wrong type raise ConfigError naming the dotted path (``where``).
+    Validation beyond types belongs in the dataclass's ``__post_init__``.
+    """
+    origin = typing.get_origin(kind)
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        hints = typing.get_type_hints(kind)
+        names = {field.name for field in dataclasses.fields(kind)}
+        missing, unknown = names - value.keys(), value.keys() - names
+        if missing or unknown:
+            raise ConfigError(f"{where}: missing keys {sorted(missing)}, unknown keys {sorted(unknown)}")
+        return kind(**{name: from_dict(hints[name], value[name], f"{where}.{name}") for name in names})
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        item_kind = typing.get_args(kind)[1]
+        return {str(k): from_dict(item_kind, v, f"{where}.{k}") for k, v in value.items()}
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        item_kind = typing.get_args(kind)[0]
+        return tuple(from_dict(item_kind, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if kind in (int, float):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (kind is int and value != int(value))
+        ):
+            raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+        return kind(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise ConfigError(f"{where}: unsupported setting type {kind}")
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> None:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +19,6 @@ from vla_ros.msg import ActionChunk, KeyframeTarget, Path2D, PathPoint2D  # noqa
 
 pytestmark = pytest.mark.ros
 ECHO_SCRIPT = Path(__file__).with_name("interface_echo.py")
-TIMEOUT_S = 20.0
 
 
 def sample_messages() -> list:
@@ -69,53 +64,18 @@ def sample_messages() -> list:
 
 
 @pytest.fixture
-def echo_process():
-    """The echo node in a process of its own; ended at the end of the test."""
-    process = subprocess.Popen(
-        [sys.executable, str(ECHO_SCRIPT)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=os.environ,
-    )
+def echo_process(ros_process):
+    """The echo node in a process of its own."""
+    process = ros_process([str(ECHO_SCRIPT)])
     line = process.stdout.readline()
     if "ready" not in line:
         process.kill()
         pytest.fail(f"echo node did not start:\n{line}{process.communicate(timeout=10)[0]}")
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    return process
 
 
-@pytest.fixture
-def node():
-    """A node of this process, in its own context."""
-    context = rclpy.Context()
-    rclpy.init(context=context)
-    test_node = rclpy.create_node("interface_roundtrip_test", context=context)
-    yield test_node
-    test_node.destroy_node()
-    rclpy.shutdown(context=context)
-
-
-def spin_until(node, condition, timeout_s: float = TIMEOUT_S, on_wait=None) -> bool:
-    """Spin ``node`` until ``condition()`` holds or the timeout passes; calls ``on_wait`` each round."""
-    executor = rclpy.executors.SingleThreadedExecutor(context=node.context)
-    executor.add_node(node)
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        if on_wait is not None:
-            on_wait()
-        executor.spin_once(timeout_sec=0.05)
-    return condition()
-
-
-def test_every_message_type_roundtrips_between_processes(echo_process, node):
+def test_every_message_type_roundtrips_between_processes(echo_process, ros_node, spin_until):
+    node = ros_node
     qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
     sent = {type(msg).__name__: msg for msg in sample_messages()}
     received: dict[str, object] = {}
@@ -138,7 +98,8 @@ def test_every_message_type_roundtrips_between_processes(echo_process, node):
         assert received[name] == msg, f"{name} changed on the way: {received[name]} != {msg}"
 
 
-def test_execute_instruction_action_roundtrips_between_processes(echo_process, node):
+def test_execute_instruction_action_roundtrips_between_processes(echo_process, ros_node, spin_until):
+    node = ros_node
     client = ActionClient(node, ExecuteInstruction, "echo/execute_instruction")
     assert spin_until(node, lambda: client.server_is_ready()), "action server not found"
     feedback: list = []
