@@ -45,7 +45,7 @@ def write_parameter_file(tmp_path: Path) -> Path:
     path = tmp_path / "params.yaml"
     path.write_text(
         "/**:\n  ros__parameters:\n    rate: 10.0\n    camera: {width: 320, height: 240}\n"
-        "planner:\n  ros__parameters:\n    rate: 2.0\n    camera: {height: 200}\n"
+        "/**/planner:\n  ros__parameters:\n    rate: 2.0\n    camera: {height: 200}\n"
         "/ns/policy:\n  ros__parameters:\n    device: cpu\n"
     )
     return path
@@ -82,6 +82,14 @@ def test_load_parameters_reports_missing_and_malformed_files(tmp_path):
 
 def test_config_dir_is_the_repository_config():
     assert config.config_dir() == ROOT / "config"
+
+
+def test_every_config_file_names_its_nodes_for_any_namespace():
+    for path in sorted((ROOT / "config").glob("*.yaml")):
+        for key in config.load_yaml(str(path)):
+            assert key == "/**" or str(key).startswith("/**/"), (
+                f"{path.name}: section {key!r} is not /**/<node>"
+            )
 
 
 def test_cli_help_lists_every_subcommand(capsys):

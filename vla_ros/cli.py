@@ -14,7 +14,12 @@ from collections.abc import Sequence
 
 from vla_ros import __version__
 
-SUBCOMMAND_MODULES: tuple[str, ...] = ("vla_ros.doctor",)
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "vla_ros.doctor",
+    "vla_ros.bringup",
+    "vla_ros.planning.plan",
+    "vla_ros.planning.planner_bench",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -130,50 +130,52 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def from_dict(kind: type[T], value: Any, where: str) -> T:
+def from_dict(kind: type[T], value: Any, where: str, error: type[ConfigError] = ConfigError) -> T:
     """Build the (frozen) dataclass ``kind`` from nested parameters, checking every key and type.
 
-    Supports dataclass, ``dict[str, X]``, ``tuple[X, ...]``, bool, int, float and str fields. Unknown or
-    missing keys and values of the wrong type raise ConfigError naming the dotted path (``where``).
-    Validation beyond types belongs in the dataclass's ``__post_init__``.
+    Supports dataclass, ``dict[str, X]``, ``tuple[X, ...]``, fixed ``tuple[X, Y]``, bool, int, float
+    (ints accepted) and str fields. Missing or unknown keys, values of the wrong type and a ValueError
+    from a dataclass's ``__post_init__`` raise ``error`` (a ConfigError) naming the dotted path ``where``.
     """
     origin = typing.get_origin(kind)
     if dataclasses.is_dataclass(kind):
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+            raise error(f"{where}: expected a mapping, got {value!r}")
         hints = typing.get_type_hints(kind)
-        names = {field.name for field in dataclasses.fields(kind)}
-        missing, unknown = names - value.keys(), value.keys() - names
+        names = [field.name for field in dataclasses.fields(kind)]
+        missing = [name for name in names if name not in value]
+        unknown = [key for key in value if key not in names]
         if missing or unknown:
-            raise ConfigError(f"{where}: missing keys {sorted(missing)}, unknown keys {sorted(unknown)}")
-        return kind(**{name: from_dict(hints[name], value[name], f"{where}.{name}") for name in names})
+            raise error(f"{where}: missing keys {missing}, unknown keys {unknown}")
+        fields = {name: from_dict(hints[name], value[name], f"{where}.{name}", error) for name in names}
+        try:
+            return kind(**fields)
+        except ConfigError:
+            raise
+        except ValueError as invalid:
+            raise error(f"{where}: {invalid}") from invalid
     if origin is dict:
         if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+            raise error(f"{where}: expected a mapping, got {value!r}")
         item_kind = typing.get_args(kind)[1]
-        return {str(k): from_dict(item_kind, v, f"{where}.{k}") for k, v in value.items()}
+        return {str(k): from_dict(item_kind, v, f"{where}.{k}", error) for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        item_kind = typing.get_args(kind)[0]
-        return tuple(from_dict(item_kind, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if kind in (int, float):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or (kind is int and value != int(value))
-        ):
-            raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
-        return kind(value)
-    if kind is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise ConfigError(f"{where}: unsupported setting type {kind}")
+            raise error(f"{where}: expected a list, got {value!r}")
+        arguments = typing.get_args(kind)
+        items = arguments[:1] * len(value) if arguments[-1] is Ellipsis else arguments
+        if len(items) != len(value):
+            raise error(f"{where}: expected {len(items)} items, got {len(value)}")
+        return tuple(
+            from_dict(item, v, f"{where}[{i}]", error)
+            for i, (item, v) in enumerate(zip(items, value, strict=True))
+        )
+    accepted = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}.get(kind)
+    if accepted is None:
+        raise error(f"{where}: unsupported setting type {kind}")
+    if not isinstance(value, accepted) or (kind is not bool and isinstance(value, bool)):
+        raise error(f"{where}: expected {kind.__name__}, got {value!r}")
+    return kind(value)
 
 
 def _merge(base: dict[str, Any], update: dict[str, Any]) -> None:

@@ -1,0 +1,84 @@
+"""The ``plan`` and ``planner-bench`` subcommands, called through their argparse parsers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from vla_ros.planning import plan, planner_bench
+
+GOOD = "<ans>[(0.25, 0.32), <action>Close Gripper</action>, (0.74, 0.21)]</ans>"
+
+
+def _run(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    plan.register(subparsers)
+    planner_bench.register(subparsers)
+    args = parser.parse_args(list(argv))
+    return args.func(args)
+
+
+def test_plan_with_a_recorded_answer_writes_json_and_overlay(tmp_path: Path) -> None:
+    image_path = tmp_path / "scene.png"
+    cv2.imwrite(str(image_path), np.full((120, 160, 3), 90, dtype=np.uint8))
+    (tmp_path / "answer.txt").write_text(GOOD)
+    out_dir = tmp_path / "out"
+    common = [
+        "--image",
+        str(image_path),
+        "--instruction",
+        "pick",
+        "--backend",
+        "file",
+        "--out-dir",
+        str(out_dir),
+    ]
+    assert _run("plan", *common, "--answer-file", str(tmp_path / "answer.txt")) == 0
+    report = json.loads((out_dir / "plan.json").read_text())
+    assert report["ok"] and report["answer"] == GOOD and report["gripper_open"] == [False, False]
+    overlay = cv2.imread(str(out_dir / "overlay.png"))
+    assert overlay.shape == (120, 160, 3) and (overlay != 90).any()
+    (tmp_path / "bad.txt").write_text("no idea")
+    assert _run("plan", *common, "--answer-file", str(tmp_path / "bad.txt")) == 1
+    assert "PlanningFailedError" in json.loads((out_dir / "plan.json").read_text())["error"]
+    assert _run("plan", *common, "--answer-file", str(tmp_path / "missing.txt")) == 1
+    missing_image = ["--image", str(tmp_path / "missing.png"), "--instruction", "pick"]
+    assert (
+        _run("plan", *missing_image, "--backend", "file", "--answer-file", str(tmp_path / "answer.txt")) == 1
+    )
+    assert _run("plan", *common[:4]) == 1  # the configured oracle backend needs the simulator
+
+
+@pytest.mark.slow
+def test_planner_bench_writes_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    import torch  # only this slow test needs it
+
+    threads = torch.get_num_threads()
+    try:
+        assert (
+            _run(
+                "planner-bench",
+                "--out",
+                str(out),
+                "--repeats",
+                "2",
+                "--max-new-tokens",
+                "4",
+                "--threads",
+                "1",
+            )
+            == 0
+        )
+    finally:
+        torch.set_num_threads(threads)
+    figures = json.loads(out.read_text())
+    assert figures["environment"]["torch_threads"] == 1
+    assert figures["parse_canonical_us"]["count"] == 200
+    assert figures["tiny_llava"]["plan_ms"]["count"] == 2 and figures["tiny_llava"]["plan_ms"]["median"] > 0
