@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("package.xml", "CMakeLists.txt", "msg", "action", "vla_ros", "launch", "config", "urdf")
+# What a clone has besides the package: build products, caches, the tests themselves.
+NOT_SOURCES = (".git", ".venv", "build", "install", "log", "outputs", "results", "test", "__pycache__", "*_cache")
 
 
 def test_ruff_lint_is_clean():
@@ -24,13 +25,7 @@ def test_ruff_lint_is_clean():
 def test_package_builds_from_scratch_and_installs_interfaces_nodes_and_cli(tmp_path):
     colcon = shutil.which("colcon") or pytest.skip("colcon not installed: run through `make test`")
     source = tmp_path / "src" / "vla_ros"
-    source.mkdir(parents=True)
-    for name in SOURCES:
-        path = ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, source / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(path, source / name)
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCES))
     completed = subprocess.run(
         [
             colcon,

@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "vla_ros.bringup",
     "vla_ros.planning.plan",
     "vla_ros.planning.planner_bench",
+    "vla_ros.control.bench",
 )
 
 

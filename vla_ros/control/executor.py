@@ -1,0 +1,222 @@
+"""The action-chunk executor's core: keyframe target -> IK -> grasp-structured timed plan -> chunks.
+
+Grasp structure (distances along the TCP z axis, i.e. the gripper's approach axis):
+- closing the gripper (grasp) or opening it (release): go first to a pre-pose ``approach_distance``
+  behind the target, then straight in along the axis to the target, command the gripper on arrival
+  and hold ``gripper_close_time``/``gripper_open_time`` (the gripper closes only after arriving);
+- after a release, retreat ``retreat_distance`` back along the axis;
+- otherwise move directly to the target.
+The approach and the retreat follow the straight line: joint knots from IK on points at most
+``grasp.path_step`` apart, timed as one rest-to-rest motion (:class:`~.trajectory.PathSegment`).
+Re-planning keeps the current plan while the measured joints stay within ``motion.replan_tolerance``
+of it; otherwise it starts from the latest measured state: waypoints already reached (planned arrival
+time passed and the measured TCP within the keyframe tolerance) are dropped, and a dwell in progress
+keeps its remaining time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from vla_ros.control.chunk import ActionChunkData
+from vla_ros.control.kinematics import ArmKinematics
+from vla_ros.control.pose import Pose
+from vla_ros.control.safety import WorkspaceBox
+from vla_ros.control.settings import ExecutorSettings
+from vla_ros.control.trajectory import JointPlan, Waypoint
+
+OPEN = 1.0
+CLOSED = 0.0
+APPROACH = "approach"
+TARGET = "target"
+RETREAT = "retreat"
+
+
+@dataclass(frozen=True)
+class _Stop:
+    waypoint: Waypoint
+    pose: Pose
+
+
+class ChunkExecutor:
+    """Plans toward the current keyframe target and cuts the plan into :class:`ActionChunkData`."""
+
+    def __init__(
+        self, kinematics: ArmKinematics, settings: ExecutorSettings, gripper_opening: float = OPEN
+    ) -> None:
+        self.kinematics = kinematics
+        self.settings = settings
+        self.limits = kinematics.limits.scaled(
+            settings.motion.velocity_scale, settings.motion.acceleration_scale
+        )
+        self.workspace = WorkspaceBox(np.array(settings.workspace.lower), np.array(settings.workspace.upper))
+        self.gripper_opening = gripper_opening
+        self.target: Pose | None = None
+        self.keyframe_done_time = math.inf
+        """When the target has been reached and the gripper has had its time (planned)."""
+        self._stops: list[_Stop] = []
+        self._plan: JointPlan | None = None
+        self._dwell: tuple[np.ndarray, float] | None = None
+        self._next_chunk_id = 0
+
+    @property
+    def waypoints(self) -> tuple[Waypoint, ...]:
+        """The stops still ahead (joint positions, gripper on arrival, dwell, label)."""
+        return tuple(stop.waypoint for stop in self._stops)
+
+    @property
+    def plan(self) -> JointPlan | None:
+        """The current timed plan (None before the first target)."""
+        return self._plan
+
+    def set_target(
+        self, pose: Pose, gripper_open: bool, now: float, positions: np.ndarray, velocities: np.ndarray
+    ) -> ActionChunkData:
+        """Plan to a new keyframe from the measured state; returns the first chunk (stamped ``now``).
+
+        Raises :class:`~vla_ros.control.errors.WorkspaceViolationError` or
+        :class:`~vla_ros.control.errors.UnreachablePoseError` (nothing changes then).
+        """
+        grasp = self.settings.grasp
+        if self._plan is not None:
+            self.gripper_opening = float(self._plan.sample(np.array([now]))[2][0])
+        target_opening = OPEN if gripper_open else CLOSED
+        changes = abs(target_opening - self.gripper_opening) > 0.5
+        # (pose, gripper on arrival, dwell, label, reached along a straight line from the previous pose)
+        poses: list[tuple[Pose, float, float, str, bool]] = []
+        approach = changes and grasp.approach_distance > 0.0
+        if approach:
+            poses.append(
+                (pose.offset_along_z(-grasp.approach_distance), self.gripper_opening, 0.0, APPROACH, False)
+            )
+        dwell = (grasp.gripper_open_time if gripper_open else grasp.gripper_close_time) if changes else 0.0
+        poses.append((pose, target_opening, dwell, TARGET, approach))
+        if changes and gripper_open and grasp.retreat_distance > 0.0:
+            poses.append((pose.offset_along_z(-grasp.retreat_distance), OPEN, 0.0, RETREAT, True))
+        for stop_pose, *_, label, _ in poses:
+            self.workspace.check(stop_pose.position, f"{label} pose")
+        stops = []
+        previous_pose, previous_q = None, np.asarray(positions, dtype=float)
+        for stop_pose, opening, stop_dwell, label, straight in poses:
+            path = None
+            if straight and previous_pose is not None:
+                path = self._line_path(previous_pose, previous_q, stop_pose)
+                q = path[-1]
+            else:
+                q = self.kinematics.inverse(stop_pose, previous_q, self.settings.ik).positions
+            stops.append(_Stop(Waypoint(q, opening, stop_dwell, label, path), stop_pose))
+            previous_pose, previous_q = stop_pose, q
+        self.target = pose
+        self._stops = stops
+        self._plan = None
+        self._dwell = None
+        self.keyframe_done_time = math.inf
+        return self.update(now, positions, velocities)
+
+    def _line_path(self, start: Pose, start_positions: np.ndarray, end: Pose) -> np.ndarray:
+        """Joint knots (IK, each seeded from the previous) on the straight line ``start`` -> ``end``.
+
+        Knots are at most ``grasp.path_step`` apart; the orientation is ``end``'s throughout.
+        """
+        delta = end.position - start.position
+        count = max(1, math.ceil(float(np.linalg.norm(delta)) / self.settings.grasp.path_step))
+        knots = [np.asarray(start_positions, dtype=float)]
+        for index in range(1, count + 1):
+            point = Pose(start.position + delta * (index / count), end.quaternion)
+            knots.append(self.kinematics.inverse(point, knots[-1], self.settings.ik).positions)
+        return np.array(knots)
+
+    def update(self, now: float, positions: np.ndarray, velocities: np.ndarray) -> ActionChunkData | None:
+        """The next chunk (stamped ``now``) toward the current target; None without a target.
+
+        While the measured ``positions`` stay within ``motion.replan_tolerance`` of the current plan the
+        plan is kept (consecutive chunks then agree, so ensembling them changes nothing); otherwise the
+        remaining stops are re-planned from the measured state.
+
+        During a gripper dwell the plan holds the reached stop (the arm is there, within tolerance)
+        for the rest of the dwell instead of moving again.
+        """
+        if self.target is None:
+            return None
+        start, start_velocity = np.asarray(positions, dtype=float), np.asarray(velocities, dtype=float)
+        if self._plan is not None and self.deviation(now, start) <= self.settings.motion.replan_tolerance:
+            return self.chunk(now)
+        if self._plan is not None:
+            self.gripper_opening = float(self._plan.sample(np.array([now]))[2][0])
+            self._drop_reached_stops(now, start)
+        hold = 0.0
+        if self._dwell is not None and self._dwell[1] > now:
+            start, start_velocity, hold = self._dwell[0], np.zeros_like(start_velocity), self._dwell[1] - now
+        else:
+            self._dwell = None
+        plan = JointPlan(
+            now,
+            start,
+            start_velocity,
+            self.gripper_opening,
+            [stop.waypoint for stop in self._stops],
+            self.limits,
+            self.settings.motion.min_segment_duration,
+            start_hold=hold,
+        )
+        self._plan = plan
+        for label, _, dwell_end in plan.arrivals:
+            if label == TARGET:
+                self.keyframe_done_time = dwell_end
+        return self.chunk(now)
+
+    def deviation(self, now: float, positions: np.ndarray) -> float:
+        """Largest joint distance (rad) between ``positions`` and the current plan at ``now``."""
+        if self._plan is None:
+            return math.inf
+        return float(np.max(np.abs(np.asarray(positions) - self._plan.sample(np.array([now]))[0][0])))
+
+    def _drop_reached_stops(self, now: float, q: np.ndarray) -> None:
+        """Drop the leading stops the arm has reached (planned arrival passed, TCP within tolerance).
+
+        A dropped stop whose dwell is still running becomes the hold of the next plans.
+        """
+        assert self._plan is not None
+        tcp = self.kinematics.forward(q)
+        tolerance = self.settings.keyframe_reached
+        for index, (stop, (_, arrival, dwell_end)) in enumerate(
+            zip(self._stops, self._plan.arrivals, strict=True)
+        ):
+            position_error, orientation_error = tcp.error_to(stop.pose)
+            if (
+                arrival > now
+                or position_error > tolerance.position_tolerance
+                or orientation_error > tolerance.orientation_tolerance
+            ):
+                self._stops = self._stops[index:]
+                return
+            if dwell_end > now:
+                self._dwell = (stop.waypoint.positions, dwell_end)
+                if stop.waypoint.label == TARGET:
+                    self.keyframe_done_time = dwell_end
+                self._stops = self._stops[index + 1 :]
+                return
+        self._stops = []
+
+    def chunk(self, t0: float) -> ActionChunkData:
+        """The current plan sampled at ``t0 + i * dt``, i < H (holds the final pose after the plan)."""
+        if self._plan is None:
+            raise RuntimeError("no plan yet: call set_target first")
+        settings = self.settings.chunk
+        times = t0 + settings.dt * np.arange(settings.horizon)
+        positions, velocities, gripper = self._plan.sample(times)
+        chunk = ActionChunkData(
+            self.kinematics.joint_names,
+            t0,
+            settings.dt,
+            positions,
+            velocities,
+            gripper,
+            self._next_chunk_id,
+            settings.source,
+        )
+        self._next_chunk_id += 1
+        return chunk

@@ -1,0 +1,216 @@
+"""Forward and inverse kinematics of the arm's tool-centre point (TCP) with Pinocchio.
+
+The URDF comes from a file or from the XML string a ROS system publishes as ``robot_description``.
+The model is reduced to the configured arm joints (others, e.g. fingers, locked at their lower limit)
+and gets an extra frame, ``tcp``, at the configured offset from ``tcp_parent_link``. Poses are TCP
+poses expressed in ``base_frame``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pinocchio as pin
+
+from vla_ros.control.errors import RobotModelError, UnreachablePoseError
+from vla_ros.control.limits import JointLimits
+from vla_ros.control.pose import Pose
+from vla_ros.control.settings import IKSettings, RobotSettings
+
+TCP_FRAME = "tcp"
+
+
+def default_urdf_path() -> str:
+    """The Panda URDF shipped with pybullet_data (read at run time, never copied)."""
+    import pybullet_data
+
+    return os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
+
+
+@dataclass(frozen=True)
+class IKSolution:
+    """A joint configuration reaching a pose, with its residuals and effort."""
+
+    positions: np.ndarray
+    position_residual: float
+    orientation_residual: float
+    iterations: int
+    attempts: int
+    seconds: float
+
+
+class ArmKinematics:
+    """FK/IK of one serial arm; methods take and return numpy arrays in the order of ``joint_names``."""
+
+    def __init__(self, full_model: pin.Model, robot: RobotSettings) -> None:
+        missing = [name for name in robot.arm_joints if not full_model.existJointName(name)]
+        if missing:
+            raise RobotModelError(f"URDF has no joint(s) {missing}; it has {list(full_model.names)[1:]}")
+        locked = [
+            jid for jid in range(1, full_model.njoints) if full_model.names[jid] not in robot.arm_joints
+        ]
+        reference = pin.neutral(full_model)
+        finite_lower = np.where(
+            np.isfinite(full_model.lowerPositionLimit), full_model.lowerPositionLimit, 0.0
+        )
+        reference = np.maximum(reference, finite_lower)
+        model = pin.buildReducedModel(full_model, locked, reference)
+        order = [model.getJointId(name) for name in robot.arm_joints]
+        if order != list(range(1, model.njoints)) or model.nq != len(robot.arm_joints):
+            raise RobotModelError(
+                f"arm joints must be one-degree-of-freedom joints listed from base to tip, got "
+                f"{robot.arm_joints}; model order {list(model.names)[1:]}"
+            )
+        for name in (robot.base_frame, robot.tcp_parent_link):
+            if not model.existFrame(name):
+                raise RobotModelError(f"URDF has no link/frame '{name}'")
+        parent = model.frames[model.getFrameId(robot.tcp_parent_link)]
+        offset = pin.SE3(pin.rpy.rpyToMatrix(np.array(robot.tcp_offset_rpy)), np.array(robot.tcp_offset_xyz))
+        model.addFrame(
+            pin.Frame(
+                TCP_FRAME,
+                parent.parentJoint,
+                model.getFrameId(robot.tcp_parent_link),
+                parent.placement * offset,
+                pin.FrameType.OP_FRAME,
+            )
+        )
+        base = model.frames[model.getFrameId(robot.base_frame)]
+        if base.parentJoint != 0:
+            raise RobotModelError(
+                f"base frame '{robot.base_frame}' moves with joint {model.names[base.parentJoint]}"
+            )
+        self._model = model
+        self._data = model.createData()
+        self._tcp_id = model.getFrameId(TCP_FRAME)
+        self._base_inverse = base.placement.inverse()
+        self.joint_names: tuple[str, ...] = robot.arm_joints
+        self.base_frame = robot.base_frame
+        margin = robot.position_margin
+        self.limits = JointLimits(
+            robot.arm_joints,
+            model.lowerPositionLimit + margin,
+            model.upperPositionLimit - margin,
+            model.velocityLimit,
+            np.array(robot.acceleration_limits),
+        )
+
+    @classmethod
+    def from_urdf_file(cls, path: str, robot: RobotSettings) -> ArmKinematics:
+        """Load from a URDF file."""
+        if not os.path.isfile(path):
+            raise RobotModelError(f"URDF file not found: {path}")
+        try:
+            return cls(pin.buildModelFromUrdf(path), robot)
+        except (RuntimeError, ValueError) as error:
+            raise RobotModelError(f"cannot parse URDF {path}: {error}") from error
+
+    @classmethod
+    def from_urdf_string(cls, xml: str, robot: RobotSettings) -> ArmKinematics:
+        """Load from a URDF XML string (a ROS ``robot_description``)."""
+        try:
+            return cls(pin.buildModelFromXML(xml), robot)
+        except (RuntimeError, ValueError) as error:
+            raise RobotModelError(f"cannot parse the URDF string: {error}") from error
+
+    @classmethod
+    def from_settings(cls, robot: RobotSettings, robot_description: str | None = None) -> ArmKinematics:
+        """Load from ``robot_description`` when given, else ``robot.urdf_path`` or the default Panda."""
+        if robot_description:
+            return cls.from_urdf_string(robot_description, robot)
+        return cls.from_urdf_file(robot.urdf_path or default_urdf_path(), robot)
+
+    @property
+    def dof(self) -> int:
+        """Number of arm joints J."""
+        return self._model.nq
+
+    def _check(self, positions: np.ndarray) -> np.ndarray:
+        q = np.asarray(positions, dtype=float).reshape(-1)
+        if q.shape != (self.dof,) or not np.all(np.isfinite(q)):
+            raise ValueError(f"expected {self.dof} finite joint positions, got {positions!r}")
+        return q
+
+    def _tcp_se3(self, q: np.ndarray) -> pin.SE3:
+        pin.forwardKinematics(self._model, self._data, q)
+        return self._base_inverse * pin.updateFramePlacement(self._model, self._data, self._tcp_id)
+
+    def forward(self, positions: np.ndarray) -> Pose:
+        """TCP pose in the base frame for arm joint positions."""
+        return Pose.from_se3(self._tcp_se3(self._check(positions)))
+
+    def inverse(self, target: Pose, seed: np.ndarray, settings: IKSettings) -> IKSolution:
+        """Damped-least-squares IK for the full 6-D TCP pose, within the joint limits.
+
+        Starts from ``seed`` (the measured state), then from ``settings.restarts`` random
+        configurations; returns the first solution within the convergence tolerances, else the best
+        one if it is within the accept tolerances. Raises :class:`UnreachablePoseError` otherwise.
+        """
+        start = time.perf_counter()
+        goal = target.to_se3()
+        rng = np.random.default_rng(settings.random_seed)
+        seeds = [self.limits.clip(self._check(seed))]
+        seeds += [rng.uniform(self.limits.lower, self.limits.upper) for _ in range(settings.restarts)]
+        best: tuple[float, np.ndarray, float, float] | None = None
+        iterations = attempts = 0
+        for q_seed in seeds:
+            q, position_residual, orientation_residual, used = self._solve(goal, q_seed, settings)
+            iterations += used
+            attempts += 1
+            converged = (
+                position_residual <= settings.position_tolerance
+                and orientation_residual <= settings.orientation_tolerance
+            )
+            score = position_residual / settings.accept_position_tolerance + (
+                orientation_residual / settings.accept_orientation_tolerance
+            )
+            if best is None or score < best[0]:
+                best = (score, q, position_residual, orientation_residual)
+            if converged:
+                break
+        assert best is not None
+        _, q, position_residual, orientation_residual = best
+        if (
+            position_residual > settings.accept_position_tolerance
+            or orientation_residual > settings.accept_orientation_tolerance
+        ):
+            raise UnreachablePoseError(
+                f"pose {np.round(target.position, 4).tolist()} / quaternion "
+                f"{np.round(target.quaternion, 4).tolist()} is not reachable within the joint limits "
+                f"after {attempts} IK attempt(s)",
+                position_residual,
+                orientation_residual,
+            )
+        return IKSolution(
+            q, position_residual, orientation_residual, iterations, attempts, time.perf_counter() - start
+        )
+
+    def _solve(
+        self, goal: pin.SE3, q: np.ndarray, settings: IKSettings
+    ) -> tuple[np.ndarray, float, float, int]:
+        """One DLS run from ``q``; returns (q, position residual, orientation residual, iterations)."""
+        model, data = self._model, self._data
+        damping = settings.damping * np.eye(6)
+        position_residual = orientation_residual = np.inf
+        for iteration in range(1, settings.max_iterations + 1):
+            current = self._tcp_se3(q)
+            error_se3 = current.actInv(goal)
+            error = pin.log6(error_se3).vector
+            position_residual = float(np.linalg.norm(goal.translation - current.translation))
+            orientation_residual = float(np.linalg.norm(error[3:]))
+            if (
+                position_residual <= settings.position_tolerance
+                and orientation_residual <= settings.orientation_tolerance
+            ):
+                return q, position_residual, orientation_residual, iteration
+            jacobian = pin.computeFrameJacobian(model, data, q, self._tcp_id, pin.ReferenceFrame.LOCAL)
+            jacobian = pin.Jlog6(error_se3) @ jacobian
+            step = settings.step_size * jacobian.T @ np.linalg.solve(jacobian @ jacobian.T + damping, error)
+            largest = float(np.max(np.abs(step)))
+            if largest > settings.max_step:
+                step *= settings.max_step / largest
+            q = self.limits.clip(q + step)
+        return q, position_residual, orientation_residual, settings.max_iterations
