@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import sys
 
-import rclpy
 from rclpy.action import ActionServer
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from vla_ros.action import ExecuteInstruction
 from vla_ros.msg import ActionChunk, KeyframeTarget, Path2D, PathPoint2D
+from vla_ros.ros.spin import run_node
 
 MESSAGE_TYPES = (ActionChunk, KeyframeTarget, Path2D, PathPoint2D)
 
@@ -57,19 +56,13 @@ class InterfaceEcho(Node):
         return result
 
 
-def main() -> int:
-    rclpy.init()
-    node = InterfaceEcho()
-    print("interface_echo ready", flush=True)
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+class ReadyInterfaceEcho(InterfaceEcho):
+    """The echo node, announcing on stdout that its endpoints exist."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        print("interface_echo ready", flush=True)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_node(ReadyInterfaceEcho))

@@ -1,0 +1,103 @@
+"""Configuration: one validated source; frames agree between the URDFs, the config and the simulator."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pybullet
+import pybullet_data
+import pytest
+
+from vla_ros.config import load_parameters
+from vla_ros.sim.geometry import pose_matrix
+from vla_ros.sim.settings import (
+    SIM_CONFIG_FILE,
+    SIM_NODE_NAME,
+    SimConfig,
+    SimConfigError,
+    sim_config_from_dict,
+)
+from vla_ros.sim.urdf_frames import UrdfFrameError, frame_pose
+
+
+def _parameters() -> dict:
+    return copy.deepcopy(load_parameters(SIM_CONFIG_FILE, SIM_NODE_NAME))
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("camera", "vertical_fov", 55.0, "radians"),
+        ("camera", "width", "320", "expected int"),
+        ("physics", "time_step", 0.5, "time_step"),
+        ("robot", "arm_joints", ["panda_joint1"], "7 joints"),
+        ("gripper", "open_width", 0.2, "open_width"),
+    ],
+)
+def test_bad_values_are_rejected_with_a_clear_message(
+    section: str, key: str, value: object, message: str
+) -> None:
+    parameters = _parameters()
+    parameters[section][key] = value
+    with pytest.raises(SimConfigError, match=message):
+        sim_config_from_dict(parameters)
+
+
+def test_missing_and_unknown_keys_are_reported() -> None:
+    parameters = _parameters()
+    del parameters["camera"]["rate"]
+    parameters["camera"]["fps"] = 30.0
+    with pytest.raises(SimConfigError, match=r"missing keys \['rate'\], unknown keys \['fps'\]"):
+        sim_config_from_dict(parameters)
+
+
+def test_camera_frame_from_urdf_matches_the_loaded_workcell(sim_config: SimConfig) -> None:
+    urdf = sim_config.workcell.urdf_path()
+    expected = frame_pose(urdf, sim_config.workcell.camera_optical_frame)
+    client = pybullet.connect(pybullet.DIRECT)
+    try:
+        body = pybullet.loadURDF(str(urdf), useFixedBase=True, physicsClientId=client)
+        names = [
+            pybullet.getJointInfo(body, j, physicsClientId=client)[12].decode()
+            for j in range(pybullet.getNumJoints(body, physicsClientId=client))
+        ]
+        state = pybullet.getLinkState(
+            body, names.index(sim_config.workcell.camera_optical_frame), physicsClientId=client
+        )
+    finally:
+        pybullet.disconnect(client)
+    np.testing.assert_allclose(pose_matrix(state[4], np.array(state[5])), expected, atol=1e-6)
+    # optical frame: z forward (down toward the table), x right, y down
+    assert expected[2, 2] < 0.0
+
+
+def test_tcp_offset_is_the_grasp_target_of_the_panda_urdf(sim_config: SimConfig) -> None:
+    client = pybullet.connect(pybullet.DIRECT)
+    try:
+        body = pybullet.loadURDF(
+            f"{pybullet_data.getDataPath()}/{sim_config.robot.urdf}",
+            useFixedBase=True,
+            physicsClientId=client,
+        )
+        names = [
+            pybullet.getJointInfo(body, j, physicsClientId=client)[12].decode()
+            for j in range(pybullet.getNumJoints(body, physicsClientId=client))
+        ]
+        for joint, value in enumerate(sim_config.robot.home_positions):
+            pybullet.resetJointState(body, joint, value + 0.1, physicsClientId=client)
+        poses = {}
+        for link in (sim_config.robot.tcp_parent_link, "panda_grasptarget"):
+            state = pybullet.getLinkState(
+                body, names.index(link), computeForwardKinematics=True, physicsClientId=client
+            )
+            poses[link] = pose_matrix(state[4], np.array(state[5]))
+    finally:
+        pybullet.disconnect(client)
+    tcp = poses[sim_config.robot.tcp_parent_link] @ pose_matrix(sim_config.robot.tcp_offset)
+    np.testing.assert_allclose(tcp, poses["panda_grasptarget"], atol=1e-6)
+
+
+def test_unknown_frames_are_reported(sim_config: SimConfig) -> None:
+    with pytest.raises(UrdfFrameError, match="not connected"):
+        frame_pose(sim_config.workcell.urdf_path(), "panda_hand")

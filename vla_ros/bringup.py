@@ -1,0 +1,113 @@
+"""``vla-ros bringup``: start the graph of ``launch/bringup.launch.py`` without the launch system.
+
+Takes the same ``name:=value`` arguments, starts every enabled node of :mod:`vla_ros.graph` as a process
+with the same ``--ros-args``, prefixes their output with the node name, and stops them all (SIGINT,
+then SIGKILL after a grace period) on Ctrl-C, after ``--duration`` seconds, or as soon as one node
+exits: a graph with a dead node is not left running half-way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from vla_ros.graph import (
+    LAUNCH_ARGUMENTS,
+    NODES,
+    GraphArgumentError,
+    is_enabled,
+    node_command,
+    resolve_arguments,
+)
+
+STOP_GRACE_S = 10.0
+
+
+def parse_overrides(items: list[str]) -> dict[str, str]:
+    """``["sim:=false", ...]`` -> ``{"sim": "false"}``; raises GraphArgumentError on other forms."""
+    overrides = {}
+    for item in items:
+        name, separator, value = item.partition(":=")
+        if not separator or not name:
+            raise GraphArgumentError(f"expected name:=value, got {item!r}")
+        overrides[name] = value
+    return overrides
+
+
+def _relay(name: str, stream) -> None:
+    for line in stream:
+        sys.stdout.write(f"[{name}] {line}")
+        sys.stdout.flush()
+
+
+def stop(processes: dict[str, subprocess.Popen]) -> None:
+    """SIGINT every running process, then SIGKILL what is left after the grace period."""
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_graph(values: dict[str, str], duration: float | None) -> int:
+    """Start the graph and supervise it; returns 0 when it was stopped with every node alive."""
+    processes: dict[str, subprocess.Popen] = {}
+    for node in NODES:
+        if not is_enabled(node, values):
+            continue
+        process = subprocess.Popen(
+            node_command(node, values), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+        )
+        processes[node.name] = process
+        threading.Thread(target=_relay, args=(node.name, process.stdout), daemon=True).start()
+    print(f"[bringup] started {', '.join(processes) or 'no nodes'}", flush=True)
+    deadline = None if duration is None else time.monotonic() + duration
+    failed: list[str] = []
+    try:
+        while not failed and (deadline is None or time.monotonic() < deadline):
+            failed = [name for name, process in processes.items() if process.poll() is not None]
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        pass
+    stop(processes)
+    for name in failed:
+        print(f"[bringup] node {name} exited with code {processes[name].returncode}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of the subcommand."""
+    if args.show_args:
+        for argument in LAUNCH_ARGUMENTS:
+            print(f"'{argument.name}':\n    {argument.description}\n    (default: '{argument.default}')")
+        return 0
+    try:
+        values = resolve_arguments(parse_overrides(args.arguments))
+    except GraphArgumentError as error:
+        print(f"vla-ros bringup: {error}", file=sys.stderr)
+        return 2
+    return run_graph(values, args.duration)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``bringup`` subcommand."""
+    parser = subparsers.add_parser(
+        "bringup",
+        help="start the node graph of bringup.launch.py without the launch system",
+        description="Start the same nodes, parameter files and arguments as "
+        "`ros2 launch vla_ros bringup.launch.py`, for machines without the ROS launch system. "
+        "Arguments use the launch syntax: vla-ros bringup sim:=true use_sim_time:=false",
+    )
+    parser.add_argument("arguments", nargs="*", metavar="name:=value", help="launch arguments")
+    parser.add_argument("--show-args", action="store_true", help="list the launch arguments and exit")
+    parser.add_argument("--duration", type=float, help="stop the graph after this many seconds")
+    parser.set_defaults(func=run)

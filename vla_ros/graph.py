@@ -1,0 +1,93 @@
+"""The node graph that ``launch/bringup.launch.py`` and ``vla-ros bringup`` both start.
+
+One declaration of the graph: the launch file turns it into launch_ros actions, and ``vla-ros bringup``
+(for machines without the launch system) into processes with the same ``--ros-args``. Both read the
+same YAML parameter files from ``config/``.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from vla_ros.config import config_path
+
+
+@dataclass(frozen=True)
+class LaunchArgument:
+    """A launch argument (``name:=value``) with its default and what it does."""
+
+    name: str
+    default: str
+    description: str
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A node of the graph: its name (also its section in the config file), executable and config."""
+
+    name: str
+    executable: str
+    config: str
+    condition: str | None
+    description: str
+
+    @property
+    def config_argument(self) -> str:
+        """Name of the launch argument that selects this node's parameter file."""
+        return f"{self.name}_config"
+
+
+NODES: tuple[GraphNode, ...] = (
+    GraphNode(
+        name="simulator",
+        executable="simulator_node",
+        config="sim.yaml",
+        condition="sim",
+        description="the simulated PyBullet workcell (camera, joint states, controllers)",
+    ),
+)
+
+LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
+    LaunchArgument("sim", "true", "run the simulated workcell (false: a real robot and camera drivers)"),
+    LaunchArgument("use_sim_time", "false", "every node follows /clock (true for lock-step evaluation)"),
+    LaunchArgument("namespace", "", "namespace of every node of the graph"),
+    LaunchArgument("log_level", "info", "log level of every node (debug, info, warn, error)"),
+    *(
+        LaunchArgument(
+            node.config_argument, str(config_path(node.config)), f"parameter file of the {node.name} node"
+        )
+        for node in NODES
+    ),
+)
+
+
+class GraphArgumentError(ValueError):
+    """A launch argument that the graph does not have, or a value it cannot take."""
+
+
+def resolve_arguments(overrides: dict[str, str]) -> dict[str, str]:
+    """Every launch argument's value: the defaults, replaced by ``overrides``; unknown names raise."""
+    values = {argument.name: argument.default for argument in LAUNCH_ARGUMENTS}
+    unknown = sorted(set(overrides) - set(values))
+    if unknown:
+        raise GraphArgumentError(f"unknown launch arguments {unknown}; the graph takes {sorted(values)}")
+    values.update(overrides)
+    for name in ("sim", "use_sim_time"):
+        if values[name].lower() not in ("true", "false"):
+            raise GraphArgumentError(f"{name} must be true or false, got {values[name]!r}")
+    return values
+
+
+def is_enabled(node: GraphNode, values: dict[str, str]) -> bool:
+    """Whether ``node`` runs under these argument values (its condition argument is true)."""
+    return node.condition is None or values[node.condition].lower() == "true"
+
+
+def node_command(node: GraphNode, values: dict[str, str]) -> list[str]:
+    """The command line that starts ``node`` as the launch file would, without the launch system."""
+    ros_args = ["--ros-args", "-r", f"__node:={node.name}", "--params-file", values[node.config_argument]]
+    if values["namespace"]:
+        ros_args += ["-r", f"__ns:=/{values['namespace'].strip('/')}"]
+    ros_args += ["-p", f"use_sim_time:={values['use_sim_time'].lower()}", "--log-level", values["log_level"]]
+    return [sys.executable, "-m", f"vla_ros.nodes.{node.executable}", *ros_args]

@@ -1,0 +1,320 @@
+"""The simulated workcell as a ROS 2 node that looks like real hardware to the rest of the graph.
+
+Publishes (names relative to the node's namespace; the camera under ``interface.camera_namespace``):
+- ``<camera>/color/image_raw`` (rgb8), ``<camera>/color/camera_info``,
+  ``<camera>/aligned_depth_to_color/image_raw`` (32FC1 metres or 16UC1 millimetres, REP 118) and its
+  ``camera_info``: sensor-data QoS, at ``camera.rate``; the layout of realsense2_camera.
+- ``<camera>/color/camera_pose`` (geometry_msgs/PoseStamped, latched): the colour optical frame in the
+  robot base frame; also on TF (static) where tf2_ros is installed.
+- ``/joint_states`` at ``interface.joint_state_rate``; ``/clock`` (sim time) when ``interface.publish_clock``.
+- ``~/instruction`` (std_msgs/String, latched): the current task's instruction.
+
+Accepts commands as ros2_control controllers do: joint_trajectory_controller semantics on
+``interface.arm_trajectory_topic`` and ``interface.gripper_trajectory_topic``, forward_position_controller
+semantics (std_msgs/Float64MultiArray in joint order) on ``interface.arm_forward_topic`` and
+``interface.gripper_forward_topic``. Rejected commands are logged with the reason.
+
+Services: ``~/reset`` (vla_ros/srv/ResetTask) and ``~/check_success`` (std_srvs/Trigger).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Float64MultiArray, Header, String
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory
+
+from vla_ros.config import ConfigError, from_dict
+from vla_ros.hardware.joint_trajectory import (
+    JointTrajectoryCommand,
+    JointTrajectoryFollower,
+    TrajectoryRejectedError,
+)
+from vla_ros.ros.images import array_to_image
+from vla_ros.ros.messages import pose_from_matrix, seconds_from_stamp, stamp_from_seconds
+from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.spin import run_node
+from vla_ros.ros.tf import StaticTransformPublisher
+from vla_ros.sim.settings import SimConfig, sim_config_from_dict
+from vla_ros.sim.workcell import Workcell, WorkcellError
+from vla_ros.srv import ResetTask
+
+CONFIG_FILE = "sim.yaml"
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+COMMANDS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@dataclass(frozen=True)
+class SimulatorInterface:
+    """The node's ROS-facing settings (section ``interface`` of config/sim.yaml)."""
+
+    camera_namespace: str
+    depth_encoding: str
+    joint_state_rate: float
+    publish_clock: bool
+    real_time_factor: float
+    arm_trajectory_topic: str
+    arm_forward_topic: str
+    gripper_trajectory_topic: str
+    gripper_forward_topic: str
+    task: str
+    split: str
+    seed: int
+
+    def __post_init__(self) -> None:
+        if self.depth_encoding not in ("32FC1", "16UC1"):
+            raise ConfigError(f"interface.depth_encoding must be 32FC1 or 16UC1, got {self.depth_encoding!r}")
+        if self.joint_state_rate <= 0.0 or self.real_time_factor < 0.0:
+            raise ConfigError("interface.joint_state_rate must be > 0 and interface.real_time_factor >= 0")
+
+
+class SimulatorNode(Node):
+    """Runs the workcell in a thread of its own and exchanges its state and commands with the graph."""
+
+    def __init__(self) -> None:
+        super().__init__("simulator")
+        parameters = declare_parameters_from_config(self, CONFIG_FILE)
+        self.interface = from_dict(SimulatorInterface, parameters.pop("interface"), "simulator.interface")
+        self.config: SimConfig = sim_config_from_dict(parameters)
+        self.workcell = Workcell(self.config)
+        self._tick_period = self._whole_physics_steps(1.0 / self.interface.joint_state_rate)
+        self._frame_period = self._whole_physics_steps(1.0 / self.config.camera.rate)
+        self._lock = threading.Lock()
+        self._running = True
+        self._sim_time = 0.0  # s since start, across resets: what /clock publishes
+
+        gripper_joint = self.workcell.gripper_joint_names[0]
+        self._arm = JointTrajectoryFollower(self.workcell.arm_joint_names, self.workcell.arm_targets())
+        self._gripper = JointTrajectoryFollower((gripper_joint,), [0.5 * self.workcell.gripper_command()])
+
+        camera = self.interface.camera_namespace.rstrip("/")
+        self._color_pub = self.create_publisher(Image, f"{camera}/color/image_raw", qos_profile_sensor_data)
+        self._color_info_pub = self.create_publisher(
+            CameraInfo, f"{camera}/color/camera_info", qos_profile_sensor_data
+        )
+        self._depth_pub = self.create_publisher(
+            Image, f"{camera}/aligned_depth_to_color/image_raw", qos_profile_sensor_data
+        )
+        self._depth_info_pub = self.create_publisher(
+            CameraInfo, f"{camera}/aligned_depth_to_color/camera_info", qos_profile_sensor_data
+        )
+        self._camera_pose_pub = self.create_publisher(PoseStamped, f"{camera}/color/camera_pose", LATCHED)
+        self._joint_state_pub = self.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
+        self._clock_pub = self.create_publisher(Clock, "/clock", 10) if self.interface.publish_clock else None
+        self._instruction_pub = self.create_publisher(String, "~/instruction", LATCHED)
+        self._tf = StaticTransformPublisher(self)
+
+        self.create_subscription(
+            JointTrajectory, self.interface.arm_trajectory_topic, self._on_arm_trajectory, COMMANDS
+        )
+        self.create_subscription(
+            JointTrajectory, self.interface.gripper_trajectory_topic, self._on_gripper_trajectory, COMMANDS
+        )
+        self.create_subscription(
+            Float64MultiArray, self.interface.arm_forward_topic, self._on_arm_forward, COMMANDS
+        )
+        self.create_subscription(
+            Float64MultiArray, self.interface.gripper_forward_topic, self._on_gripper_forward, COMMANDS
+        )
+        self.create_service(ResetTask, "~/reset", self._on_reset)
+        self.create_service(Trigger, "~/check_success", self._on_check_success)
+
+        self._reset(self.interface.task, self.interface.split, self.interface.seed)
+        self._thread = threading.Thread(target=self._run, name="workcell", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ simulation loop
+    def _whole_physics_steps(self, period: float) -> float:
+        step = self.config.physics.time_step
+        return max(1, round(period / step)) * step
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _run(self) -> None:
+        """Step physics in real time (scaled by real_time_factor; 0 = as fast as possible)."""
+        try:
+            self._loop()
+        except Exception as error:
+            if not rclpy.ok(context=self.context):
+                return  # the graph is shutting down under the loop: nothing to report
+            self.get_logger().fatal(f"workcell loop stopped: {type(error).__name__}: {error}")
+            self.context.try_shutdown()
+
+    def _loop(self) -> None:
+        factor = self.interface.real_time_factor
+        frames_every = max(1, round(self._frame_period / self._tick_period))
+        tick = 0
+        start_wall, start_sim = time.monotonic(), self._sim_time
+        while self._running and rclpy.ok(context=self.context):
+            with self._lock:
+                self._publish_clock()
+                self._apply_commands(self._now())
+                self.workcell.step(self._tick_period)
+                self._sim_time += self._tick_period
+                self._publish_joint_state()
+                if tick % frames_every == 0:
+                    self._publish_camera()
+            tick += 1
+            if factor > 0.0:
+                delay = start_wall + (self._sim_time - start_sim) / factor - time.monotonic()
+                if delay > 0.0:
+                    time.sleep(delay)
+
+    def _apply_commands(self, now: float) -> None:
+        self.workcell.set_arm_targets(self._arm.sample(now))
+        self.workcell.set_gripper_width(2.0 * float(self._gripper.sample(now)[0]))
+
+    # ------------------------------------------------------------------ publishing
+    def _header(self, frame_id: str) -> Header:
+        return Header(stamp=self.get_clock().now().to_msg(), frame_id=frame_id)
+
+    def _publish_clock(self) -> None:
+        if self._clock_pub is not None:
+            self._clock_pub.publish(Clock(clock=stamp_from_seconds(self._sim_time)))
+
+    def _publish_joint_state(self) -> None:
+        state = self.workcell.joint_state()
+        msg = JointState(header=self._header(""), name=list(state.names))
+        msg.position, msg.velocity, msg.effort = (
+            state.positions.tolist(),
+            state.velocities.tolist(),
+            state.efforts.tolist(),
+        )
+        self._joint_state_pub.publish(msg)
+
+    def _publish_camera(self) -> None:
+        frame = self.workcell.render()
+        header = self._header(self.config.workcell.camera_optical_frame)
+        info = self._camera_info(header)
+        depth = frame.depth
+        if self.interface.depth_encoding == "16UC1":
+            depth = (
+                np.nan_to_num(np.round(depth * 1000.0), nan=0.0, posinf=0.0).clip(0, 65535).astype(np.uint16)
+            )
+        self._color_pub.publish(array_to_image(frame.rgb, "rgb8", header))
+        self._depth_pub.publish(array_to_image(depth, self.interface.depth_encoding, header))
+        self._color_info_pub.publish(info)
+        self._depth_info_pub.publish(info)
+
+    def _camera_info(self, header: Header) -> CameraInfo:
+        k = self.workcell.intrinsics.matrix
+        info = CameraInfo(header=header, width=self.config.camera.width, height=self.config.camera.height)
+        info.distortion_model = "plumb_bob"
+        info.d = [0.0] * 5
+        info.k = k.flatten().tolist()
+        info.r = np.eye(3).flatten().tolist()
+        info.p = np.hstack([k, np.zeros((3, 1))]).flatten().tolist()
+        return info
+
+    def _publish_scene(self, instruction: str) -> None:
+        pose = PoseStamped(header=self._header(self.config.robot.base_frame))
+        pose.pose = pose_from_matrix(self.workcell.camera_pose())
+        self._camera_pose_pub.publish(pose)
+        self._tf.send(pose, self.config.workcell.camera_optical_frame)
+        self._instruction_pub.publish(String(data=instruction))
+
+    # ------------------------------------------------------------------ commands
+    def _on_arm_trajectory(self, msg: JointTrajectory) -> None:
+        self._accept_trajectory(self._arm, msg, "arm")
+
+    def _on_gripper_trajectory(self, msg: JointTrajectory) -> None:
+        self._accept_trajectory(self._gripper, msg, "gripper")
+
+    def _accept_trajectory(self, follower: JointTrajectoryFollower, msg: JointTrajectory, what: str) -> None:
+        with self._lock:
+            try:
+                follower.accept(trajectory_command(msg), self._now())
+            except TrajectoryRejectedError as error:
+                self.get_logger().error(f"rejected {what} trajectory: {error}")
+
+    def _on_arm_forward(self, msg: Float64MultiArray) -> None:
+        self._hold(self._arm, msg.data, "arm")
+
+    def _on_gripper_forward(self, msg: Float64MultiArray) -> None:
+        self._hold(self._gripper, msg.data, "gripper")
+
+    def _hold(self, follower: JointTrajectoryFollower, data, what: str) -> None:
+        with self._lock:
+            try:
+                follower.hold(np.asarray(data, dtype=float))
+            except TrajectoryRejectedError as error:
+                self.get_logger().error(f"rejected {what} forward command: {error}")
+
+    # ------------------------------------------------------------------ services
+    def _reset(self, task: str, split: str, seed: int) -> str:
+        scene = self.workcell.reset(task, split, seed)
+        self._arm.hold(self.workcell.arm_targets())
+        self._gripper.hold([0.5 * self.workcell.gripper_command()])
+        self._publish_scene(scene.instruction)
+        self.get_logger().info(f"scene {task}/{split}/{seed}: {scene.instruction}")
+        return scene.instruction
+
+    def _on_reset(self, request: ResetTask.Request, response: ResetTask.Response) -> ResetTask.Response:
+        with self._lock:
+            try:
+                response.instruction = self._reset(request.task, request.split, int(request.seed))
+            except (ValueError, WorkcellError) as error:
+                response.success, response.message = False, f"reset failed: {error}"
+                self.get_logger().error(response.message)
+                return response
+        response.success, response.message = True, f"{request.task}/{request.split}/{request.seed}"
+        return response
+
+    def _on_check_success(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            response.success = self.workcell.success()
+        response.message = "task achieved" if response.success else "task not achieved"
+        return response
+
+    def destroy_node(self) -> None:
+        self._running = False
+        if self._thread.is_alive():
+            self._thread.join(timeout=5.0)
+        self.workcell.close()
+        super().destroy_node()
+
+
+def trajectory_command(msg: JointTrajectory) -> JointTrajectoryCommand:
+    """A trajectory_msgs/JointTrajectory as the follower's command; raises TrajectoryRejectedError."""
+    joints = len(msg.joint_names)
+    for index, point in enumerate(msg.points):
+        if len(point.positions) != joints or len(point.velocities) not in (0, joints):
+            raise TrajectoryRejectedError(
+                f"point {index} has {len(point.positions)} positions and {len(point.velocities)} velocities "
+                f"for {joints} joints"
+            )
+    with_velocities = bool(msg.points) and all(len(point.velocities) for point in msg.points)
+    return JointTrajectoryCommand(
+        joint_names=tuple(msg.joint_names),
+        start_time=seconds_from_stamp(msg.header.stamp),
+        times=np.array([seconds_from_stamp(point.time_from_start) for point in msg.points]),
+        positions=np.array([point.positions for point in msg.points], dtype=float).reshape(
+            len(msg.points), joints
+        ),
+        velocities=np.array([point.velocities for point in msg.points], dtype=float)
+        if with_velocities
+        else None,
+    )
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run vla_ros simulator_node``."""
+    return run_node(SimulatorNode, args, startup_errors=(ConfigError, WorkcellError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,204 @@
+"""``vla-ros collect``: record expert demonstrations at camera rate, with keyframes and path labels.
+
+Episode ``i`` of a task uses seed ``--seed + i``; an episode the expert fails is not saved (it is
+counted in ``dataset.json``) and the next seed is tried, up to twice the requested number of seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from vla_ros.planning.hamster_format import format_answer
+from vla_ros.planning.settings import load_planner_config
+from vla_ros.sim.dataset import FORMAT_NAME, FORMAT_VERSION, INDEX_FILE, DatasetError, EpisodeRecorder
+from vla_ros.sim.expert import run_expert_episode
+from vla_ros.sim.ik import PandaIk
+from vla_ros.sim.keyframes import discover_keyframes
+from vla_ros.sim.path_labels import hamster_path
+from vla_ros.sim.settings import SPLIT_NAMES, SimConfig, load_sim_config
+from vla_ros.sim.tasks import TASKS
+from vla_ros.sim.workcell import Workcell
+
+_MAX_ATTEMPTS_FACTOR = 2
+
+
+def episode_name(task: str, split: str, seed: int) -> str:
+    """Directory name of an episode."""
+    return f"{task}_{split}_{seed:06d}"
+
+
+def frame_period_ticks(config: SimConfig) -> int:
+    """Control ticks per camera frame; the control rate must be a multiple of the camera rate."""
+    ratio = config.expert.control_rate / config.camera.rate
+    if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+        raise DatasetError(
+            f"expert.control_rate {config.expert.control_rate} Hz is not a multiple of "
+            f"camera.rate {config.camera.rate} Hz"
+        )
+    return round(ratio)
+
+
+def episode_labels(recorder: EpisodeRecorder, workcell: Workcell, answer_decimals: int) -> dict[str, Any]:
+    """Keyframes and HAMSTER path label (``answer_decimals`` decimals) of a recorded episode."""
+    arrays = recorder.arrays()
+    recording = workcell.config.recording
+    arm = len(workcell.arm_joint_names)
+    gripper_open = [bool(v) for v in arrays["gripper_open"]]
+    keyframes = discover_keyframes(
+        gripper_open,
+        arrays["joint_velocities"][:, :arm],
+        recording.keyframe_velocity_threshold,
+        recording.keyframe_stop_buffer,
+    )
+    path = hamster_path(
+        workcell.intrinsics,
+        workcell.camera_pose(),
+        arrays["tcp_pose"][:, :3],
+        gripper_open,
+        recording.path_rdp_epsilon,
+    )
+    return {
+        "keyframes": keyframes,
+        "path": {
+            "points": path.points.tolist(),
+            "gripper_open": path.gripper_open.tolist(),
+            "initial_gripper_open": path.initial_gripper_open,
+            "answer": format_answer(path, answer_decimals),
+            "rdp_epsilon": recording.path_rdp_epsilon,
+            "image": "first frame; x = column / width, y = row / height from the top-left corner",
+        },
+    }
+
+
+def collect(
+    tasks: list[str],
+    episodes: int,
+    split: str,
+    seed: int,
+    out: Path,
+    config_file: str = "sim.yaml",
+    progress: bool = True,
+    planner_config_file: str = "planner.yaml",
+) -> dict[str, Any]:
+    """Record ``episodes`` successful demonstrations per task into ``out``; returns the index written.
+
+    Path labels are written with the planner's answer format and ``answer_decimals``.
+    """
+    config = load_sim_config(config_file)
+    answer_decimals = load_planner_config(planner_config_file).answer_decimals
+    ticks_per_frame = frame_period_ticks(config)
+    workcell = Workcell(config)
+    ik = PandaIk(config)
+    out.mkdir(parents=True, exist_ok=True)
+    index_path = out / INDEX_FILE
+    index = (
+        json.loads(index_path.read_text())
+        if index_path.is_file()
+        else {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "episodes": [], "collections": []}
+    )
+    started = time.perf_counter()
+    saved, failed = [], []
+    try:
+        for task in tasks:
+            bar = tqdm(total=episodes, desc=f"collect {task}", disable=not progress)
+            task_saved = 0
+            for episode_seed in range(seed, seed + _MAX_ATTEMPTS_FACTOR * episodes):
+                if task_saved == episodes:
+                    break
+                recorder = EpisodeRecorder(workcell)
+
+                def on_tick(tick: int, recorder: EpisodeRecorder = recorder) -> None:
+                    if tick % ticks_per_frame == 0:
+                        recorder.record()
+
+                outcome = run_expert_episode(workcell, ik, task, split, episode_seed, on_tick)
+                if not outcome.success:
+                    failed.append({"task": task, "seed": episode_seed, "error": outcome.error})
+                    continue
+                name = episode_name(task, split, episode_seed)
+                scene = workcell.scene
+                meta = {
+                    "task": task,
+                    "split": split,
+                    "seed": episode_seed,
+                    "instruction": outcome.instruction,
+                    "success": outcome.success,
+                    "sim_time_s": outcome.sim_time,
+                    "scene": {
+                        "role_colours": scene.role_colours,
+                        "objects": [dataclasses.asdict(o) for o in scene.objects],
+                        "camera_offset": list(scene.camera_offset),
+                    },
+                    **episode_labels(recorder, workcell, answer_decimals),
+                }
+                recorder.write(out / name, meta)
+                saved.append(name)
+                task_saved += 1
+                bar.update(1)
+            bar.close()
+    finally:
+        workcell.close()
+        ik.close()
+    elapsed = time.perf_counter() - started
+    index["episodes"] = sorted(set(index["episodes"]) | set(saved))
+    index["collections"].append(
+        {
+            "tasks": tasks,
+            "split": split,
+            "first_seed": seed,
+            "requested_per_task": episodes,
+            "saved": len(saved),
+            "failed": failed,
+            "wall_time_s": elapsed,
+            "demos_per_minute": 60.0 * len(saved) / elapsed if elapsed > 0 else 0.0,
+            "camera": {
+                "width": config.camera.width,
+                "height": config.camera.height,
+                "rate_hz": config.camera.rate,
+            },
+        }
+    )
+    index_path.write_text(json.dumps(index, indent=2) + "\n")
+    return index
+
+
+def _run(args: argparse.Namespace) -> int:
+    index = collect(
+        args.task,
+        args.episodes,
+        args.split,
+        args.seed,
+        args.out,
+        args.config,
+        planner_config_file=args.planner_config,
+    )
+    last = index["collections"][-1]
+    print(
+        f"saved {last['saved']} episodes ({len(last['failed'])} expert failures skipped) to {args.out} "
+        f"in {last['wall_time_s']:.0f} s: {last['demos_per_minute']:.1f} demos/min"
+    )
+    return 0 if last["saved"] == args.episodes * len(args.task) else 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``collect`` subcommand."""
+    parser = subparsers.add_parser(
+        "collect", help="record expert demonstrations in the simulated workcell", description=__doc__
+    )
+    parser.add_argument("--task", nargs="+", required=True, choices=list(TASKS), help="task(s) to record")
+    parser.add_argument("--episodes", type=int, default=10, help="successful episodes per task")
+    parser.add_argument("--split", default="train", choices=SPLIT_NAMES, help="variation split")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    parser.add_argument("--config", default="sim.yaml", help="simulator parameter file")
+    parser.add_argument(
+        "--planner-config", default="planner.yaml", help="planner parameter file (answer format)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="dataset directory")
+    parser.set_defaults(func=_run)

@@ -1,0 +1,54 @@
+"""Keyframe discovery as in PerAct and RVT: gripper state changes, stops of the arm, and the last frame."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+class KeyframeError(ValueError):
+    """Inconsistent inputs to keyframe discovery."""
+
+
+def _gripper_steady(gripper_open: Sequence[bool], index: int) -> bool:
+    """The gripper state is the same from two frames before ``index`` to one frame after it."""
+    if index < 2 or index + 1 >= len(gripper_open):
+        return False
+    window = gripper_open[index - 2 : index + 2]
+    return all(state == window[0] for state in window)
+
+
+def discover_keyframes(
+    gripper_open: Sequence[bool], joint_velocities: ArrayLike, velocity_threshold: float, stop_buffer: int
+) -> list[int]:
+    """Indices of keyframes of a demonstration.
+
+    A frame (other than the first) is a keyframe when the gripper's open/closed state differs from the
+    previous frame's, when it is the last frame, or when the arm has stopped: every joint speed is below
+    ``velocity_threshold``, the gripper is steady around it, it is not the second-to-last frame, and no
+    stop was detected in the previous ``stop_buffer`` frames (a stop lasts several frames; one keyframe
+    marks it). When the last two keyframes are adjacent frames the earlier one is dropped.
+    """
+    velocities = np.asarray(joint_velocities, dtype=float)
+    count = len(gripper_open)
+    if velocities.ndim != 2 or velocities.shape[0] != count:
+        raise KeyframeError(f"need one joint velocity row per frame: {velocities.shape} for {count} frames")
+    keyframes: list[int] = []
+    frames_since_stop = stop_buffer
+    for index in range(count):
+        still = bool(np.all(np.abs(velocities[index]) < velocity_threshold))
+        stopped = (
+            still
+            and frames_since_stop >= stop_buffer
+            and index != count - 2
+            and _gripper_steady(gripper_open, index)
+        )
+        frames_since_stop = 0 if stopped else frames_since_stop + 1
+        changed = index > 0 and gripper_open[index] != gripper_open[index - 1]
+        if index > 0 and (changed or stopped or index == count - 1):
+            keyframes.append(index)
+    if len(keyframes) > 1 and keyframes[-1] - keyframes[-2] == 1:
+        keyframes.pop(-2)
+    return keyframes

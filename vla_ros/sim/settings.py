@@ -1,0 +1,346 @@
+"""Validated settings of the simulated workcell, parsed from ``config/sim.yaml`` (node ``simulator``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+from vla_ros.config import ConfigError, config_dir, load_parameters
+
+SIM_CONFIG_FILE = "sim.yaml"
+SIM_NODE_NAME = "simulator"
+
+
+class SimConfigError(ConfigError):
+    """The simulator configuration has a missing or invalid value."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise SimConfigError(message)
+
+
+@dataclasses.dataclass(frozen=True)
+class PhysicsConfig:
+    """Physics engine settings."""
+
+    time_step: float
+    solver_iterations: int
+    gravity: float
+
+    def __post_init__(self) -> None:
+        _require(
+            0.0 < self.time_step <= 0.02, f"physics.time_step must be in (0, 0.02] s, got {self.time_step}"
+        )
+        _require(self.solver_iterations > 0, "physics.solver_iterations must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class RobotConfig:
+    """The arm: URDF, joints, home pose, TCP and joint position control gains."""
+
+    urdf: str
+    base_frame: str
+    arm_joints: tuple[str, ...]
+    gripper_joints: tuple[str, ...]
+    home_positions: tuple[float, ...]
+    tcp_parent_link: str
+    tcp_offset: tuple[float, ...]
+    position_gain: float
+    velocity_gain: float
+
+    def __post_init__(self) -> None:
+        _require(
+            len(self.arm_joints) == 7, f"robot.arm_joints must name 7 joints, got {len(self.arm_joints)}"
+        )
+        _require(len(self.gripper_joints) == 2, "robot.gripper_joints must name 2 finger joints")
+        _require(
+            len(self.home_positions) == len(self.arm_joints),
+            "robot.home_positions must have one value per arm joint",
+        )
+        _require(len(self.tcp_offset) == 3, "robot.tcp_offset must be [x, y, z]")
+        _require(self.position_gain > 0.0, "robot.position_gain must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class GripperConfig:
+    """Parallel gripper: width range, speed, force and the open/closed commands."""
+
+    max_width: float
+    max_speed: float
+    force: float
+    closed_width: float
+    open_width: float
+    closed_threshold: float
+
+    def __post_init__(self) -> None:
+        _require(
+            self.max_width > 0.0 and self.max_speed > 0.0 and self.force > 0.0,
+            "gripper.max_width, max_speed and force must be positive",
+        )
+        for name in ("closed_width", "open_width", "closed_threshold"):
+            value = getattr(self, name)
+            _require(0.0 <= value <= self.max_width, f"gripper.{name} must be in [0, max_width], got {value}")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkcellConfig:
+    """The workcell description file and the names of its frames."""
+
+    urdf: str
+    table_link: str
+    camera_link: str
+    camera_optical_frame: str
+
+    def urdf_path(self) -> Path:
+        """Absolute path of the workcell URDF (``urdf/`` next to the config directory)."""
+        path = Path(self.urdf)
+        return path if path.is_absolute() else config_dir().parent / "urdf" / path
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraConfig:
+    """Pinhole RGB-D camera rendered by PyBullet's CPU renderer."""
+
+    width: int
+    height: int
+    vertical_fov: float
+    near: float
+    far: float
+    rate: float
+
+    def __post_init__(self) -> None:
+        _require(self.width > 0 and self.height > 0, "camera.width and camera.height must be positive")
+        _require(
+            0.05 < self.vertical_fov < 3.0, f"camera.vertical_fov must be in radians, got {self.vertical_fov}"
+        )
+        _require(0.0 < self.near < self.far, "camera.near must be positive and below camera.far")
+        _require(self.rate > 0.0, "camera.rate must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectsConfig:
+    """Sizes and physical properties of the task objects."""
+
+    friction: float
+    cube_size: float
+    cube_mass: float
+    bowl_inner_size: float
+    bowl_wall_height: float
+    bowl_wall_thickness: float
+    bowl_mass: float
+    target_size: float
+    button_base_size: float
+    button_base_height: float
+    button_cap_radius: float
+    button_cap_height: float
+    button_travel: float
+    button_spring_force: float
+    button_pressed_depth: float
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            _require(getattr(self, field.name) > 0.0, f"objects.{field.name} must be positive")
+        _require(self.bowl_inner_size > self.cube_size * 1.5, "objects.bowl_inner_size must fit a cube")
+        _require(
+            self.button_pressed_depth < self.button_travel,
+            "objects.button_pressed_depth must be below objects.button_travel",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """One variation split: placement ranges, distractor count, colours and camera perturbation."""
+
+    held_out_colours: bool
+    x_range: tuple[float, ...]
+    y_range: tuple[float, ...]
+    outside_train_range: bool
+    distractors: tuple[int, ...]
+    camera_translation: float
+    camera_rotation: float
+
+    def __post_init__(self) -> None:
+        for name in ("x_range", "y_range", "distractors"):
+            value = getattr(self, name)
+            _require(
+                len(value) == 2 and value[0] <= value[1], f"split {name} must be [low, high], got {value}"
+            )
+        _require(self.distractors[0] >= 0, "split distractors must be non-negative")
+        _require(
+            self.camera_translation >= 0.0 and self.camera_rotation >= 0.0,
+            "split camera perturbations must be non-negative",
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitsConfig:
+    """The train and held-out splits and the rules shared by both."""
+
+    colour_holdout_modulus: int
+    train: SplitConfig
+    heldout: SplitConfig
+    min_separation: float
+    min_goal_distance: float
+
+    def __post_init__(self) -> None:
+        _require(self.colour_holdout_modulus >= 2, "splits.colour_holdout_modulus must be at least 2")
+
+    def get(self, name: str) -> SplitConfig:
+        """Return the split called ``name`` (``train`` or ``heldout``)."""
+        if name not in SPLIT_NAMES:
+            raise SimConfigError(f"unknown split {name!r}; expected one of {', '.join(SPLIT_NAMES)}")
+        return typing.cast(SplitConfig, getattr(self, name))
+
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "heldout")
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    """Language templates of one task (``{role}`` placeholders are filled with colour names)."""
+
+    phrasings: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _require(len(self.phrasings) > 0, "every task needs at least one phrasing")
+
+
+@dataclasses.dataclass(frozen=True)
+class SuccessConfig:
+    """Tolerances of the success checks."""
+
+    lift_height: float
+    stack_xy_tolerance: float
+    stack_z_tolerance: float
+
+
+@dataclasses.dataclass(frozen=True)
+class ExpertConfig:
+    """The scripted expert: control rate, speeds, keypose offsets, IK and timing."""
+
+    control_rate: float
+    linear_speed: float
+    angular_speed: float
+    min_segment_time: float
+    approach_height: float
+    grasp_depth: float
+    place_clearance: float
+    push_gripper_width: float
+    push_standoff: float
+    push_height: float
+    push_attempts: int
+    press_depth: float
+    gripper_time: float
+    settle_time: float
+    ik_iterations: int
+    ik_damping: float
+    ik_tolerance: float
+    max_episode_time: float
+
+    def __post_init__(self) -> None:
+        _require(
+            self.control_rate > 0.0 and self.linear_speed > 0.0 and self.angular_speed > 0.0,
+            "expert rates and speeds must be positive",
+        )
+        _require(self.push_attempts >= 1 and self.ik_iterations >= 1, "expert counts must be at least 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordingConfig:
+    """Dataset recording and labelling settings."""
+
+    depth_scale: float
+    keyframe_velocity_threshold: float
+    keyframe_stop_buffer: int
+    path_rdp_epsilon: float
+
+    def __post_init__(self) -> None:
+        _require(self.depth_scale > 0.0, "recording.depth_scale must be positive")
+
+
+@dataclasses.dataclass(frozen=True)
+class SimConfig:
+    """Everything the workcell, the task suite, the expert and the recorder are configured with."""
+
+    physics: PhysicsConfig
+    robot: RobotConfig
+    gripper: GripperConfig
+    workcell: WorkcellConfig
+    camera: CameraConfig
+    objects: ObjectsConfig
+    colours: dict[str, tuple[float, ...]]
+    splits: SplitsConfig
+    tasks: dict[str, TaskConfig]
+    success: SuccessConfig
+    expert: ExpertConfig
+    recording: RecordingConfig
+
+    def __post_init__(self) -> None:
+        _require(len(self.colours) >= 4, "colours must name at least 4 colours")
+        for name, rgba in self.colours.items():
+            _require(
+                len(rgba) == 4 and all(0.0 <= c <= 1.0 for c in rgba),
+                f"colours.{name} must be RGBA in [0, 1], got {rgba}",
+            )
+
+
+def _convert(kind: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if dataclasses.is_dataclass(kind):
+        if not isinstance(value, dict):
+            raise SimConfigError(f"{where}: expected a mapping, got {value!r}")
+        hints = typing.get_type_hints(kind)
+        names = {f.name for f in dataclasses.fields(kind)}
+        missing = names - value.keys()
+        unknown = value.keys() - names
+        if missing or unknown:
+            raise SimConfigError(f"{where}: missing keys {sorted(missing)}, unknown keys {sorted(unknown)}")
+        return kind(**{name: _convert(hints[name], value[name], f"{where}.{name}") for name in names})
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SimConfigError(f"{where}: expected a mapping, got {value!r}")
+        item_kind = typing.get_args(kind)[1]
+        return {str(k): _convert(item_kind, v, f"{where}.{k}") for k, v in value.items()}
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise SimConfigError(f"{where}: expected a list, got {value!r}")
+        item_kind = typing.get_args(kind)[0]
+        return tuple(_convert(item_kind, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise SimConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if kind in (int, float):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or (kind is int and value != int(value))
+        ):
+            raise SimConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
+        return kind(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise SimConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    raise SimConfigError(f"{where}: unsupported setting type {kind}")
+
+
+# top-level parameters that belong to the ROS node around the core (parsed there, not here)
+NODE_ONLY_KEYS: tuple[str, ...] = ("interface", "use_sim_time")
+
+
+def sim_config_from_dict(parameters: dict[str, Any]) -> SimConfig:
+    """Parse and validate the simulator's parameters (as returned by ``load_parameters``).
+
+    The keys in :data:`NODE_ONLY_KEYS` are left to the node; any other unknown key is an error.
+    """
+    core = {key: value for key, value in parameters.items() if key not in NODE_ONLY_KEYS}
+    return typing.cast(SimConfig, _convert(SimConfig, core, SIM_NODE_NAME))
+
+
+def load_sim_config(file_name: str = SIM_CONFIG_FILE) -> SimConfig:
+    """Load and validate the simulator configuration from a parameter file."""
+    return sim_config_from_dict(load_parameters(file_name, SIM_NODE_NAME))
