@@ -12,7 +12,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # What a clone has besides the package: build products, caches, the tests themselves.
-NOT_SOURCES = (".git", ".venv", "build", "install", "log", "outputs", "results", "test", "__pycache__", "*_cache")
+NOT_SOURCES = (
+    ".git",
+    ".venv",
+    "build",
+    "install",
+    "log",
+    "outputs",
+    "results",
+    "test",
+    "__pycache__",
+    "*cache",
+)
 
 
 def test_ruff_lint_is_clean():

@@ -31,7 +31,8 @@ def test_short_run_writes_the_report(tmp_path, monkeypatch):
     assert args.func(args) == 0
     report = json.loads(out.read_text())
     loop = report["loop"]
-    assert loop["rate_hz"] == 200.0 and loop["ticks"] == 100
+    # Every deadline of the 0.5 s at 200 Hz is either ticked or counted as skipped (a loaded machine).
+    assert loop["rate_hz"] == 200.0 and loop["ticks"] + loop["skipped_deadlines"] >= 100
     assert loop["chunks_delivered"] >= 3
     assert loop["statuses"].get("active", 0) > 50
     for key in ("tick_compute_us", "period_error_ms", "lateness_ms", "preview_compute_us"):

@@ -282,9 +282,11 @@ class SimulatorNode(Node):
 
     def destroy_node(self) -> None:
         self._running = False
-        if self._thread.is_alive():
-            self._thread.join(timeout=5.0)
-        self.workcell.close()
+        thread = getattr(self, "_thread", None)  # absent when __init__ failed part-way
+        if thread is not None and thread.is_alive():
+            thread.join(timeout=5.0)
+        if hasattr(self, "workcell"):
+            self.workcell.close()
         super().destroy_node()
 
 
