@@ -46,6 +46,13 @@ NODES: tuple[GraphNode, ...] = (
         condition="sim",
         description="the simulated PyBullet workcell (camera, joint states, controllers)",
     ),
+    GraphNode(
+        name="planner",
+        executable="planner_node",
+        config="planner.yaml",
+        condition=None,
+        description="the VLM planner: colour image + instruction -> 2D path (Path2D)",
+    ),
 )
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (

@@ -15,6 +15,7 @@ from std_msgs.msg import Float64MultiArray, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
+from vla_ros.msg import Path2D  # noqa: E402
 from vla_ros.ros.images import image_to_array  # noqa: E402
 from vla_ros.ros.messages import duration_from_seconds, matrix_from_pose  # noqa: E402
 from vla_ros.sim.settings import load_sim_config  # noqa: E402
@@ -43,6 +44,7 @@ def simulator(ros_process, ros_node, spin_until):
         "/camera/color/camera_pose": (PoseStamped, LATCHED),
         "/joint_states": (JointState, qos_profile_sensor_data),
         "/simulator/instruction": (String, LATCHED),
+        "/simulator/oracle_path": (Path2D, LATCHED),
         "/rosout": (Log, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)),
     }
     logs: list[str] = []
@@ -91,6 +93,18 @@ def test_camera_topics_have_realsense_layout_and_consistent_geometry(simulator):
     assert np.mean(np.abs(heights) < 0.005) > 0.5, "most of the view should be table top at z = 0"
     assert latest["/camera/color/camera_pose"].header.frame_id == CONFIG.robot.base_frame
     assert latest["/simulator/instruction"].data
+
+
+def test_oracle_path_is_the_experts_path_for_the_scene(simulator):
+    latest, _ = simulator
+    path = latest["/simulator/oracle_path"]
+    assert path.instruction == latest["/simulator/instruction"].data
+    assert path.header.frame_id == "camera_color_optical_frame"
+    assert (path.image_width, path.image_height) == (CONFIG.camera.width, CONFIG.camera.height)
+    assert path.initial_gripper_open and len(path.points) >= 3
+    assert all(0.0 <= p.x <= 1.0 and 0.0 <= p.y <= 1.0 for p in path.points)
+    states = [p.gripper_open for p in path.points]
+    assert False in states and states[-1], "the start-up task (pick and place) closes, then opens the gripper"
 
 
 def test_joint_states_cover_arm_and_fingers(simulator):
@@ -150,6 +164,7 @@ def test_reset_and_success_services(simulator, ros_node, spin_until):
     response = future.result()
     assert response.success and response.instruction and response.instruction != first_instruction
     assert spin_until(ros_node, lambda: latest["/simulator/instruction"].data == response.instruction)
+    assert spin_until(ros_node, lambda: latest["/simulator/oracle_path"].instruction == response.instruction)
 
     future = check.call_async(Trigger.Request())
     assert spin_until(ros_node, future.done)

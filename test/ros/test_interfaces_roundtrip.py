@@ -38,6 +38,7 @@ def sample_messages() -> list:
         planner="oracle",
         latency=0.125,
         raw_answer="<ans>[(0.25, 0.375), <action>Close Gripper</action>, (0.5, 0.4375)]</ans>",
+        initial_gripper_open=True,
         points=points,
     )
     keyframe = KeyframeTarget(

@@ -21,6 +21,12 @@ def test_rdp_drops_collinear_points_and_keeps_corners() -> None:
     assert rdp(corner, 0.0) == [0, 1, 2, 4]  # exactly collinear points go even at zero tolerance
 
 
+def test_rdp_keeps_the_turning_point_of_a_back_and_forth_move() -> None:
+    # down to a press and back up, all on one image line: the turning point is kept
+    out_and_back = np.array([[0.5, 0.1], [0.5, 0.3], [0.5, 0.5], [0.5, 0.6], [0.5, 0.5], [0.5, 0.4]])
+    assert rdp(out_and_back, 0.01) == [0, 3, 5]
+
+
 def test_rdp_handles_tiny_inputs_and_loops() -> None:
     assert rdp(np.array([[0.3, 0.3]]), 0.1) == [0]
     assert rdp(np.array([[0.0, 0.0], [1.0, 1.0]]), 0.1) == [0, 1]

@@ -8,6 +8,8 @@ Publishes (names relative to the node's namespace; the camera under ``interface.
   robot base frame; also on TF (static) where tf2_ros is installed.
 - ``/joint_states`` at ``interface.joint_state_rate``; ``/clock`` (sim time) when ``interface.publish_clock``.
 - ``~/instruction`` (std_msgs/String, latched): the current task's instruction.
+- ``~/oracle_path`` (vla_ros/Path2D, latched): the privileged path of the current scene (the scripted
+  expert's TCP trace on a private copy of the scene), for the planner's ``oracle`` backend.
 
 Accepts commands as ros2_control controllers do: joint_trajectory_controller semantics on
 ``interface.arm_trajectory_topic`` and ``interface.gripper_trajectory_topic``, forward_position_controller
@@ -41,11 +43,14 @@ from vla_ros.hardware.joint_trajectory import (
     JointTrajectoryFollower,
     TrajectoryRejectedError,
 )
+from vla_ros.msg import Path2D
 from vla_ros.ros.images import array_to_image
 from vla_ros.ros.messages import pose_from_matrix, seconds_from_stamp, stamp_from_seconds
 from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.path_messages import path_to_message
 from vla_ros.ros.spin import run_node
 from vla_ros.ros.tf import StaticTransformPublisher
+from vla_ros.sim.oracle import OracleError, oracle_path
 from vla_ros.sim.settings import SimConfig, sim_config_from_dict
 from vla_ros.sim.workcell import Workcell, WorkcellError
 from vla_ros.srv import ResetTask
@@ -115,6 +120,7 @@ class SimulatorNode(Node):
         self._joint_state_pub = self.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
         self._clock_pub = self.create_publisher(Clock, "/clock", 10) if self.interface.publish_clock else None
         self._instruction_pub = self.create_publisher(String, "~/instruction", LATCHED)
+        self._oracle_pub = self.create_publisher(Path2D, "~/oracle_path", LATCHED)
         self._tf = StaticTransformPublisher(self)
 
         self.create_subscription(
@@ -256,21 +262,35 @@ class SimulatorNode(Node):
 
     # ------------------------------------------------------------------ services
     def _reset(self, task: str, split: str, seed: int) -> str:
-        scene = self.workcell.reset(task, split, seed)
-        self._arm.hold(self.workcell.arm_targets())
-        self._gripper.hold([0.5 * self.workcell.gripper_command()])
-        self._publish_scene(scene.instruction)
+        with self._lock:
+            scene = self.workcell.reset(task, split, seed)
+            self._arm.hold(self.workcell.arm_targets())
+            self._gripper.hold([0.5 * self.workcell.gripper_command()])
+            self._publish_scene(scene.instruction)
         self.get_logger().info(f"scene {task}/{split}/{seed}: {scene.instruction}")
+        self._publish_oracle_path(task, split, seed, scene.instruction)
         return scene.instruction
 
+    def _publish_oracle_path(self, task: str, split: str, seed: int, instruction: str) -> None:
+        """Solve a private copy of the scene with the expert and publish its path (latched)."""
+        try:
+            path = oracle_path(self.config, task, split, seed)
+        except OracleError as error:
+            self.get_logger().error(f"no oracle path: {error}")
+            return
+        header = self._header(self.config.workcell.camera_optical_frame)
+        camera = self.config.camera
+        self._oracle_pub.publish(
+            path_to_message(path, header, camera.width, camera.height, instruction, "oracle:simulator")
+        )
+
     def _on_reset(self, request: ResetTask.Request, response: ResetTask.Response) -> ResetTask.Response:
-        with self._lock:
-            try:
-                response.instruction = self._reset(request.task, request.split, int(request.seed))
-            except (ValueError, WorkcellError) as error:
-                response.success, response.message = False, f"reset failed: {error}"
-                self.get_logger().error(response.message)
-                return response
+        try:
+            response.instruction = self._reset(request.task, request.split, int(request.seed))
+        except (ValueError, WorkcellError) as error:
+            response.success, response.message = False, f"reset failed: {error}"
+            self.get_logger().error(response.message)
+            return response
         response.success, response.message = True, f"{request.task}/{request.split}/{request.seed}"
         return response
 

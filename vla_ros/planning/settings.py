@@ -17,6 +17,8 @@ BACKENDS = ("transformers", "openai", "oracle", "file")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 CONFIG_FILE = "planner"
 NODE_NAME = "planner"
+# Top-level parameters that belong to the ROS node around the core (parsed there, not here).
+NODE_ONLY_KEYS = ("interface", "use_sim_time")
 
 
 class PlannerConfigError(ConfigError):
@@ -107,8 +109,12 @@ class PlannerConfig:
 
     @classmethod
     def from_parameters(cls, parameters: dict[str, Any]) -> PlannerConfig:
-        """Build and validate the configuration from the planner node's (nested) parameters."""
-        return from_dict(cls, parameters, "planner", PlannerConfigError)
+        """Build and validate the configuration from the planner node's (nested) parameters.
+
+        The keys of :data:`NODE_ONLY_KEYS` are left to the node; any other unknown key is an error.
+        """
+        core = {key: value for key, value in parameters.items() if key not in NODE_ONLY_KEYS}
+        return from_dict(cls, core, "planner", PlannerConfigError)
 
 
 def load_planner_config(file_name: str = CONFIG_FILE, node_name: str = NODE_NAME) -> PlannerConfig:

@@ -23,7 +23,10 @@ class PathLabelError(ValueError):
 
 
 def rdp(points: ArrayLike, epsilon: float) -> list[int]:
-    """Indices of the points kept by Ramer-Douglas-Peucker simplification (always the first and last)."""
+    """Indices of the points kept by Ramer-Douglas-Peucker simplification (always the first and last).
+
+    A point is dropped when it lies within ``epsilon`` of the segment joining the kept points around it.
+    """
     pts = np.asarray(points, dtype=float)
     if pts.ndim != 2 or len(pts) == 0:
         raise PathLabelError(f"rdp needs an (N, D) array of points with N > 0, got shape {pts.shape}")
@@ -38,13 +41,11 @@ def rdp(points: ArrayLike, epsilon: float) -> list[int]:
             continue
         chord = pts[last] - pts[first]
         offsets = pts[first + 1 : last] - pts[first]
-        length = np.linalg.norm(chord)
-        if length < 1e-12:
-            distances = np.linalg.norm(offsets, axis=1)
-        else:
-            # distance to the chord's line: the offset minus its projection onto the chord
-            along = offsets @ chord / length
-            distances = np.linalg.norm(offsets - np.outer(along / length, chord), axis=1)
+        # distance to the chord as a segment (not its infinite line), so that a path that goes out and
+        # comes back along the same line keeps its turning point
+        squared_length = float(chord @ chord)
+        along = np.clip(offsets @ chord / squared_length, 0.0, 1.0) if squared_length > 1e-24 else 0.0
+        distances = np.linalg.norm(offsets - np.outer(along, chord), axis=1)
         farthest = int(np.argmax(distances))
         if distances[farthest] > epsilon:
             split = first + 1 + farthest

@@ -1,0 +1,283 @@
+"""The planner node on a real graph: action, topic entry point, path and overlay, replanning, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+rclpy = pytest.importorskip("rclpy", reason="needs rclpy: run through `make test` (scripts/env.sh)")
+
+from action_msgs.msg import GoalStatus  # noqa: E402
+from rcl_interfaces.msg import Log  # noqa: E402
+from rclpy.action import ActionClient  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import Image  # noqa: E402
+from std_msgs.msg import Bool, Header, String  # noqa: E402
+from std_srvs.srv import Trigger  # noqa: E402
+
+from vla_ros.action import ExecuteInstruction  # noqa: E402
+from vla_ros.msg import Path2D  # noqa: E402
+from vla_ros.nodes.planner_node import describe_error, rgb_from_message  # noqa: E402
+from vla_ros.planning import (  # noqa: E402
+    PlannedPath,
+    PlanningFailedError,
+    draw_path,
+    load_planner_config,
+    parse_answer,
+)
+from vla_ros.planning.errors import MalformedPointError  # noqa: E402
+from vla_ros.ros.images import ImageEncodingError, array_to_image, image_to_array  # noqa: E402
+from vla_ros.ros.path_messages import path_from_message, path_to_message  # noqa: E402
+
+pytestmark = pytest.mark.ros
+CONFIG = load_planner_config()
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+IMAGE = np.full((48, 64, 3), 90, dtype=np.uint8)
+FRAME = "camera_color_optical_frame"
+# Pixel coordinates (read as pixels on the 64x48 image), the gripper closing at the first point.
+ANSWER = "Sure. <ans>[(16, 12), <action>Close Gripper</action>, (40, 30), (56, 36)]</ans>"
+Stage = ExecuteInstruction.Feedback
+
+
+class PlannerGraph:
+    """The test's side of the graph: camera images, the planner's outputs, its action and topics."""
+
+    def __init__(self, node, spin_until) -> None:
+        self.node, self.spin_until = node, spin_until
+        self.paths: list[Path2D] = []
+        self.overlays: list[Image] = []
+        self.image_headers: list[Header] = []
+        self.logs: list[str] = []
+        node.create_subscription(Log, "/rosout", lambda msg: self.logs.append(msg.msg), RELIABLE)
+        node.create_subscription(Path2D, "/planner/path", self.paths.append, LATCHED)
+        node.create_subscription(Image, "/planner/overlay", self.overlays.append, LATCHED)
+        self.instruction_pub = node.create_publisher(String, "/planner/instruction", RELIABLE)
+        self.task_done_pub = node.create_publisher(Bool, "/task_done", RELIABLE)
+        self.image_pub = node.create_publisher(Image, "/camera/color/image_raw", qos_profile_sensor_data)
+        self.action = ActionClient(node, ExecuteInstruction, "/planner/execute_instruction")
+
+    def publish_images(self, period_s: float = 0.05) -> None:
+        """Publish the camera image (each with a new stamp) while the test spins."""
+        self.node.create_timer(period_s, self._publish_image)
+
+    def _publish_image(self) -> None:
+        header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id=FRAME)
+        self.image_headers.append(header)
+        self.image_pub.publish(array_to_image(IMAGE, "rgb8", header))
+
+    def wait(self, condition, timeout_s: float = 20.0) -> bool:
+        return self.spin_until(self.node, condition, timeout_s=timeout_s)
+
+    def send_goal(self, instruction: str, timeout: float = 0.0):
+        """Send a goal; returns (goal handle, result future, list of feedback messages)."""
+        feedback: list = []
+        sent = self.action.send_goal_async(
+            ExecuteInstruction.Goal(instruction=instruction, timeout=timeout),
+            feedback_callback=lambda msg: feedback.append(msg.feedback),
+        )
+        assert self.wait(sent.done)
+        handle = sent.result()
+        assert handle.accepted
+        return handle, handle.get_result_async(), feedback
+
+    def result(self, future, timeout_s: float = 20.0):
+        assert self.wait(future.done, timeout_s), "no action result"
+        return future.result().status, future.result().result
+
+
+@pytest.fixture
+def start_planner(ros_process, ros_node, spin_until):
+    """``start_planner(*parameters)``: the planner node in its own process, ready; the test's graph."""
+
+    def start(*parameters: str) -> PlannerGraph:
+        arguments = [item for parameter in parameters for item in ("-p", parameter)]
+        process = ros_process(["-m", "vla_ros.nodes.planner_node", "--ros-args", *arguments])
+        graph = PlannerGraph(ros_node, spin_until)
+        if not graph.wait(lambda: graph.action.server_is_ready() or process.poll() is not None, 30.0):
+            process.kill()
+        if not graph.action.server_is_ready():
+            pytest.fail(f"the planner did not start:\n{process.communicate()[0][-3000:]}")
+        return graph
+
+    return start
+
+
+def answer_file(tmp_path, text: str) -> str:
+    path = tmp_path / "answer.txt"
+    path.write_text(text)
+    return str(path)
+
+
+def test_goal_publishes_path_overlay_and_feedback_then_succeeds_when_the_task_is_done(
+    start_planner, tmp_path
+):
+    graph = start_planner("backend:=file", f"file.path:={answer_file(tmp_path, ANSWER)}")
+    graph.publish_images()
+    assert graph.wait(lambda: graph.image_headers)
+    _, result, feedback = graph.send_goal("put the red cube in the bowl")
+    assert graph.wait(lambda: graph.paths and graph.overlays and len(feedback) >= 2)
+
+    path_msg = graph.paths[-1]
+    expected = parse_answer(ANSWER, CONFIG.parser, 64, 48)
+    assert path_from_message(path_msg) == expected
+    assert path_from_message(path_msg).gripper_events() == [(0, False)]
+    assert path_msg.header in graph.image_headers, "the header is the planned image's"
+    assert (path_msg.image_width, path_msg.image_height) == (64, 48)
+    assert path_msg.instruction == "put the red cube in the bowl"
+    assert path_msg.planner == f"file:{tmp_path / 'answer.txt'}"
+    assert path_msg.raw_answer == ANSWER and path_msg.latency > 0.0
+
+    overlay = graph.overlays[-1]
+    assert (overlay.encoding, overlay.header) == ("rgb8", path_msg.header)
+    np.testing.assert_array_equal(image_to_array(overlay), draw_path(IMAGE, expected, CONFIG.drawing))
+
+    assert [message.stage for message in feedback[:2]] == [Stage.STAGE_PLANNING, Stage.STAGE_EXECUTING]
+    assert not feedback[0].path.points and feedback[1].path == path_msg
+    assert not result.done(), "the goal stays active until the task is done"
+
+    graph.task_done_pub.publish(Bool(data=True))
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_SUCCEEDED and outcome.success, outcome.message
+    assert "task done" in outcome.message
+    assert 0.0 < outcome.planning_time <= outcome.total_time and outcome.keyframes == 0
+
+
+def test_planning_errors_abort_the_goal_with_the_typed_error(start_planner, tmp_path):
+    malformed = "<ans>[(0.1, 0.2, 0.3), (0.4, 0.5)]</ans>"
+    graph = start_planner(
+        "backend:=file", f"file.path:={answer_file(tmp_path, malformed)}", "interface.image_timeout:=0.5"
+    )
+
+    _, result, _ = graph.send_goal("no camera yet")
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_ABORTED and not outcome.success
+    assert "no image received on /camera/color/image_raw within 0.5 s" in outcome.message
+
+    graph.publish_images()
+    _, result, _ = graph.send_goal("pick the cube")
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_ABORTED and not outcome.success
+    assert "PlanningFailedError" in outcome.message and "MalformedPointError" in outcome.message
+    assert "exactly two coordinates" in outcome.message
+    assert not graph.paths, "nothing is published for a failed plan"
+    assert graph.wait(lambda: any("MalformedPointError" in line for line in graph.logs))
+
+
+def test_timeout_cancel_and_preemption_end_goals(start_planner, tmp_path):
+    graph = start_planner("backend:=file", f"file.path:={answer_file(tmp_path, ANSWER)}")
+    graph.publish_images()
+    for bad_goal in (
+        ExecuteInstruction.Goal(instruction=" "),
+        ExecuteInstruction.Goal(instruction="x", timeout=-1.0),
+    ):
+        sent = graph.action.send_goal_async(bad_goal)
+        assert graph.wait(sent.done) and not sent.result().accepted
+
+    _, result, feedback = graph.send_goal("wait for nothing", timeout=1.0)
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_ABORTED and "timed out after 1 s" in outcome.message
+    assert [message.stage for message in feedback] == [Stage.STAGE_PLANNING, Stage.STAGE_EXECUTING]
+
+    handle, result, feedback = graph.send_goal("cancel me")
+    assert graph.wait(lambda: len(feedback) == 2)
+    cancel = handle.cancel_goal_async()
+    assert graph.wait(cancel.done)
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_CANCELED and outcome.message == "canceled"
+
+    _, first, _ = graph.send_goal("first")
+    _, second, _ = graph.send_goal("second")
+    status, outcome = graph.result(first)
+    assert (
+        status == GoalStatus.STATUS_ABORTED and "preempted by a new instruction: 'second'" in outcome.message
+    )
+    assert graph.wait(lambda: graph.paths and graph.paths[-1].instruction == "second")
+    graph.instruction_pub.publish(String(data="third"))  # the topic preempts a goal too
+    status, outcome = graph.result(second)
+    assert status == GoalStatus.STATUS_ABORTED and "'third'" in outcome.message
+
+
+def oracle_path(first_x: float) -> Path2D:
+    """A path the oracle answers exactly (coordinates with 2 decimals, exact in float32)."""
+    path = PlannedPath(np.array([(first_x, 0.5), (0.5, 0.25), (0.75, 0.75)]), [True, False, True])
+    return path_to_message(path, Header(frame_id=FRAME), 64, 48)
+
+
+def test_oracle_path_topic_instruction_and_replan_on_request(start_planner, ros_node):
+    graph = start_planner("backend:=oracle", "interface.replan_policy:=on_request")
+    replan = ros_node.create_client(Trigger, "/planner/replan")
+    oracle_pub = ros_node.create_publisher(Path2D, "/simulator/oracle_path", LATCHED)
+    future = replan.call_async(Trigger.Request())
+    assert graph.wait(future.done)
+    assert not future.result().success and "no active instruction" in future.result().message
+
+    oracle_pub.publish(oracle_path(0.25))
+    graph.instruction_pub.publish(String(data="press the button"))  # before any image: the plan waits
+    graph.publish_images()
+    assert graph.wait(lambda: graph.paths)
+    assert graph.paths[-1].instruction == "press the button" and graph.paths[-1].planner == "oracle"
+    assert path_from_message(graph.paths[-1]) == path_from_message(oracle_path(0.25))
+
+    oracle_pub.publish(oracle_path(0.75))  # the task changed: the next plan follows it
+    assert graph.wait(lambda: sum("oracle path with 3 points" in line for line in graph.logs) == 2)
+    published = len(graph.image_headers)
+    assert graph.wait(lambda: len(graph.image_headers) > published + 1)  # a newer camera image
+    future = replan.call_async(Trigger.Request())
+    assert graph.wait(future.done)
+    assert future.result().success and future.result().message == "new path with 3 points"
+    assert path_from_message(graph.paths[-1]) == path_from_message(oracle_path(0.75))
+    assert graph.paths[-1].header.stamp != graph.paths[0].header.stamp, "planned on a newer image"
+
+
+def test_periodic_replanning_follows_the_latest_image(start_planner, tmp_path):
+    graph = start_planner(
+        "backend:=file",
+        f"file.path:={answer_file(tmp_path, ANSWER)}",
+        "interface.replan_policy:=period",
+        "interface.replan_period:=0.3",
+    )
+    graph.publish_images()
+    graph.instruction_pub.publish(String(data="keep planning"))
+    assert graph.wait(lambda: len(graph.paths) >= 3)
+    stamps = [(path.header.stamp.sec, path.header.stamp.nanosec) for path in graph.paths]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    graph.task_done_pub.publish(Bool(data=True))
+    graph.wait(lambda: False, timeout_s=1.0)
+    count = len(graph.paths)
+    graph.wait(lambda: False, timeout_s=1.0)
+    assert len(graph.paths) == count, "no replanning once the task is done"
+
+
+def test_bad_parameters_stop_the_node_with_a_clear_message(ros_process):
+    process = ros_process(
+        ["-m", "vla_ros.nodes.planner_node", "--ros-args", "-p", "interface.replan_policy:=often"]
+    )
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert "cannot start" in output and "replan_policy must be one of" in output
+
+
+def test_colour_images_are_read_as_rgb_and_others_rejected():
+    rgb = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    for encoding, pixels in [
+        ("rgb8", rgb),
+        ("bgr8", rgb[:, :, ::-1]),
+        ("rgba8", np.dstack([rgb, np.full((2, 3), 255, np.uint8)])),
+        ("bgra8", np.dstack([rgb[:, :, ::-1], np.zeros((2, 3), np.uint8)])),
+    ]:
+        np.testing.assert_array_equal(
+            rgb_from_message(array_to_image(np.ascontiguousarray(pixels), encoding)), rgb
+        )
+    with pytest.raises(ImageEncodingError, match="colour image"):
+        rgb_from_message(array_to_image(rgb[:, :, 0].copy(), "mono8"))
+
+
+def test_a_failed_plan_is_described_with_the_type_of_each_attempt_error():
+    attempts = [MalformedPointError("bad point"), MalformedPointError("bad again")]
+    text = describe_error(PlanningFailedError("no parseable path", attempts))
+    assert (
+        text == "PlanningFailedError: no parseable path [attempts: MalformedPointError, MalformedPointError]"
+    )

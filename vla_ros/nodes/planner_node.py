@@ -1,0 +1,483 @@
+"""The HAMSTER-style planner as a ROS 2 node: colour image + instruction -> 2D gripper path.
+
+Subscribes to ``interface.image_topic`` (sensor-data QoS; the latest image is kept), to
+``interface.task_done_topic`` (std_msgs/Bool) and, with the oracle backend, to
+``interface.oracle_path_topic`` (vla_ros/Path2D, latched: the simulator's privileged path).
+
+Instructions come from the ``~/execute_instruction`` action (vla_ros/action/ExecuteInstruction) or the
+``~/instruction`` topic (std_msgs/String). One instruction is active at a time: a new one (goal or
+topic) preempts the active one, whose goal is aborted with "preempted". An instruction is planned at
+once, then again as ``interface.replan_policy`` says (``period``: every ``replan_period`` seconds;
+``on_request``: ``~/replan``, std_srvs/Trigger, answers when the new path is out). It stays active
+until ``task_done_topic`` says true (goal succeeded), its timeout (the goal's, else
+``default_timeout``) runs out, it is cancelled or preempted, or its first plan fails (goal aborted
+with the planner's typed error). Goal feedback: STAGE_PLANNING, then STAGE_EXECUTING with each path;
+the keyframes belong to the policy and executor, so the result's ``keyframes`` is 0.
+
+Publishes ``~/path`` (vla_ros/Path2D: header and size of the image planned on, instruction, planner,
+latency, raw answer) and ``~/overlay`` (rgb8, the path drawn as HAMSTER draws it), both latched.
+
+Planning runs in a worker thread, one plan at a time; the node's state lives in the executor's
+thread (made for the single-threaded executor of ``run_node``), and the worker hands each finished
+plan back through a guard condition. A request made while a plan runs waits for it (the newest
+request wins); periodic replans are skipped while one runs.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.action.server import ServerGoalHandle
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.task import Future
+from rclpy.time import Time
+from rclpy.timer import Timer
+from sensor_msgs.msg import Image
+from std_msgs.msg import Bool, String
+from std_srvs.srv import Trigger
+
+from vla_ros.action import ExecuteInstruction
+from vla_ros.config import ConfigError, from_dict
+from vla_ros.msg import Path2D
+from vla_ros.planning import (
+    BackendError,
+    DrawingStyle,
+    PlannedPath,
+    Planner,
+    PlannerConfig,
+    PlannerConfigError,
+    PlannerError,
+    PlanningFailedError,
+    PlanResult,
+    draw_path,
+)
+from vla_ros.ros.images import ImageEncodingError, array_to_image, image_to_array
+from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.path_messages import path_from_message, path_to_message
+from vla_ros.ros.spin import run_node
+
+CONFIG_FILE = "planner.yaml"
+REPLAN_POLICIES = ("once", "period", "on_request")
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Channel order that turns an image of each colour encoding into RGB.
+RGB_CHANNELS = {"rgb8": [0, 1, 2], "bgr8": [2, 1, 0], "rgba8": [0, 1, 2], "bgra8": [2, 1, 0]}
+Feedback = ExecuteInstruction.Feedback
+
+
+@dataclass(frozen=True)
+class PlannerInterface:
+    """The node's ROS-facing settings (section ``interface`` of config/planner.yaml)."""
+
+    image_topic: str
+    oracle_path_topic: str
+    task_done_topic: str
+    replan_policy: str
+    replan_period: float
+    image_timeout: float
+    default_timeout: float
+
+    def __post_init__(self) -> None:
+        if not (self.image_topic and self.oracle_path_topic and self.task_done_topic):
+            raise ValueError("image_topic, oracle_path_topic and task_done_topic must not be empty")
+        if self.replan_policy not in REPLAN_POLICIES:
+            raise ValueError(f"replan_policy must be one of {REPLAN_POLICIES}, got {self.replan_policy!r}")
+        if not min(self.replan_period, self.image_timeout, self.default_timeout) > 0.0:
+            raise ValueError("replan_period, image_timeout and default_timeout must be positive")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an instruction ended: ``status`` is succeeded, aborted or canceled."""
+
+    status: str
+    message: str
+
+
+@dataclass(eq=False)
+class Instruction:
+    """The active instruction: its goal (None for ``~/instruction``), timers, paths and how it ended."""
+
+    text: str
+    goal_handle: ServerGoalHandle | None
+    started: Time
+    finished: Future = field(default_factory=Future)  # resolved with an Outcome
+    timers: list[Timer] = field(default_factory=list)
+    path: Path2D | None = None
+    planning_time_s: float = 0.0
+
+
+@dataclass(eq=False)
+class PlanJob:
+    """One plan of an instruction: the image it uses, its result or error, and the ``~/replan`` calls
+    waiting for it (rclpy Futures resolved with (success, message))."""
+
+    instruction: Instruction
+    waiters: list[Future] = field(default_factory=list)
+    image: Image | None = None
+    result: PlanResult | None = None
+    overlay: np.ndarray | None = None
+    error: str = ""
+    planning_time_s: float = 0.0
+
+
+class PlanningWorker:
+    """Runs plan jobs one at a time in a thread of its own and hands each finished job to ``on_done``."""
+
+    def __init__(self, planner: Planner, style: DrawingStyle, on_done: Callable[[PlanJob], None]) -> None:
+        self.planner = planner
+        self.style = style
+        self._on_done = on_done
+        self._jobs: queue.Queue[PlanJob | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="planner", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: PlanJob) -> None:
+        """Plan ``job`` (its image set) after the jobs before it."""
+        self._jobs.put(job)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Stop after the running job (a running generate cannot be interrupted)."""
+        self._jobs.put(None)
+        self._thread.join(timeout=timeout_s)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            start = time.perf_counter()
+            try:
+                image = rgb_from_message(job.image)
+                job.result = self.planner.plan(image, job.instruction.text)
+                job.overlay = draw_path(image, job.result.path, self.style)
+            except (PlannerError, ImageEncodingError) as error:
+                job.error = describe_error(error)
+            except Exception as error:  # a backend bug must end the plan, not the worker
+                job.error = f"unexpected {describe_error(error)}"
+            job.planning_time_s = time.perf_counter() - start
+            self._on_done(job)
+
+
+class PlannerNode(Node):
+    """Plans the active instruction on the latest colour image and publishes the path and its overlay."""
+
+    def __init__(self) -> None:
+        super().__init__("planner")
+        self._worker: PlanningWorker | None = None  # destroy_node runs even when __init__ fails
+        parameters = declare_parameters_from_config(self, CONFIG_FILE)
+        self.interface = from_dict(
+            PlannerInterface, parameters.pop("interface"), "planner.interface", PlannerConfigError
+        )
+        self.config = PlannerConfig.from_parameters(parameters)
+        self._oracle_path: PlannedPath | None = None
+        planner = Planner.from_config(self.config, self._oracle_source)
+        self.description = planner.backend.description
+        self._image: Image | None = None
+        self._active: Instruction | None = None
+        self._job: PlanJob | None = None  # waiting for an image or in the worker
+        self._next_job: PlanJob | None = None  # asked for while _job runs
+        self._image_timer: Timer | None = None
+        self._finished_jobs: deque[PlanJob] = deque()
+
+        self._path_pub = self.create_publisher(Path2D, "~/path", LATCHED)
+        self._overlay_pub = self.create_publisher(Image, "~/overlay", LATCHED)
+        self.create_subscription(Image, self.interface.image_topic, self._on_image, qos_profile_sensor_data)
+        self.create_subscription(String, "~/instruction", self._on_instruction, EVENTS)
+        self.create_subscription(Bool, self.interface.task_done_topic, self._on_task_done, EVENTS)
+        if self.config.backend == "oracle":
+            self.create_subscription(Path2D, self.interface.oracle_path_topic, self._on_oracle_path, LATCHED)
+        if self.interface.replan_policy == "on_request":
+            # Its own group: a call waits (as a coroutine) for the new plan without holding the others.
+            self.create_service(Trigger, "~/replan", self._on_replan, callback_group=ReentrantCallbackGroup())
+        self._action = ActionServer(
+            self,
+            ExecuteInstruction,
+            "~/execute_instruction",
+            execute_callback=self._execute,
+            goal_callback=self._on_goal,
+            cancel_callback=self._on_cancel,
+        )
+        self._wake = self.create_guard_condition(self._on_plans_finished)
+        self._worker = PlanningWorker(planner, self.config.drawing, self._hand_back)
+        self.get_logger().info(
+            f"planner {self.description} ready: replanning {self.interface.replan_policy}, "
+            f"images from {self.interface.image_topic}"
+        )
+
+    # ------------------------------------------------------------------ inputs
+    def _on_image(self, msg: Image) -> None:
+        self._image = msg
+        if self._job is not None and self._job.image is None:
+            self._destroy_image_timer()
+            self._dispatch(self._job)
+
+    def _on_oracle_path(self, msg: Path2D) -> None:
+        try:
+            self._oracle_path = path_from_message(msg)
+        except PlannerError as error:
+            self.get_logger().error(
+                f"ignoring the oracle path on {self.interface.oracle_path_topic}: {error}"
+            )
+            return
+        self.get_logger().info(f"oracle path with {len(self._oracle_path)} points")
+
+    def _oracle_source(self) -> PlannedPath:
+        """The oracle backend's path (called in the worker thread)."""
+        path = self._oracle_path
+        if path is None:
+            raise BackendError(
+                f"no oracle path received on {self.interface.oracle_path_topic} (the simulator publishes "
+                "the task's path there, latched)"
+            )
+        return path
+
+    def _on_task_done(self, msg: Bool) -> None:
+        if msg.data and self._active is not None:
+            self._finish(self._active, "succeeded", f"task done (signal on {self.interface.task_done_topic})")
+
+    # ------------------------------------------------------------------ instructions
+    def _on_instruction(self, msg: String) -> None:
+        if not msg.data.strip():
+            self.get_logger().error("ignoring an empty instruction on ~/instruction")
+            return
+        self._start(msg.data, None, self.interface.default_timeout)
+
+    def _on_goal(self, goal: ExecuteInstruction.Goal) -> GoalResponse:
+        if not goal.instruction.strip() or not (math.isfinite(goal.timeout) and goal.timeout >= 0.0):
+            self.get_logger().error(
+                f"rejecting goal: the instruction must not be empty ({goal.instruction!r}) and the timeout "
+                f"must be 0 (default) or positive ({goal.timeout})"
+            )
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _on_cancel(self, goal_handle: ServerGoalHandle) -> CancelResponse:
+        active = self._active
+        if active is not None and active.goal_handle is goal_handle:
+            self._finish(active, "canceled", "canceled")
+        return CancelResponse.ACCEPT
+
+    async def _execute(self, goal_handle: ServerGoalHandle) -> ExecuteInstruction.Result:
+        goal = goal_handle.request
+        instruction = self._start(
+            goal.instruction, goal_handle, goal.timeout or self.interface.default_timeout
+        )
+        outcome: Outcome = await instruction.finished
+        if outcome.status == "succeeded":
+            goal_handle.succeed()
+        elif outcome.status == "canceled" and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        return ExecuteInstruction.Result(
+            success=outcome.status == "succeeded",
+            message=outcome.message,
+            keyframes=0,
+            planning_time=instruction.planning_time_s,
+            total_time=self._elapsed(instruction),
+        )
+
+    def _start(self, text: str, goal_handle: ServerGoalHandle | None, timeout_s: float) -> Instruction:
+        """Make ``text`` the active instruction (preempting the one before) and plan it."""
+        if self._active is not None:
+            self._finish(self._active, "aborted", f"preempted by a new instruction: {text!r}")
+        instruction = Instruction(text, goal_handle, self.get_clock().now())
+        self._active = instruction
+        instruction.timers.append(
+            self.create_timer(
+                timeout_s,
+                lambda: self._finish(
+                    instruction,
+                    "aborted",
+                    f"timed out after {timeout_s:g} s without a task-done signal on "
+                    f"{self.interface.task_done_topic}",
+                ),
+            )
+        )
+        if self.interface.replan_policy == "period":
+            instruction.timers.append(
+                self.create_timer(
+                    self.interface.replan_period, lambda: self._replan_periodically(instruction)
+                )
+            )
+        self.get_logger().info(f"instruction: {text!r}")
+        self._feedback(instruction, Feedback.STAGE_PLANNING)
+        self._request_plan(PlanJob(instruction))
+        return instruction
+
+    def _finish(self, instruction: Instruction, status: str, message: str) -> None:
+        """End ``instruction`` (once): stop its timers and resolve its ``finished`` future."""
+        if instruction.finished.done():
+            return
+        for timer in instruction.timers:
+            self.destroy_timer(timer)
+        if self._active is instruction:
+            self._active = None
+        log = self.get_logger().info if status == "succeeded" else self.get_logger().warning
+        log(f"instruction {instruction.text!r} {status}: {message}")
+        instruction.finished.set_result(Outcome(status, message))
+
+    def _elapsed(self, instruction: Instruction) -> float:
+        return (self.get_clock().now() - instruction.started).nanoseconds * 1e-9
+
+    def _feedback(self, instruction: Instruction, stage: int) -> None:
+        if instruction.goal_handle is not None and instruction.goal_handle.is_active:
+            instruction.goal_handle.publish_feedback(
+                Feedback(stage=stage, path=instruction.path or Path2D(), elapsed=self._elapsed(instruction))
+            )
+
+    # ------------------------------------------------------------------ planning
+    async def _on_replan(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self._active is None:
+            response.success = False
+            response.message = "no active instruction: send one on ~/instruction or ~/execute_instruction"
+            return response
+        waiter = Future()
+        self._request_plan(PlanJob(self._active, [waiter]))
+        response.success, response.message = await waiter
+        return response
+
+    def _replan_periodically(self, instruction: Instruction) -> None:
+        if self._job is None:
+            self._request_plan(PlanJob(instruction))
+
+    def _request_plan(self, job: PlanJob) -> None:
+        """Plan now, or after the running plan (a later request of the same instruction joins it)."""
+        if self._job is None:
+            self._dispatch(job)
+        elif self._job.image is None:  # still waiting for a first image: wait with the newer request
+            self._join(self._job, job)
+            self._job = job
+        else:
+            if self._next_job is not None:
+                self._join(self._next_job, job)
+            self._next_job = job
+
+    def _join(self, earlier: PlanJob, later: PlanJob) -> None:
+        """``later`` replaces ``earlier`` (and answers its waiters when it plans the same instruction)."""
+        if earlier.instruction is later.instruction:
+            later.waiters = earlier.waiters + later.waiters
+        else:
+            self._resolve(earlier, False, "superseded by a new instruction")
+
+    def _dispatch(self, job: PlanJob) -> None:
+        """Give ``job`` the latest image and the worker, or wait up to image_timeout for a first image."""
+        self._job = job
+        if self._image is None:
+            self._image_timer = self.create_timer(self.interface.image_timeout, self._on_no_image)
+            return
+        job.image = self._image
+        self._worker.submit(job)
+
+    def _on_no_image(self) -> None:
+        self._destroy_image_timer()
+        job = self._job
+        if job is not None and job.image is None:
+            job.error = (
+                f"no image received on {self.interface.image_topic} within {self.interface.image_timeout:g} s"
+            )
+            self._complete(job)
+
+    def _destroy_image_timer(self) -> None:
+        if self._image_timer is not None:
+            self.destroy_timer(self._image_timer)
+            self._image_timer = None
+
+    def _hand_back(self, job: PlanJob) -> None:
+        """Called by the worker thread: queue the finished job for the executor's thread."""
+        self._finished_jobs.append(job)
+        self._wake.trigger()
+
+    def _on_plans_finished(self) -> None:
+        while self._finished_jobs:
+            self._complete(self._finished_jobs.popleft())
+
+    def _complete(self, job: PlanJob) -> None:
+        """Publish a finished plan of the active instruction (or end it when its first plan failed)."""
+        self._job = None
+        instruction = job.instruction
+        instruction.planning_time_s += job.planning_time_s
+        current = instruction is self._active
+        if job.error:
+            self.get_logger().error(f"planning {instruction.text!r} failed: {job.error}")
+            if current and instruction.path is None:
+                self._finish(instruction, "aborted", f"planning failed: {job.error}")
+            self._resolve(job, False, f"planning failed: {job.error}")
+        elif not current:
+            self._resolve(job, False, "the instruction ended while it was planned")
+        else:
+            self._publish(job)
+            self._feedback(instruction, Feedback.STAGE_EXECUTING)
+            self._resolve(job, True, f"new path with {len(job.result.path)} points")
+        next_job, self._next_job = self._next_job, None
+        if next_job is not None and next_job.instruction is self._active:
+            self._dispatch(next_job)
+        elif next_job is not None:
+            self._resolve(next_job, False, "the instruction ended before it was planned")
+
+    def _publish(self, job: PlanJob) -> None:
+        result, image = job.result, job.image
+        message = path_to_message(
+            result.path,
+            image.header,
+            image.width,
+            image.height,
+            job.instruction.text,
+            self.description,
+            result.stats.latency_s,
+        )
+        job.instruction.path = message
+        self._path_pub.publish(message)
+        self._overlay_pub.publish(array_to_image(job.overlay, "rgb8", image.header))
+        retried = f" after {result.stats.attempts} attempts" if result.stats.attempts > 1 else ""
+        self.get_logger().info(
+            f"path with {len(result.path)} points for {job.instruction.text!r} in "
+            f"{result.stats.latency_s:.3f} s{retried}"
+        )
+
+    @staticmethod
+    def _resolve(job: PlanJob, success: bool, message: str) -> None:
+        for waiter in job.waiters:
+            waiter.set_result((success, message))
+
+    def destroy_node(self) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+        super().destroy_node()
+
+
+def rgb_from_message(msg: Image) -> np.ndarray:
+    """The (H, W, 3) uint8 RGB pixels of a colour image message; raises ImageEncodingError otherwise."""
+    if msg.encoding not in RGB_CHANNELS:
+        raise ImageEncodingError(
+            f"the planner needs a colour image ({', '.join(RGB_CHANNELS)}), got {msg.encoding!r}"
+        )
+    return np.ascontiguousarray(image_to_array(msg)[:, :, RGB_CHANNELS[msg.encoding]])
+
+
+def describe_error(error: Exception) -> str:
+    """``Type: message``; for a failed plan also the type of each attempt's error."""
+    text = f"{type(error).__name__}: {error}"
+    if isinstance(error, PlanningFailedError):
+        text += f" [attempts: {', '.join(type(attempt).__name__ for attempt in error.errors)}]"
+    return text
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run vla_ros planner_node``."""
+    return run_node(PlannerNode, args, startup_errors=(ConfigError, PlannerError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

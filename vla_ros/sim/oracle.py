@@ -1,0 +1,46 @@
+"""The simulator's privileged 2D path: what a perfect planner would answer for the current scene.
+
+The scripted expert solves a private copy of the scene (same task, split and seed, so the same
+objects and camera), and its TCP trace becomes a HAMSTER path exactly as the dataset's labels do.
+"""
+
+from __future__ import annotations
+
+from vla_ros.planning.path import PlannedPath
+from vla_ros.sim.expert import run_expert_episode
+from vla_ros.sim.ik import PandaIk
+from vla_ros.sim.path_labels import hamster_path
+from vla_ros.sim.settings import SimConfig
+from vla_ros.sim.workcell import Workcell
+
+
+class OracleError(RuntimeError):
+    """The expert could not solve the scene, so there is no privileged path."""
+
+
+def oracle_path(config: SimConfig, task: str, split: str, seed: int) -> PlannedPath:
+    """Solve (task, split, seed) with the scripted expert and return its simplified image path."""
+    workcell, ik = Workcell(config), PandaIk(config)
+    positions: list = []
+    gripper_open: list[bool] = []
+
+    def record(_tick: int) -> None:
+        positions.append(workcell.tcp_pose()[:3, 3])
+        gripper_open.append(workcell.gripper_command() >= config.gripper.closed_threshold)
+
+    try:
+        outcome = run_expert_episode(workcell, ik, task, split, seed, on_tick=record)
+        if not outcome.success:
+            raise OracleError(
+                f"the expert failed {task}/{split}/{seed}: {outcome.error or 'task not achieved'}"
+            )
+        return hamster_path(
+            workcell.intrinsics,
+            workcell.camera_pose(),
+            positions,
+            gripper_open,
+            config.recording.path_rdp_epsilon,
+        )
+    finally:
+        ik.close()
+        workcell.close()
