@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from vla_ros.graph import (
     LAUNCH_ARGUMENTS,
@@ -58,17 +59,29 @@ def stop(processes: dict[str, subprocess.Popen]) -> None:
             process.wait()
 
 
-def run_graph(values: dict[str, str], duration: float | None) -> int:
-    """Start the graph and supervise it; returns 0 when it was stopped with every node alive."""
+def start_graph(values: dict[str, str], log_dir: Path | None = None) -> dict[str, subprocess.Popen]:
+    """Start every enabled node; their output goes to ``log_dir/<node>.log``, else to stdout, prefixed."""
     processes: dict[str, subprocess.Popen] = {}
     for node in NODES:
         if not is_enabled(node, values):
+            continue
+        if log_dir is not None:
+            with (log_dir / f"{node.name}.log").open("w") as log:
+                processes[node.name] = subprocess.Popen(
+                    node_command(node, values), stdout=log, stderr=subprocess.STDOUT
+                )
             continue
         process = subprocess.Popen(
             node_command(node, values), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
         )
         processes[node.name] = process
         threading.Thread(target=_relay, args=(node.name, process.stdout), daemon=True).start()
+    return processes
+
+
+def run_graph(values: dict[str, str], duration: float | None) -> int:
+    """Start the graph and supervise it; returns 0 when it was stopped with every node alive."""
+    processes = start_graph(values)
     print(f"[bringup] started {', '.join(processes) or 'no nodes'}", flush=True)
     deadline = None if duration is None else time.monotonic() + duration
     failed: list[str] = []

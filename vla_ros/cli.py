@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from vla_ros import __version__
 
 SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "vla_ros.demo",
     "vla_ros.doctor",
     "vla_ros.bringup",
     "vla_ros.topic_stats",
