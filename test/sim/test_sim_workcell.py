@@ -64,3 +64,23 @@ def test_camera_link_and_optical_frame_follow_the_urdf_convention(workcell: Work
     np.testing.assert_allclose(optical[:3, 2], link[:3, 0], atol=1e-6)
     np.testing.assert_allclose(optical[:3, 0], -link[:3, 1], atol=1e-6)
     np.testing.assert_allclose(optical[:3, 1], -link[:3, 2], atol=1e-6)
+
+
+def test_a_snapshot_shown_in_a_second_workcell_renders_the_same_image(sim_config) -> None:
+    moving, mirror = Workcell(sim_config), Workcell(sim_config)
+    try:
+        moving.reset("press_button", "train", 4)
+        mirror.reset("press_button", "train", 4)
+        moving.set_arm_targets(np.array(sim_config.robot.home_positions) + 0.3)
+        moving.step(0.5)
+        mirror.show_snapshot(moving.snapshot())
+        first, second = moving.render(), mirror.render()
+        assert np.abs(first.rgb.astype(int) - second.rgb.astype(int)).mean() < 0.5
+        np.testing.assert_allclose(np.nan_to_num(first.depth), np.nan_to_num(second.depth), atol=1e-4)
+        assert second.stamp == first.stamp
+        mirror.reset("stack_blocks", "train", 4)
+        with pytest.raises(WorkcellError, match="another scene"):
+            mirror.show_snapshot(moving.snapshot())
+    finally:
+        moving.close()
+        mirror.close()

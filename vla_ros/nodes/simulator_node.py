@@ -21,6 +21,7 @@ Services: ``~/reset`` (vla_ros/srv/ResetTask) and ``~/check_success`` (std_srvs/
 
 from __future__ import annotations
 
+import queue
 import sys
 import threading
 import time
@@ -95,6 +96,13 @@ class SimulatorNode(Node):
         self.interface = from_dict(SimulatorInterface, parameters.pop("interface"), "simulator.interface")
         self.config: SimConfig = sim_config_from_dict(parameters)
         self.workcell = Workcell(self.config)
+        # The camera renders a mirror of the workcell in a thread of its own, so that a 40 ms render
+        # does not hold up physics and /joint_states (PyBullet releases the GIL while it renders).
+        self._camera_mirror = Workcell(self.config)
+        self._render_lock = threading.Lock()
+        self._frames: queue.Queue = queue.Queue(maxsize=1)
+        self.frames_dropped = 0
+        self._scene = 0  # increases at every reset; a frame of an older scene is not rendered
         self._tick_period = self._whole_physics_steps(1.0 / self.interface.joint_state_rate)
         self._frame_period = self._whole_physics_steps(1.0 / self.config.camera.rate)
         self._lock = threading.Lock()
@@ -139,8 +147,14 @@ class SimulatorNode(Node):
         self.create_service(Trigger, "~/check_success", self._on_check_success)
 
         self._reset(self.interface.task, self.interface.split, self.interface.seed)
-        self._thread = threading.Thread(target=self._run, name="workcell", daemon=True)
+        self._thread = threading.Thread(
+            target=self._guarded, args=(self._loop,), name="workcell", daemon=True
+        )
+        self._render_thread = threading.Thread(
+            target=self._guarded, args=(self._render_loop,), name="camera", daemon=True
+        )
         self._thread.start()
+        self._render_thread.start()
 
     # ------------------------------------------------------------------ simulation loop
     def _whole_physics_steps(self, period: float) -> float:
@@ -150,10 +164,10 @@ class SimulatorNode(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
-    def _run(self) -> None:
-        """Step physics in real time (scaled by real_time_factor; 0 = as fast as possible)."""
+    def _guarded(self, loop) -> None:
+        """Run one of the node's loops; an error in it is fatal for the node, and said so."""
         try:
-            self._loop()
+            loop()
         except Exception as error:
             if not rclpy.ok(context=self.context):
                 return  # the graph is shutting down under the loop: nothing to report
@@ -161,6 +175,7 @@ class SimulatorNode(Node):
             self.context.try_shutdown()
 
     def _loop(self) -> None:
+        """Step physics in real time (scaled by real_time_factor; 0 = as fast as possible)."""
         factor = self.interface.real_time_factor
         frames_every = max(1, round(self._frame_period / self._tick_period))
         tick = 0
@@ -173,7 +188,7 @@ class SimulatorNode(Node):
                 self._sim_time += self._tick_period
                 self._publish_joint_state()
                 if tick % frames_every == 0:
-                    self._publish_camera()
+                    self._hand_frame_to_camera(lock_step=factor == 0.0)
             tick += 1
             if factor > 0.0:
                 delay = start_wall + (self._sim_time - start_sim) / factor - time.monotonic()
@@ -202,9 +217,47 @@ class SimulatorNode(Node):
         )
         self._joint_state_pub.publish(msg)
 
-    def _publish_camera(self) -> None:
-        frame = self.workcell.render()
-        header = self._header(self.config.workcell.camera_optical_frame)
+    def _hand_frame_to_camera(self, lock_step: bool) -> None:
+        """Give the camera thread this instant to render. In real time a frame the camera has not
+        started yet is replaced (dropped, counted); in lock-step the physics waits for the camera."""
+        item = (
+            self._scene,
+            self._header(self.config.workcell.camera_optical_frame),
+            self.workcell.snapshot(),
+        )
+        if lock_step:
+            while self._running:
+                try:
+                    self._frames.put(item, timeout=0.1)
+                    return
+                except queue.Full:
+                    continue
+        try:
+            self._frames.put_nowait(item)
+        except queue.Full:
+            self._frames.get_nowait()
+            self._frames.put_nowait(item)
+            self.frames_dropped += 1
+            self.get_logger().warn(
+                f"camera falls behind real time: {self.frames_dropped} frames dropped so far "
+                "(lower camera.rate or the resolution)",
+                throttle_duration_sec=5.0,
+            )
+
+    def _render_loop(self) -> None:
+        while self._running and rclpy.ok(context=self.context):
+            try:
+                scene, header, snapshot = self._frames.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            with self._render_lock:
+                if scene != self._scene:
+                    continue  # taken just before a reset
+                self._camera_mirror.show_snapshot(snapshot)
+                frame = self._camera_mirror.render()
+            self._publish_camera(frame, header)
+
+    def _publish_camera(self, frame, header: Header) -> None:
         info = self._camera_info(header)
         depth = frame.depth
         if self.interface.depth_encoding == "16UC1":
@@ -264,6 +317,11 @@ class SimulatorNode(Node):
     def _reset(self, task: str, split: str, seed: int) -> str:
         with self._lock:
             scene = self.workcell.reset(task, split, seed)
+            with self._render_lock:
+                self._camera_mirror.reset(task, split, seed)
+                self._scene += 1
+                while not self._frames.empty():
+                    self._frames.get_nowait()
             self._arm.hold(self.workcell.arm_targets())
             self._gripper.hold([0.5 * self.workcell.gripper_command()])
             self._publish_scene(scene.instruction)
@@ -302,11 +360,13 @@ class SimulatorNode(Node):
 
     def destroy_node(self) -> None:
         self._running = False
-        thread = getattr(self, "_thread", None)  # absent when __init__ failed part-way
-        if thread is not None and thread.is_alive():
-            thread.join(timeout=5.0)
-        if hasattr(self, "workcell"):
-            self.workcell.close()
+        for name in ("_thread", "_render_thread"):  # absent when __init__ failed part-way
+            thread = getattr(self, name, None)
+            if thread is not None and thread.is_alive():
+                thread.join(timeout=5.0)
+        for name in ("workcell", "_camera_mirror"):
+            if hasattr(self, name):
+                getattr(self, name).close()
         super().destroy_node()
 
 

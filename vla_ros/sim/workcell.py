@@ -58,6 +58,19 @@ class JointLimits:
 
 
 @dataclasses.dataclass(frozen=True)
+class WorkcellSnapshot:
+    """The pose of everything that moves, to show the same instant in another Workcell of the same scene.
+
+    ``joint_positions``: the controlled robot joints; ``bodies``: each object's base position and
+    quaternion (x, y, z, w), and its button cap's joint position (0 for other objects).
+    """
+
+    sim_time: float
+    joint_positions: NDArray[np.float64]
+    bodies: dict[str, tuple[tuple[float, ...], tuple[float, ...], float]]
+
+
+@dataclasses.dataclass(frozen=True)
 class CameraFrame:
     """One RGB-D image: RGB uint8 (H, W, 3) and depth float32 metres along the optical axis (NaN = none)."""
 
@@ -275,6 +288,34 @@ class Workcell:
             np.asarray(depth_buffer).reshape(camera.height, camera.width), camera.near, camera.far
         )
         return CameraFrame(self.sim_time, np.ascontiguousarray(rgb), depth)
+
+    def snapshot(self) -> WorkcellSnapshot:
+        """Where everything is now (cheap: no rendering, no contact queries)."""
+        p = self._p
+        bodies = {}
+        for name, body in self._bodies.items():
+            position, orientation = p.getBasePositionAndOrientation(body.body_id)
+            cap = p.getJointState(body.body_id, body.cap_joint)[0] if body.kind == "button" else 0.0
+            bodies[name] = (tuple(position), tuple(orientation), float(cap))
+        positions = np.array([state[0] for state in p.getJointStates(self._robot_id, self._joint_ids)])
+        return WorkcellSnapshot(self.sim_time, positions, bodies)
+
+    def show_snapshot(self, snapshot: WorkcellSnapshot) -> None:
+        """Put everything where ``snapshot`` says (for rendering; physics is not stepped)."""
+        if set(snapshot.bodies) != set(self._bodies):
+            raise WorkcellError(
+                f"snapshot of another scene: objects {sorted(snapshot.bodies)}, "
+                f"this one has {sorted(self._bodies)}"
+            )
+        p = self._p
+        for joint, position in zip(self._joint_ids, snapshot.joint_positions, strict=True):
+            p.resetJointState(self._robot_id, joint, float(position))
+        for name, (position, orientation, cap) in snapshot.bodies.items():
+            body = self._bodies[name]
+            p.resetBasePositionAndOrientation(body.body_id, position, orientation)
+            if body.kind == "button":
+                p.resetJointState(body.body_id, body.cap_joint, cap)
+        self.sim_time = snapshot.sim_time
 
     def object_states(self) -> dict[str, ObjectState]:
         """Privileged state of every task object by name (``object``, ``container``, ``distractor_0``...)."""
