@@ -6,7 +6,6 @@ import copy
 
 import numpy as np
 import pybullet
-import pybullet_data
 import pytest
 
 from vla_ros.config import load_parameters
@@ -70,32 +69,6 @@ def test_camera_frame_from_urdf_matches_the_loaded_workcell(sim_config: SimConfi
     np.testing.assert_allclose(pose_matrix(state[4], np.array(state[5])), expected, atol=1e-6)
     # optical frame: z forward (down toward the table), x right, y down
     assert expected[2, 2] < 0.0
-
-
-def test_tcp_offset_is_the_grasp_target_of_the_panda_urdf(sim_config: SimConfig) -> None:
-    client = pybullet.connect(pybullet.DIRECT)
-    try:
-        body = pybullet.loadURDF(
-            f"{pybullet_data.getDataPath()}/{sim_config.robot.urdf}",
-            useFixedBase=True,
-            physicsClientId=client,
-        )
-        names = [
-            pybullet.getJointInfo(body, j, physicsClientId=client)[12].decode()
-            for j in range(pybullet.getNumJoints(body, physicsClientId=client))
-        ]
-        for joint, value in enumerate(sim_config.robot.home_positions):
-            pybullet.resetJointState(body, joint, value + 0.1, physicsClientId=client)
-        poses = {}
-        for link in (sim_config.robot.tcp_parent_link, "panda_grasptarget"):
-            state = pybullet.getLinkState(
-                body, names.index(link), computeForwardKinematics=True, physicsClientId=client
-            )
-            poses[link] = pose_matrix(state[4], np.array(state[5]))
-    finally:
-        pybullet.disconnect(client)
-    tcp = poses[sim_config.robot.tcp_parent_link] @ pose_matrix(sim_config.robot.tcp_offset)
-    np.testing.assert_allclose(tcp, poses["panda_grasptarget"], atol=1e-6)
 
 
 def test_unknown_frames_are_reported(sim_config: SimConfig) -> None:
