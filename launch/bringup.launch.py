@@ -29,7 +29,10 @@ def generate_launch_description() -> LaunchDescription:
                 namespace=LaunchConfiguration("namespace"),
                 parameters=[
                     LaunchConfiguration(node.config_argument),
-                    {"use_sim_time": LaunchConfiguration("use_sim_time")},
+                    {
+                        parameter: LaunchConfiguration(argument)
+                        for parameter, argument in node.parameters_from_arguments().items()
+                    },
                 ],
                 arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
                 condition=IfCondition(LaunchConfiguration(node.condition)) if node.condition else None,

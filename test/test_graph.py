@@ -37,6 +37,13 @@ def test_node_command_passes_the_parameter_file_namespace_and_sim_time():
     assert "__ns:=/robot1" in text and "use_sim_time:=true" in text and f"__node:={node.name}" in text
 
 
+def test_actuation_is_enabled_at_start_in_the_simulator_only():
+    controller = next(node for node in graph.NODES if node.name == "ensembling_controller")
+    for sim in ("true", "false"):
+        command = graph.node_command(controller, graph.resolve_arguments({"sim": sim}))
+        assert f"safety.enabled_at_start:={sim}" in command
+
+
 def test_every_graph_node_has_a_node_module_and_a_config_section():
     for node in graph.NODES:
         assert (ROOT / "vla_ros" / "nodes" / f"{node.executable}.py").is_file()

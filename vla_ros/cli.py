@@ -22,6 +22,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "vla_ros.planning.plan",
     "vla_ros.planning.planner_bench",
     "vla_ros.control.bench",
+    "vla_ros.control.bench_graph",
     "vla_ros.sim.collect",
     "vla_ros.sim.expert_eval",
     "vla_ros.sim.export_vlm",

@@ -24,13 +24,22 @@ class LaunchArgument:
 
 @dataclass(frozen=True)
 class GraphNode:
-    """A node of the graph: its name (also its section in the config file), executable and config."""
+    """A node of the graph: its name (also its section in the config file), executable and config.
+
+    ``argument_parameters`` maps node parameters to the launch argument whose value they take (on top
+    of ``use_sim_time``, which every node gets), e.g. actuation enabled at start only with ``sim``.
+    """
 
     name: str
     executable: str
     config: str
     condition: str | None
     description: str
+    argument_parameters: tuple[tuple[str, str], ...] = ()
+
+    def parameters_from_arguments(self) -> dict[str, str]:
+        """Node parameter -> launch argument, ``use_sim_time`` included."""
+        return {"use_sim_time": "use_sim_time", **dict(self.argument_parameters)}
 
     @property
     def config_argument(self) -> str:
@@ -52,6 +61,22 @@ NODES: tuple[GraphNode, ...] = (
         config="planner.yaml",
         condition=None,
         description="the VLM planner: colour image + instruction -> 2D path (Path2D)",
+    ),
+    GraphNode(
+        name="chunk_executor",
+        executable="chunk_executor_node",
+        config="control.yaml",
+        condition=None,
+        description="keyframe targets -> IK and timed joint-space action chunks",
+    ),
+    GraphNode(
+        name="ensembling_controller",
+        executable="ensembling_controller_node",
+        config="control.yaml",
+        condition=None,
+        description="temporal ensembling of chunks at a fixed rate, safety, controller drivers",
+        # Actuation is enabled at start in the simulator only; a real robot needs ~/enable.
+        argument_parameters=(("safety.enabled_at_start", "sim"),),
     ),
 )
 
@@ -96,5 +121,7 @@ def node_command(node: GraphNode, values: dict[str, str]) -> list[str]:
     ros_args = ["--ros-args", "-r", f"__node:={node.name}", "--params-file", values[node.config_argument]]
     if values["namespace"]:
         ros_args += ["-r", f"__ns:=/{values['namespace'].strip('/')}"]
-    ros_args += ["-p", f"use_sim_time:={values['use_sim_time'].lower()}", "--log-level", values["log_level"]]
+    for parameter, argument in node.parameters_from_arguments().items():
+        ros_args += ["-p", f"{parameter}:={values[argument].lower()}"]
+    ros_args += ["--log-level", values["log_level"]]
     return [sys.executable, "-m", f"vla_ros.nodes.{node.executable}", *ros_args]

@@ -9,9 +9,9 @@ Grasp structure (distances along the TCP z axis, i.e. the gripper's approach axi
 The approach and the retreat follow the straight line: joint knots from IK on points at most
 ``grasp.path_step`` apart, timed as one rest-to-rest motion (:class:`~.trajectory.PathSegment`).
 Re-planning keeps the current plan while the measured joints stay within ``motion.replan_tolerance``
-of it; otherwise it starts from the latest measured state: waypoints already reached (planned arrival
-time passed and the measured TCP within the keyframe tolerance) are dropped, and a dwell in progress
-keeps its remaining time.
+of it (of where it was up to ``motion.tracking_lag`` ago); otherwise it starts from the latest measured
+state: the waypoints up to the last one reached (planned arrival time passed and the measured TCP
+within the keyframe tolerance) are dropped, and a dwell in progress keeps its remaining time.
 """
 
 from __future__ import annotations
@@ -169,37 +169,55 @@ class ChunkExecutor:
         return self.chunk(now)
 
     def deviation(self, now: float, positions: np.ndarray) -> float:
-        """Largest joint distance (rad) between ``positions`` and the current plan at ``now``."""
+        """Joint distance (rad, largest over joints) between ``positions`` and the current plan.
+
+        The distance to the plan anywhere in ``[now - motion.tracking_lag, now]`` (sampled every
+        ``chunk.dt``) counts: an arm that follows the plan a little late has not left it.
+        """
         if self._plan is None:
             return math.inf
-        return float(np.max(np.abs(np.asarray(positions) - self._plan.sample(np.array([now]))[0][0])))
+        lag, step = self.settings.motion.tracking_lag, self.settings.chunk.dt
+        times = now - np.arange(0.0, lag + 0.5 * step, step)
+        planned = self._plan.sample(times)[0]
+        return float(np.min(np.max(np.abs(np.asarray(positions) - planned), axis=1)))
 
     def _drop_reached_stops(self, now: float, q: np.ndarray) -> None:
-        """Drop the leading stops the arm has reached (planned arrival passed, TCP within tolerance).
+        """Drop the stops the arm is done with before re-planning from ``q``.
 
-        A dropped stop whose dwell is still running becomes the hold of the next plans.
+        The stops up to the last one reached (planned arrival passed, TCP within tolerance) go, earlier
+        ones count as passed (e.g. the pre-grasp pose once at the target); a reached stop whose dwell is
+        still running becomes the hold of the next plans. Otherwise the leading stops whose arrival has
+        passed and from which a straight line leads on go too: the arm is late on that line, and the
+        re-plan continues along it from the nearest knot instead of going back.
         """
         assert self._plan is not None
         tcp = self.kinematics.forward(q)
         tolerance = self.settings.keyframe_reached
-        for index, (stop, (_, arrival, dwell_end)) in enumerate(
-            zip(self._stops, self._plan.arrivals, strict=True)
-        ):
+        arrivals = self._plan.arrivals
+        for index in reversed(range(len(self._stops))):
+            stop = self._stops[index]
+            _, arrival, dwell_end = arrivals[index]
             position_error, orientation_error = tcp.error_to(stop.pose)
             if (
                 arrival > now
                 or position_error > tolerance.position_tolerance
                 or orientation_error > tolerance.orientation_tolerance
             ):
-                self._stops = self._stops[index:]
-                return
+                continue
             if dwell_end > now:
                 self._dwell = (stop.waypoint.positions, dwell_end)
                 if stop.waypoint.label == TARGET:
                     self.keyframe_done_time = dwell_end
-                self._stops = self._stops[index + 1 :]
-                return
-        self._stops = []
+            self._stops = self._stops[index + 1 :]
+            return
+        first = 0
+        while (
+            first + 1 < len(self._stops)
+            and arrivals[first][2] <= now
+            and self._stops[first + 1].waypoint.path is not None
+        ):
+            first += 1
+        self._stops = self._stops[first:]
 
     def chunk(self, t0: float) -> ActionChunkData:
         """The current plan sampled at ``t0 + i * dt``, i < H (holds the final pose after the plan)."""

@@ -142,6 +142,16 @@ class ArmKinematics:
         """TCP pose in the base frame for arm joint positions."""
         return Pose.from_se3(self._tcp_se3(self._check(positions)))
 
+    def tcp_velocity(self, positions: np.ndarray, velocities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Linear (m/s) and angular (rad/s) velocity of the TCP, both expressed in the base frame."""
+        q, qd = self._check(positions), self._check(velocities)
+        jacobian = pin.computeFrameJacobian(
+            self._model, self._data, q, self._tcp_id, pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
+        )
+        twist = jacobian @ qd
+        rotation = self._base_inverse.rotation
+        return rotation @ twist[:3], rotation @ twist[3:]
+
     def inverse(self, target: Pose, seed: np.ndarray, settings: IKSettings) -> IKSolution:
         """Damped-least-squares IK for the full 6-D TCP pose, within the joint limits.
 

@@ -182,6 +182,7 @@ class MotionSettings:
     acceleration_scale: float
     min_segment_duration: float
     replan_tolerance: float
+    tracking_lag: float
 
     @classmethod
     def from_section(cls, section: _Section) -> MotionSettings:
@@ -190,6 +191,7 @@ class MotionSettings:
             acceleration_scale=section.number("acceleration_scale", 0.0, 1.0, low_open=True),
             min_segment_duration=section.number("min_segment_duration", 0.0, 10.0, low_open=True),
             replan_tolerance=section.number("replan_tolerance", 0.0, 1.0),
+            tracking_lag=section.number("tracking_lag", 0.0, 2.0),
         )
 
 

@@ -1,0 +1,237 @@
+"""The action-chunk executor node: each KeyframeTarget -> IK -> a timed joint-space plan -> ActionChunks.
+
+Subscribes ``interface.keyframe_topic`` (vla_ros/KeyframeTarget, reliable; the pose in the robot base
+frame, or an empty frame_id) and ``interface.joint_state_topic`` (sensor_msgs/JointState, sensor-data QoS).
+
+Publishes:
+- ``~/chunk`` (vla_ros/ActionChunk, reliable): ``chunk.horizon`` actions at ``chunk.dt``, stamped with the
+  time of the first one, planned from the latest measured state when a target arrives and then every
+  ``1 / chunk.replan_rate`` s (the plan is kept while the arm follows it, see
+  :mod:`vla_ros.control.executor`). Chunks keep coming after the target is reached (they hold it), so
+  the controller does not fall into its stale-input hold.
+- ``~/keyframe_reached`` (vla_ros/KeyframeTarget, reliable): the reached target, echoed unchanged (its
+  ``keyframe_index`` and header identify it), once per target, when the TCP is within the
+  ``keyframe_reached`` tolerances, every joint is settled and the gripper has had its time.
+- ``~/status`` (std_msgs/String, latched, JSON): ``state`` (``idle``, ``waiting_for_joint_states``,
+  ``moving``, ``reached``, ``rejected``), ``keyframe_index`` and ``message`` (the reason of a rejection).
+- ``~/planned_path`` (visualization_msgs/Marker LINE_STRIP, latched): the planned TCP path.
+
+A target that is unreachable, outside the workspace box, in another frame or not a valid pose is
+rejected with an error log and a ``rejected`` status; nothing moves toward it (a previous, accepted
+target stays current).
+
+The robot model is the ``robot_description`` parameter (URDF XML) when set, else ``robot.urdf_path``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+from geometry_msgs.msg import Point
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import ColorRGBA, Header, String
+from visualization_msgs.msg import Marker
+
+from vla_ros.config import ConfigError, from_dict
+from vla_ros.control.errors import ControlError
+from vla_ros.control.executor import ChunkExecutor
+from vla_ros.control.keyframe import KeyframeReachedDetector
+from vla_ros.control.kinematics import ArmKinematics
+from vla_ros.control.pose import Pose
+from vla_ros.control.settings import CONFIG_FILE, EXECUTOR_NODE, ExecutorSettings
+from vla_ros.control.trajectory import JointPlan
+from vla_ros.msg import ActionChunk, KeyframeTarget
+from vla_ros.ros.chunk_messages import chunk_to_message
+from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.spin import run_node
+
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+PATH_WIDTH = 0.005  # m, line width of the planned-path marker
+
+
+class KeyframeFrameError(ControlError):
+    """A keyframe target is expressed in a frame other than the robot base frame."""
+
+
+@dataclass(frozen=True)
+class ExecutorInterface:
+    """Section ``interface`` of the executor's parameters."""
+
+    keyframe_topic: str
+    joint_state_topic: str
+    path_marker_points: int
+
+    def __post_init__(self) -> None:
+        if self.path_marker_points < 0 or self.path_marker_points == 1:
+            raise ConfigError("interface.path_marker_points must be 0 (off) or >= 2")
+
+
+class ChunkExecutorNode(Node):
+    """Keyframe targets in, action chunks and keyframe-reached events out."""
+
+    def __init__(self) -> None:
+        super().__init__(EXECUTOR_NODE)
+        parameters = declare_parameters_from_config(self, CONFIG_FILE)
+        robot_description = self.declare_parameter(
+            "robot_description",
+            "",
+            ParameterDescriptor(description="URDF XML; empty: robot.urdf_path of config/control.yaml"),
+        ).value
+        self.interface = from_dict(ExecutorInterface, parameters["interface"], f"{EXECUTOR_NODE}.interface")
+        self.settings = ExecutorSettings.from_parameters(parameters)
+        self.kinematics = ArmKinematics.from_settings(self.settings.robot, robot_description)
+        self.chunk_executor = ChunkExecutor(self.kinematics, self.settings)
+        self.detector = KeyframeReachedDetector(self.settings.keyframe_reached)
+        self._joint_columns: list[int] | None = None
+        self._positions: np.ndarray | None = None
+        self._velocities: np.ndarray | None = None
+        self._pending: KeyframeTarget | None = None
+        self._keyframe: KeyframeTarget | None = None
+        self._shown_plan: JointPlan | None = None
+
+        self._chunk_pub = self.create_publisher(ActionChunk, "~/chunk", RELIABLE)
+        self._reached_pub = self.create_publisher(KeyframeTarget, "~/keyframe_reached", RELIABLE)
+        self._status_pub = self.create_publisher(String, "~/status", LATCHED)
+        self._path_pub = self.create_publisher(Marker, "~/planned_path", LATCHED)
+        self.create_subscription(KeyframeTarget, self.interface.keyframe_topic, self._on_keyframe, RELIABLE)
+        self.create_subscription(
+            JointState, self.interface.joint_state_topic, self._on_joint_state, qos_profile_sensor_data
+        )
+        self.create_timer(1.0 / self.settings.chunk.replan_rate, self._on_replan)
+        self._publish_status("idle", None, "no target yet")
+        self.get_logger().info(
+            f"keyframes from {self.interface.keyframe_topic}; chunks of {self.settings.chunk.horizon} x "
+            f"{self.settings.chunk.dt:g} s re-planned at {self.settings.chunk.replan_rate:g} Hz"
+        )
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _publish_status(self, state: str, keyframe_index: int | None, message: str) -> None:
+        report = {"state": state, "keyframe_index": keyframe_index, "message": message}
+        self._status_pub.publish(String(data=json.dumps(report)))
+
+    # ------------------------------------------------------------------ inputs
+    def _on_joint_state(self, message: JointState) -> None:
+        names = list(message.name)
+        if self._joint_columns is None or len(names) <= max(self._joint_columns):
+            missing = [name for name in self.kinematics.joint_names if name not in names]
+            if missing:
+                self.get_logger().error(
+                    f"joint states lack the arm joints {missing}", throttle_duration_sec=5.0
+                )
+                return
+            self._joint_columns = [names.index(name) for name in self.kinematics.joint_names]
+        columns = self._joint_columns
+        self._positions = np.asarray(message.position, dtype=float)[columns]
+        self._velocities = (
+            np.asarray(message.velocity, dtype=float)[columns]
+            if len(message.velocity) == len(names)
+            else np.zeros(len(columns))
+        )
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._on_keyframe(pending)
+        self._check_reached()
+
+    def _on_keyframe(self, message: KeyframeTarget) -> None:
+        index = int(message.keyframe_index)
+        if self._positions is None or self._velocities is None:
+            self._pending = message
+            self._publish_status("waiting_for_joint_states", index, "planning once joint states arrive")
+            return
+        frame = message.header.frame_id
+        try:
+            if frame not in ("", self.kinematics.base_frame):
+                raise KeyframeFrameError(
+                    f"pose is in frame '{frame}', expected the base frame '{self.kinematics.base_frame}'"
+                )
+            position, orientation = message.pose.position, message.pose.orientation
+            pose = Pose(
+                [position.x, position.y, position.z],
+                [orientation.x, orientation.y, orientation.z, orientation.w],
+            )
+            chunk = self.chunk_executor.set_target(
+                pose, message.gripper_open, self._now(), self._positions, self._velocities
+            )
+        except ControlError as error:
+            self.get_logger().error(f"keyframe {index} rejected, no motion toward it: {error}")
+            self._publish_status("rejected", index, str(error))
+            return
+        self._keyframe = message
+        self.detector.set_target(pose, self.chunk_executor.keyframe_done_time)
+        self._chunk_pub.publish(chunk_to_message(chunk))
+        self._publish_path()
+        self._publish_status("moving", index, f"{len(self.chunk_executor.waypoints)} stop(s) planned")
+        self.get_logger().info(
+            f"keyframe {index}: {[w.label for w in self.chunk_executor.waypoints]}, gripper "
+            f"{'open' if message.gripper_open else 'closed'}"
+        )
+
+    # ------------------------------------------------------------------ periodic work
+    def _on_replan(self) -> None:
+        if self.chunk_executor.target is None or self._positions is None or self._velocities is None:
+            return
+        try:
+            chunk = self.chunk_executor.update(self._now(), self._positions, self._velocities)
+        except ControlError as error:
+            self.get_logger().error(f"re-planning failed: {error}", throttle_duration_sec=1.0)
+            return
+        if chunk is not None:
+            self._chunk_pub.publish(chunk_to_message(chunk))
+            self._publish_path()
+
+    def _check_reached(self) -> None:
+        if self._keyframe is None or self.detector.reached or self._positions is None:
+            return
+        self.detector.not_before = self.chunk_executor.keyframe_done_time
+        tcp = self.kinematics.forward(self._positions)
+        if self.detector.update(self._now(), tcp, self._velocities):
+            index = int(self._keyframe.keyframe_index)
+            self._reached_pub.publish(self._keyframe)
+            message = (
+                f"reached within {self.detector.position_error * 1000.0:.1f} mm, "
+                f"{np.degrees(self.detector.orientation_error):.2f} deg"
+            )
+            self._publish_status("reached", index, message)
+            self.get_logger().info(f"keyframe {index} {message}")
+
+    def _publish_path(self) -> None:
+        plan = self.chunk_executor.plan
+        count = self.interface.path_marker_points
+        if count == 0 or plan is None or plan is self._shown_plan:
+            return
+        self._shown_plan = plan
+        positions, _, _ = plan.sample(np.linspace(plan.t0, plan.end_time, count))
+        marker = Marker(
+            header=Header(stamp=self.get_clock().now().to_msg(), frame_id=self.kinematics.base_frame),
+            ns="planned_tcp_path",
+            id=0,
+            type=Marker.LINE_STRIP,
+            action=Marker.ADD,
+            color=ColorRGBA(r=0.1, g=0.8, b=0.2, a=1.0),
+        )
+        marker.pose.orientation.w = 1.0
+        marker.scale.x = PATH_WIDTH
+        for q in positions:
+            point = self.kinematics.forward(q).position
+            marker.points.append(Point(x=float(point[0]), y=float(point[1]), z=float(point[2])))
+        self._path_pub.publish(marker)
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run vla_ros chunk_executor_node``."""
+    return run_node(ChunkExecutorNode, args, startup_errors=(ConfigError, ControlError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,382 @@
+"""The temporal-ensembling controller node: every ActionChunk in, safe joint commands out at a fixed rate.
+
+Subscribes (reliable): ``interface.chunk_topic`` (vla_ros/ActionChunk; malformed chunks, unknown joint
+names or NaN are rejected with the reason in the log), ``interface.estop_topic`` (std_msgs/Bool, true
+latches the e-stop) and ``interface.joint_state_topic`` (sensor_msgs/JointState, sensor-data QoS: where
+commanding starts).
+
+Commands through the driver ``driver.arm`` (joint_trajectory_controller, forward_position_controller or
+MoveIt Servo) and the gripper through ``driver.gripper`` (see :mod:`vla_ros.ros.command_drivers`).
+
+Publishes ``~/status`` (std_msgs/String, latched, JSON: state, enabled, e-stop reason, live chunks,
+counters, and the loop's period error / lateness / tick cost p50/p99/max over the last
+``interface.timing_window`` ticks) every ``interface.status_period`` s and on every change, and
+``~/commanded_state`` (sensor_msgs/JointState) with each published command (for RViz and plots).
+
+Services: ``~/enable`` and ``~/disable`` (std_srvs/Trigger; enable starts from the measured state),
+``~/estop`` and ``~/reset_estop`` (std_srvs/Trigger).
+
+Behaviour: actuation is off until enabled unless ``safety.enabled_at_start``; while disabled nothing is
+published. The loop runs in its own thread at absolute deadlines (``start + k * period``; missed
+deadlines are skipped and counted), under SCHED_FIFO when ``realtime_priority`` > 0 and allowed; the
+callback thread then runs one priority level lower (it holds the GIL the loop needs: without it, any
+other process could preempt it while it holds the GIL, a priority inversion), and the GIL switch
+interval is cut to a fiftieth of the period. On an
+e-stop, stale input (no chunk for ``safety.stale_timeout``) or no chunk covering now, the command brakes
+within the acceleration limits and then stays quiet: the controllers hold the last command (never zeros,
+never a jump, nothing published while at rest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool, Header, String
+from std_srvs.srv import Trigger
+
+from vla_ros.config import ConfigError, from_dict
+from vla_ros.control.controller import EnsemblingController
+from vla_ros.control.errors import ControlError, InvalidChunkError
+from vla_ros.control.kinematics import ArmKinematics
+from vla_ros.control.realtime import RealtimeUnavailableError, set_realtime_priority
+from vla_ros.control.safety import ACTIVE, SafetyCommand
+from vla_ros.control.settings import CONFIG_FILE, CONTROLLER_NODE, ControllerSettings
+from vla_ros.msg import ActionChunk
+from vla_ros.ros.chunk_messages import chunk_from_message
+from vla_ros.ros.command_drivers import (
+    ArmCommand,
+    DriverSettings,
+    make_arm_driver,
+    make_gripper_driver,
+)
+from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.spin import run_node
+
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+UNINITIALIZED = "waiting_for_joint_states"
+
+
+@dataclass(frozen=True)
+class ControllerInterface:
+    """Section ``interface`` of the controller's parameters."""
+
+    chunk_topic: str
+    joint_state_topic: str
+    estop_topic: str
+    status_period: float
+    timing_window: int
+
+    def __post_init__(self) -> None:
+        if self.status_period <= 0.0 or self.timing_window < 2:
+            raise ConfigError("interface.status_period must be > 0 and interface.timing_window >= 2")
+
+
+def _summary(values: deque[float], scale: float) -> dict[str, float]:
+    if not values:
+        return {}
+    array = np.asarray(values) * scale
+    return {
+        "p50": float(np.percentile(array, 50)),
+        "p99": float(np.percentile(array, 99)),
+        "max": float(array.max()),
+    }
+
+
+class LoopTiming:
+    """Period error, lateness and tick cost of the last ``window`` ticks of a fixed-rate loop."""
+
+    def __init__(self, period: float, window: int) -> None:
+        self.period = period
+        self.ticks = 0
+        self.skipped = 0
+        self._previous_wake: float | None = None
+        self._period_error: deque[float] = deque(maxlen=window)
+        self._lateness: deque[float] = deque(maxlen=window)
+        self._cost: deque[float] = deque(maxlen=window)
+
+    def record(self, deadline: float, wake: float, done: float) -> None:
+        """One tick that was due at ``deadline``, woke at ``wake`` and finished at ``done`` (s)."""
+        if self._previous_wake is not None:
+            self._period_error.append(abs(wake - self._previous_wake - self.period))
+        self._previous_wake = wake
+        self._lateness.append(wake - deadline)
+        self._cost.append(done - wake)
+        self.ticks += 1
+
+    def report(self) -> dict[str, Any]:
+        """Statistics in ms (cost in us), JSON-ready."""
+        return {
+            "ticks": self.ticks,
+            "skipped_deadlines": self.skipped,
+            "window": len(self._lateness),
+            "period_error_ms": _summary(self._period_error, 1e3),
+            "lateness_ms": _summary(self._lateness, 1e3),
+            "tick_cost_us": _summary(self._cost, 1e6),
+        }
+
+
+class EnsemblingControllerNode(Node):
+    """Fixed-rate ensembling, safety and command drivers around :class:`EnsemblingController`."""
+
+    def __init__(self) -> None:
+        super().__init__(CONTROLLER_NODE)
+        parameters = declare_parameters_from_config(self, CONFIG_FILE)
+        robot_description = self.declare_parameter(
+            "robot_description",
+            "",
+            ParameterDescriptor(description="URDF XML; empty: robot.urdf_path of config/control.yaml"),
+        ).value
+        self.interface = from_dict(
+            ControllerInterface, parameters["interface"], f"{CONTROLLER_NODE}.interface"
+        )
+        self.driver_settings = from_dict(DriverSettings, parameters["driver"], f"{CONTROLLER_NODE}.driver")
+        self.settings = ControllerSettings.from_parameters(parameters)
+        kinematics = ArmKinematics.from_settings(self.settings.robot, robot_description)
+        self.core = EnsemblingController(kinematics.limits, self.settings)
+        self.arm_driver = make_arm_driver(self, self.driver_settings, kinematics)
+        self.gripper_driver = make_gripper_driver(self, self.driver_settings)
+        self.timing = LoopTiming(self.settings.period, self.interface.timing_window)
+        self._lock = threading.Lock()
+        self._measured: np.ndarray | None = None
+        self._joint_columns: list[int] | None = None
+        self._state = UNINITIALIZED
+        self._moving = False
+        self._counters = {"chunks_accepted": 0, "chunks_rejected": 0, "chunks_dropped_estop": 0}
+        self._last_rejection = ""
+
+        self._status_pub = self.create_publisher(String, "~/status", LATCHED)
+        self._commanded_pub = self.create_publisher(JointState, "~/commanded_state", RELIABLE)
+        self.create_subscription(ActionChunk, self.interface.chunk_topic, self._on_chunk, RELIABLE)
+        self.create_subscription(
+            JointState, self.interface.joint_state_topic, self._on_joint_state, qos_profile_sensor_data
+        )
+        self.create_subscription(Bool, self.interface.estop_topic, self._on_estop_topic, RELIABLE)
+        self.create_service(Trigger, "~/enable", self._on_enable)
+        self.create_service(Trigger, "~/disable", self._on_disable)
+        self.create_service(Trigger, "~/estop", self._on_estop_service)
+        self.create_service(Trigger, "~/reset_estop", self._on_reset_estop)
+        self.create_timer(self.interface.status_period, self.publish_status)
+
+        if self.settings.realtime_priority > 1:
+            # The executor thread (callbacks) shares the GIL with the loop: one level below the loop, so
+            # that other processes cannot preempt it while it holds the GIL the loop waits for.
+            with contextlib.suppress(RealtimeUnavailableError):  # the loop thread reports a refusal
+                set_realtime_priority(self.settings.realtime_priority - 1)
+        self._running = True
+        self._thread = threading.Thread(target=self._run, name="control_loop", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"{self.settings.rate:g} Hz, driver {self.driver_settings.arm} -> {self.arm_driver.topic}, "
+            f"gripper {self.driver_settings.gripper}, chunks from {self.interface.chunk_topic}, "
+            f"actuation {'enabled' if self.settings.safety.enabled_at_start else 'disabled until ~/enable'}"
+        )
+        self.publish_status()
+
+    # ------------------------------------------------------------------ inputs
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_chunk(self, message: ActionChunk) -> None:
+        try:
+            chunk = chunk_from_message(message)
+            with self._lock:
+                accepted = self.core.add_chunk(chunk, self._now())
+        except InvalidChunkError as error:
+            self._counters["chunks_rejected"] += 1
+            self._last_rejection = str(error)
+            self.get_logger().error(f"rejected chunk: {error}")
+            return
+        if accepted:
+            self._counters["chunks_accepted"] += 1
+        else:
+            self._counters["chunks_dropped_estop"] += 1
+            self.get_logger().warning(
+                f"dropped chunk {message.chunk_id} from '{message.source}': e-stop latched "
+                "(call ~/reset_estop)",
+                throttle_duration_sec=2.0,
+            )
+
+    def _on_joint_state(self, message: JointState) -> None:
+        names = list(message.name)
+        if self._joint_columns is None or len(names) <= max(self._joint_columns):
+            missing = [name for name in self.core.joint_names if name not in names]
+            if missing:
+                self.get_logger().error(
+                    f"joint states lack the controlled joints {missing}", throttle_duration_sec=5.0
+                )
+                return
+            self._joint_columns = [names.index(name) for name in self.core.joint_names]
+        positions = np.asarray(message.position, dtype=float)[self._joint_columns]
+        if not np.all(np.isfinite(positions)):
+            return
+        with self._lock:
+            self._measured = positions
+            if not self.core.safety.initialized:
+                self.core.safety.initialize(positions)
+
+    def _on_estop_topic(self, message: Bool) -> None:
+        if message.data:
+            self._estop(f"{self.interface.estop_topic} true")
+
+    def _estop(self, reason: str) -> None:
+        with self._lock:
+            first = not self.core.safety.estopped
+            self.core.trigger_estop(reason)
+        if first:
+            self.get_logger().error(f"E-STOP latched ({reason}): braking to a hold; ~/reset_estop clears it")
+        self.publish_status()
+
+    # ------------------------------------------------------------------ services
+    def _on_enable(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            if self._measured is None:
+                response.success, response.message = False, "no joint state received yet"
+            else:
+                self.core.safety.enable(self._measured)
+                self._moving = False
+                response.success, response.message = True, "actuation enabled from the measured state"
+        self.get_logger().info(response.message)
+        self.publish_status()
+        return response
+
+    def _on_disable(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            self.core.safety.disable()
+        response.success, response.message = True, "actuation disabled (nothing is published)"
+        self.get_logger().info(response.message)
+        self.publish_status()
+        return response
+
+    def _on_estop_service(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self._estop("~/estop service")
+        response.success, response.message = True, "e-stop latched"
+        return response
+
+    def _on_reset_estop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        with self._lock:
+            was = self.core.safety.estop_reason
+            self.core.reset_estop()
+        response.success = True
+        response.message = f"e-stop cleared (was: {was})" if was else "e-stop was not latched"
+        self.get_logger().info(response.message)
+        self.publish_status()
+        return response
+
+    # ------------------------------------------------------------------ control loop
+    def _run(self) -> None:
+        priority = self.settings.realtime_priority
+        if priority > 0:
+            try:
+                set_realtime_priority(priority)
+                # The loop thread also needs the GIL: bound how long another thread keeps it while the
+                # loop waits to a fiftieth of the period (Python's default switch interval is 5 ms).
+                sys.setswitchinterval(min(sys.getswitchinterval(), self.settings.period / 50.0))
+                self.get_logger().info(f"control loop under SCHED_FIFO priority {priority}")
+            except RealtimeUnavailableError as error:
+                self.get_logger().warning(f"{error}; the control loop runs with normal scheduling")
+        period = self.settings.period
+        deadline = time.monotonic() + period
+        while self._running and rclpy.ok(context=self.context):
+            remaining = deadline - time.monotonic()
+            if remaining > 0.0:
+                time.sleep(remaining)
+            wake = time.monotonic()
+            try:
+                self._tick()
+            except ControlError as error:
+                self.get_logger().error(f"tick failed: {error}", throttle_duration_sec=1.0)
+            done = time.monotonic()
+            self.timing.record(deadline, wake, done)
+            deadline += period
+            if done > deadline:  # more than a period behind: skip the missed deadlines, no burst
+                missed = int((done - deadline) / period) + 1
+                self.timing.skipped += missed
+                deadline += missed * period
+
+    def _tick(self) -> None:
+        now = self._now()
+        with self._lock:
+            command = self.core.tick(now)
+            state = UNINITIALIZED if command is None else command.status
+            publish = command is not None and command.publish and (command.status == ACTIVE or self._moving)
+            preview = None
+            if publish and self.arm_driver.needs_preview:
+                preview = self.core.preview(now, self.settings.preview.points, self.settings.preview.step)
+        if state != self._state:
+            self._on_state_change(self._state, state)
+        if not publish:
+            return
+        assert command is not None
+        self._send(command, preview)
+
+    def _send(self, command: SafetyCommand, preview) -> None:
+        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.robot.base_frame)
+        self.arm_driver.send(ArmCommand(command.positions, command.velocities, preview), header)
+        if self.gripper_driver is not None and command.gripper is not None:
+            self.gripper_driver.send(command.gripper)
+        self._moving = bool(np.any(command.velocities != 0.0))
+        state = JointState(header=header, name=list(self.core.joint_names))
+        state.position, state.velocity = command.positions.tolist(), command.velocities.tolist()
+        self._commanded_pub.publish(state)
+
+    def _on_state_change(self, previous: str, state: str) -> None:
+        self._state = state
+        message = f"state {previous} -> {state}"
+        if state == ACTIVE or previous == UNINITIALIZED:
+            self.get_logger().info(message)
+        else:
+            self.get_logger().warning(f"{message}: holding")
+        self.publish_status()
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict[str, Any]:
+        """The JSON-ready status report of ``~/status``."""
+        with self._lock:
+            safety = self.core.safety
+            report = {
+                "state": self._state,
+                "enabled": safety.enabled,
+                "estop": safety.estop_reason,
+                "live_chunks": len(self.core.ensembler.chunks),
+                "driver": self.driver_settings.arm,
+                "rate_hz": self.settings.rate,
+                **self._counters,
+                "last_rejection": self._last_rejection,
+            }
+        report["timing"] = self.timing.report()
+        return report
+
+    def publish_status(self) -> None:
+        """Publish the status on ``~/status``."""
+        self._status_pub.publish(String(data=json.dumps(self.status())))
+
+    def destroy_node(self) -> None:
+        self._running = False
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run vla_ros ensembling_controller_node``."""
+    return run_node(EnsemblingControllerNode, args, startup_errors=(ConfigError, ControlError))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

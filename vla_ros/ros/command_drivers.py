@@ -1,0 +1,248 @@
+"""Output drivers of the ensembling controller: one safe joint command per tick -> a real controller's topic.
+
+Arm drivers (``driver.arm``):
+- ``joint_trajectory``: ros2_controllers' joint_trajectory_controller, ``<ctrl>/joint_trajectory``. Each
+  tick sends the next ``preview.points`` ensembled, limited commands (all joints, positions and
+  velocities, so the controller interpolates with cubic splines), ``time_from_start`` = k * step
+  (k = 1.., strictly increasing), header stamp 0 ("start now"). A new message replaces the running
+  one; with ``interpolate_from_desired_state`` the controller continues from its own desired state, so
+  the stream is smooth.
+- ``forward_position``: forward_command_controller's ``<ctrl>/commands`` (std_msgs/Float64MultiArray)
+  in the controller's joint order (``driver.forward_position_joints``, reordered by name).
+- ``servo_pose`` / ``servo_twist``: MoveIt Servo's ``<servo>/pose_target_cmds`` (geometry_msgs/PoseStamped,
+  the TCP pose by forward kinematics of the command) or ``<servo>/delta_twist_cmds``
+  (geometry_msgs/TwistStamped, the TCP velocity J(q) qd of the command), in the robot base frame.
+
+Gripper drivers (``driver.gripper``): ``trajectory`` (a one-joint JointTrajectory to
+``<ctrl>/joint_trajectory``), ``forward`` (Float64MultiArray with one value to ``<ctrl>/commands``) or
+``none``. The chunk's normalised opening (1 open, 0 closed) maps linearly onto the gripper joint
+position between ``gripper_closed_position`` and ``gripper_open_position``; a command is sent when the
+opening changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped, TwistStamped, Vector3
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from std_msgs.msg import Float64MultiArray, Header
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from vla_ros.config import ConfigError
+from vla_ros.control.controller import CommandPreview
+from vla_ros.control.kinematics import ArmKinematics
+from vla_ros.ros.messages import duration_from_seconds, pose_from_matrix
+
+COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+ARM_DRIVERS = ("joint_trajectory", "forward_position", "servo_pose", "servo_twist")
+GRIPPER_DRIVERS = ("trajectory", "forward", "none")
+OPENING_CHANGE = 1e-3
+"""Smallest change of the normalised gripper opening that is sent again."""
+
+
+class DriverConfigError(ConfigError):
+    """The driver parameters do not fit the controlled joints or name an unknown driver."""
+
+
+@dataclass(frozen=True)
+class DriverSettings:
+    """Section ``driver`` of the controller's parameters (see config/control.yaml)."""
+
+    arm: str
+    joint_trajectory_controller: str
+    forward_position_controller: str
+    forward_position_joints: tuple[str, ...]
+    servo_node: str
+    gripper: str
+    gripper_trajectory_controller: str
+    gripper_forward_controller: str
+    gripper_joint: str
+    gripper_closed_position: float
+    gripper_open_position: float
+    gripper_motion_time: float
+
+    def __post_init__(self) -> None:
+        if self.arm not in ARM_DRIVERS:
+            raise DriverConfigError(f"driver.arm must be one of {list(ARM_DRIVERS)}, got {self.arm!r}")
+        if self.gripper not in GRIPPER_DRIVERS:
+            raise DriverConfigError(
+                f"driver.gripper must be one of {list(GRIPPER_DRIVERS)}, got {self.gripper!r}"
+            )
+        if self.gripper_motion_time <= 0.0:
+            raise DriverConfigError(f"driver.gripper_motion_time must be > 0, got {self.gripper_motion_time}")
+
+
+@dataclass(frozen=True)
+class ArmCommand:
+    """One tick's command: positions and velocities (controlled joint order), and future commands."""
+
+    positions: np.ndarray
+    velocities: np.ndarray
+    preview: CommandPreview | None
+
+
+def _topic(namespace: str, name: str) -> str:
+    return f"{namespace.rstrip('/')}/{name}"
+
+
+def joint_trajectory_message(joint_names: Sequence[str], preview: CommandPreview) -> JointTrajectory:
+    """A JointTrajectory of the preview: all joints, stamp 0 (start now), increasing time_from_start."""
+    message = JointTrajectory(joint_names=list(joint_names))
+    message.points = [
+        JointTrajectoryPoint(
+            positions=positions.tolist(),
+            velocities=velocities.tolist(),
+            time_from_start=duration_from_seconds(float(time)),
+        )
+        for time, positions, velocities in zip(
+            preview.times_from_now, preview.positions, preview.velocities, strict=True
+        )
+    ]
+    return message
+
+
+def controller_order(joint_names: Sequence[str], controller_joints: Sequence[str]) -> list[int]:
+    """Column index in ``joint_names`` of each of ``controller_joints``; raises DriverConfigError."""
+    missing = [name for name in joint_names if name not in controller_joints]
+    unknown = [name for name in controller_joints if name not in joint_names]
+    if missing or unknown or len(set(controller_joints)) != len(controller_joints):
+        raise DriverConfigError(
+            f"driver.forward_position_joints {list(controller_joints)} must name each controlled joint "
+            f"{list(joint_names)} once: missing {missing}, unknown {unknown}"
+        )
+    return [list(joint_names).index(name) for name in controller_joints]
+
+
+class JointTrajectoryDriver:
+    """Streams the preview horizon to joint_trajectory_controller."""
+
+    needs_preview = True
+
+    def __init__(self, node: Node, controller: str, joint_names: Sequence[str]) -> None:
+        self.joint_names = tuple(joint_names)
+        self.topic = _topic(controller, "joint_trajectory")
+        self._publisher = node.create_publisher(JointTrajectory, self.topic, COMMAND_QOS)
+
+    def send(self, command: ArmCommand, header: Header) -> None:
+        """Publish the tick's preview (the header is not used: stamp 0 means start now)."""
+        assert command.preview is not None
+        self._publisher.publish(joint_trajectory_message(self.joint_names, command.preview))
+
+
+class ForwardPositionDriver:
+    """Sends the tick's positions to forward_position_controller in its joint order."""
+
+    needs_preview = False
+
+    def __init__(
+        self, node: Node, controller: str, joint_names: Sequence[str], controller_joints: Sequence[str]
+    ) -> None:
+        self._order = controller_order(joint_names, controller_joints)
+        self.topic = _topic(controller, "commands")
+        self._publisher = node.create_publisher(Float64MultiArray, self.topic, COMMAND_QOS)
+
+    def send(self, command: ArmCommand, header: Header) -> None:
+        """Publish the positions, reordered."""
+        self._publisher.publish(Float64MultiArray(data=command.positions[self._order].tolist()))
+
+
+class ServoPoseDriver:
+    """Sends the TCP pose of the command to MoveIt Servo."""
+
+    needs_preview = False
+
+    def __init__(self, node: Node, servo_node: str, kinematics: ArmKinematics) -> None:
+        self._kinematics = kinematics
+        self.topic = _topic(servo_node, "pose_target_cmds")
+        self._publisher = node.create_publisher(PoseStamped, self.topic, COMMAND_QOS)
+
+    def send(self, command: ArmCommand, header: Header) -> None:
+        """Publish FK(positions) in the base frame."""
+        pose = self._kinematics.forward(command.positions)
+        self._publisher.publish(PoseStamped(header=header, pose=pose_from_matrix(pose.to_matrix())))
+
+
+class ServoTwistDriver:
+    """Sends the TCP velocity of the command to MoveIt Servo."""
+
+    needs_preview = False
+
+    def __init__(self, node: Node, servo_node: str, kinematics: ArmKinematics) -> None:
+        self._kinematics = kinematics
+        self.topic = _topic(servo_node, "delta_twist_cmds")
+        self._publisher = node.create_publisher(TwistStamped, self.topic, COMMAND_QOS)
+
+    def send(self, command: ArmCommand, header: Header) -> None:
+        """Publish J(q) qd (linear m/s, angular rad/s) in the base frame."""
+        linear, angular = self._kinematics.tcp_velocity(command.positions, command.velocities)
+        message = TwistStamped(header=header)
+        message.twist.linear = Vector3(x=float(linear[0]), y=float(linear[1]), z=float(linear[2]))
+        message.twist.angular = Vector3(x=float(angular[0]), y=float(angular[1]), z=float(angular[2]))
+        self._publisher.publish(message)
+
+
+ArmDriver = JointTrajectoryDriver | ForwardPositionDriver | ServoPoseDriver | ServoTwistDriver
+
+
+def make_arm_driver(node: Node, settings: DriverSettings, kinematics: ArmKinematics) -> ArmDriver:
+    """The arm driver ``settings.arm`` names, publishing on ``node``."""
+    if settings.arm == "joint_trajectory":
+        return JointTrajectoryDriver(node, settings.joint_trajectory_controller, kinematics.joint_names)
+    if settings.arm == "forward_position":
+        return ForwardPositionDriver(
+            node,
+            settings.forward_position_controller,
+            kinematics.joint_names,
+            settings.forward_position_joints,
+        )
+    if settings.arm == "servo_pose":
+        return ServoPoseDriver(node, settings.servo_node, kinematics)
+    return ServoTwistDriver(node, settings.servo_node, kinematics)
+
+
+class GripperDriver:
+    """Commands the gripper joint through its own controller when the normalised opening changes."""
+
+    def __init__(self, node: Node, settings: DriverSettings) -> None:
+        self.settings = settings
+        self._last_opening: float | None = None
+        if settings.gripper == "trajectory":
+            self.topic = _topic(settings.gripper_trajectory_controller, "joint_trajectory")
+            self._publisher = node.create_publisher(JointTrajectory, self.topic, COMMAND_QOS)
+        else:
+            self.topic = _topic(settings.gripper_forward_controller, "commands")
+            self._publisher = node.create_publisher(Float64MultiArray, self.topic, COMMAND_QOS)
+
+    def joint_position(self, opening: float) -> float:
+        """Gripper joint position for a normalised opening (clipped to [0, 1])."""
+        opening = min(max(opening, 0.0), 1.0)
+        closed, opened = self.settings.gripper_closed_position, self.settings.gripper_open_position
+        return closed + opening * (opened - closed)
+
+    def send(self, opening: float) -> bool:
+        """Command ``opening`` unless it equals the last one sent; returns whether it was sent."""
+        if self._last_opening is not None and abs(opening - self._last_opening) < OPENING_CHANGE:
+            return False
+        position = self.joint_position(opening)
+        if self.settings.gripper == "trajectory":
+            message = JointTrajectory(joint_names=[self.settings.gripper_joint])
+            message.points = [
+                JointTrajectoryPoint(
+                    positions=[position],
+                    time_from_start=duration_from_seconds(self.settings.gripper_motion_time),
+                )
+            ]
+            self._publisher.publish(message)
+        else:
+            self._publisher.publish(Float64MultiArray(data=[position]))
+        self._last_opening = opening
+        return True
+
+
+def make_gripper_driver(node: Node, settings: DriverSettings) -> GripperDriver | None:
+    """The gripper driver, or None when ``driver.gripper`` is ``none``."""
+    return None if settings.gripper == "none" else GripperDriver(node, settings)
