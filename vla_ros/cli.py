@@ -18,15 +18,12 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "vla_ros.demo",
     "vla_ros.doctor",
     "vla_ros.bringup",
+    "vla_ros.bench",
     "vla_ros.topic_stats",
     "vla_ros.planning.plan",
-    "vla_ros.planning.planner_bench",
-    "vla_ros.control.bench",
-    "vla_ros.control.bench_graph",
     "vla_ros.sim.collect",
     "vla_ros.sim.expert_eval",
     "vla_ros.sim.export_vlm",
-    "vla_ros.sim.sim_bench",
 )
 
 

@@ -1,4 +1,4 @@
-"""The bench-control subcommand runs end to end and writes its statistics."""
+"""The controller benchmark runs end to end and writes its statistics."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from vla_ros.control.errors import ControlConfigError
 def _parse(arguments: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     bench.register(parser.add_subparsers())
-    return parser.parse_args(["bench-control", *arguments])
+    return parser.parse_args(["controller", *arguments])
 
 
 def test_short_run_writes_the_report(tmp_path, monkeypatch):

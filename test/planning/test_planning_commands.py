@@ -1,4 +1,4 @@
-"""The ``plan`` and ``planner-bench`` subcommands, called through their argparse parsers."""
+"""The ``plan`` and ``bench planner`` commands, called through their argparse parsers."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_planner_bench_writes_its_figures(tmp_path: Path) -> None:
     try:
         assert (
             _run(
-                "planner-bench",
+                "planner",
                 "--out",
                 str(out),
                 "--repeats",

@@ -42,7 +42,7 @@ def test_expert_eval_writes_json(tmp_path: Path) -> None:
 
 def test_sim_bench_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    args = _parser().parse_args(["sim-bench", "--resolutions", "64x48", "--repeats", "20", "--out", str(out)])
+    args = _parser().parse_args(["sim", "--resolutions", "64x48", "--repeats", "20", "--out", str(out)])
     assert args.func(args) == 0
     result = json.loads(out.read_text())
     assert result["render"]["64x48"]["mean_ms"] > 0 and result["physics_step"]["mean_ms"] > 0

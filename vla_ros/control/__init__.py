@@ -9,5 +9,5 @@
 - :mod:`.safety`: command limiting, stale-input hold, e-stop, enable, workspace box.
 - :mod:`.controller`: the fixed-rate controller's tick (ensembler + safety) and streamed preview.
 - :mod:`.settings`: the validated parameters of ``config/control.yaml``.
-- :mod:`.bench`: ``vla-ros bench-control``.
+- :mod:`.bench`: ``vla-ros bench controller``.
 """

@@ -1,4 +1,4 @@
-"""``vla-ros bench-control``: cost and timing of the controller's tick, ensembling and IK.
+"""``vla-ros bench controller``: cost and timing of the controller's tick, ensembling and IK.
 
 The loop benchmark runs the controller core (ensembler + safety + a streamed preview) in a plain
 Python loop at a fixed rate with absolute deadlines (``start + k * period``, slept with
@@ -274,7 +274,7 @@ def run_benchmark(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of ``vla-ros bench-control``."""
+    """Entry point of ``vla-ros bench controller``."""
     if args.seconds <= 0.0:
         raise ControlConfigError(f"--seconds must be > 0, got {args.seconds}")
     report = run_benchmark(args.rate, args.seconds, args.config, args.realtime_priority)
@@ -295,9 +295,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bench-control`` to the ``vla-ros`` command line."""
+    """Add ``controller`` to the ``vla-ros`` command line."""
     parser = subparsers.add_parser(
-        "bench-control",
+        "controller",
         help="time the controller tick (ensembling + safety) at a fixed rate, ensembling and IK",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

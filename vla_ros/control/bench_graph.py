@@ -1,4 +1,4 @@
-"""``vla-ros bench-control-graph``: the controller node's timing and tracking on the running graph.
+"""``vla-ros bench controller-graph``: the controller node's timing and tracking on the running graph.
 
 Starts the simulator (camera rendering included), the ensembling controller (enabled, at ``--rate``, with
 ``--driver``) and the chunk executor as separate processes, then drives the arm from a probe node by
@@ -241,7 +241,7 @@ def run_graph_benchmark(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Entry point of ``vla-ros bench-control-graph``."""
+    """Entry point of ``vla-ros bench controller-graph``."""
     if not 0.0 < args.rate <= MAX_CONTROL_RATE:
         raise ControlConfigError(f"--rate must be in (0, {MAX_CONTROL_RATE:g}] Hz, got {args.rate}")
     if args.seconds <= 0.0 or args.warmup < 0.0:
@@ -264,9 +264,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bench-control-graph`` to the ``vla-ros`` command line."""
+    """Add ``controller-graph`` to the ``vla-ros`` command line."""
     parser = subparsers.add_parser(
-        "bench-control-graph",
+        "controller-graph",
         help="controller node timing and tracking on the running graph (simulator + controller + executor)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -368,7 +368,7 @@ class ControllerSettings:
 
 @dataclass(frozen=True)
 class BenchSettings:
-    """Synthetic chunk traffic and sample sizes of ``vla-ros bench-control``."""
+    """Synthetic chunk traffic and sample sizes of ``vla-ros bench controller``."""
 
     chunk_rate: float
     chunk_horizon: int

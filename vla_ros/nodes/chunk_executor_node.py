@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from geometry_msgs.msg import Point
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
@@ -42,13 +41,13 @@ from vla_ros.config import ConfigError, from_dict
 from vla_ros.control.errors import ControlError
 from vla_ros.control.executor import ChunkExecutor
 from vla_ros.control.keyframe import KeyframeReachedDetector
-from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.pose import Pose
 from vla_ros.control.settings import CONFIG_FILE, EXECUTOR_NODE, ExecutorSettings
 from vla_ros.control.trajectory import JointPlan
 from vla_ros.msg import ActionChunk, KeyframeTarget
 from vla_ros.ros.chunk_messages import chunk_to_message
 from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
 
 LATCHED = QoSProfile(
@@ -81,14 +80,9 @@ class ChunkExecutorNode(Node):
     def __init__(self) -> None:
         super().__init__(EXECUTOR_NODE)
         parameters = declare_parameters_from_config(self, CONFIG_FILE)
-        robot_description = self.declare_parameter(
-            "robot_description",
-            "",
-            ParameterDescriptor(description="URDF XML; empty: robot.urdf_path of config/control.yaml"),
-        ).value
         self.interface = from_dict(ExecutorInterface, parameters["interface"], f"{EXECUTOR_NODE}.interface")
         self.settings = ExecutorSettings.from_parameters(parameters)
-        self.kinematics = ArmKinematics.from_settings(self.settings.robot, robot_description)
+        self.kinematics = declare_robot_kinematics(self, self.settings.robot)
         self.chunk_executor = ChunkExecutor(self.kinematics, self.settings)
         self.detector = KeyframeReachedDetector(self.settings.keyframe_reached)
         self._joint_columns: list[int] | None = None

@@ -40,7 +40,6 @@ from typing import Any
 
 import numpy as np
 import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import JointState
@@ -50,7 +49,6 @@ from std_srvs.srv import Trigger
 from vla_ros.config import ConfigError, from_dict
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import ControlError, InvalidChunkError
-from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.realtime import RealtimeUnavailableError, set_realtime_priority
 from vla_ros.control.safety import ACTIVE, SafetyCommand
 from vla_ros.control.settings import CONFIG_FILE, CONTROLLER_NODE, ControllerSettings
@@ -63,6 +61,7 @@ from vla_ros.ros.command_drivers import (
     make_gripper_driver,
 )
 from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
 
 LATCHED = QoSProfile(
@@ -137,17 +136,12 @@ class EnsemblingControllerNode(Node):
     def __init__(self) -> None:
         super().__init__(CONTROLLER_NODE)
         parameters = declare_parameters_from_config(self, CONFIG_FILE)
-        robot_description = self.declare_parameter(
-            "robot_description",
-            "",
-            ParameterDescriptor(description="URDF XML; empty: robot.urdf_path of config/control.yaml"),
-        ).value
         self.interface = from_dict(
             ControllerInterface, parameters["interface"], f"{CONTROLLER_NODE}.interface"
         )
         self.driver_settings = from_dict(DriverSettings, parameters["driver"], f"{CONTROLLER_NODE}.driver")
         self.settings = ControllerSettings.from_parameters(parameters)
-        kinematics = ArmKinematics.from_settings(self.settings.robot, robot_description)
+        kinematics = declare_robot_kinematics(self, self.settings.robot)
         self.core = EnsemblingController(kinematics.limits, self.settings)
         self.arm_driver = make_arm_driver(self, self.driver_settings, kinematics)
         self.gripper_driver = make_gripper_driver(self, self.driver_settings)

@@ -1,4 +1,4 @@
-"""``vla-ros planner-bench``: time the parser, the drawing and the transformers backend.
+"""``vla-ros bench planner``: time the parser, the drawing and the transformers backend.
 
 The transformers backend runs a tiny random LLaVA built on the fly (see :mod:`vla_ros.planning.tiny_vlm`),
 so the figure is the pipeline's overhead (processor, chat template, generate, decode), not a real
@@ -38,9 +38,9 @@ ODD_ANSWERS = (
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``planner-bench`` subcommand."""
+    """Add the ``planner`` benchmark."""
     bench = subparsers.add_parser(
-        "planner-bench", help="time the parser, drawing and a tiny transformers model"
+        "planner", help="time the parser, drawing and a tiny transformers model"
     )
     bench.add_argument(
         "--out", type=Path, default=Path("outputs/planner_bench.json"), help="JSON file to write"

@@ -1,4 +1,4 @@
-"""``vla-ros sim-bench``: time the workcell's reset, physics, state queries and rendering, as JSON."""
+"""``vla-ros bench sim``: time the workcell's reset, physics, state queries and rendering, as JSON."""
 
 from __future__ import annotations
 
@@ -102,8 +102,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``sim-bench`` subcommand."""
-    parser = subparsers.add_parser("sim-bench", help="time the simulated workcell", description=__doc__)
+    """Add the ``sim`` benchmark."""
+    parser = subparsers.add_parser("sim", help="time the simulated workcell", description=__doc__)
     parser.add_argument("--task", default="pick_place_bowl", choices=list(TASKS), help="scene to time")
     parser.add_argument(
         "--resolutions",

@@ -1,0 +1,31 @@
+"""``vla-ros bench TARGET``: the benchmarks, each writing its numbers to a JSON file (``--out``).
+
+Targets: ``sim`` (the workcell's reset, physics, rendering), ``planner`` (parser, drawing, a tiny VLM),
+``controller`` (the control loop's tick, ensembling and IK, in-process) and ``controller-graph`` (the
+controller node on the running graph with the simulator and the executor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCH_MODULES: tuple[str, ...] = (
+    "vla_ros.sim.sim_bench",
+    "vla_ros.planning.planner_bench",
+    "vla_ros.control.bench",
+    "vla_ros.control.bench_graph",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``bench`` with one sub-command per benchmark module."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmarks of the simulator, planner and controller (JSON results)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for module_name in BENCH_MODULES:
+        importlib.import_module(module_name).register(targets)
