@@ -7,7 +7,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from vla_ros.config import ConfigError, config_dir, load_parameters
+from vla_ros.config import ConfigError, config_dir, from_dict, load_parameters
 
 SIM_CONFIG_FILE = "sim.yaml"
 SIM_NODE_NAME = "simulator"
@@ -287,47 +287,6 @@ class SimConfig:
             )
 
 
-def _convert(kind: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(kind)
-    if dataclasses.is_dataclass(kind):
-        if not isinstance(value, dict):
-            raise SimConfigError(f"{where}: expected a mapping, got {value!r}")
-        hints = typing.get_type_hints(kind)
-        names = {f.name for f in dataclasses.fields(kind)}
-        missing = names - value.keys()
-        unknown = value.keys() - names
-        if missing or unknown:
-            raise SimConfigError(f"{where}: missing keys {sorted(missing)}, unknown keys {sorted(unknown)}")
-        return kind(**{name: _convert(hints[name], value[name], f"{where}.{name}") for name in names})
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise SimConfigError(f"{where}: expected a mapping, got {value!r}")
-        item_kind = typing.get_args(kind)[1]
-        return {str(k): _convert(item_kind, v, f"{where}.{k}") for k, v in value.items()}
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise SimConfigError(f"{where}: expected a list, got {value!r}")
-        item_kind = typing.get_args(kind)[0]
-        return tuple(_convert(item_kind, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise SimConfigError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if kind in (int, float):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or (kind is int and value != int(value))
-        ):
-            raise SimConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
-        return kind(value)
-    if kind is str:
-        if not isinstance(value, str):
-            raise SimConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    raise SimConfigError(f"{where}: unsupported setting type {kind}")
-
-
 # top-level parameters that belong to the ROS node around the core (parsed there, not here)
 NODE_ONLY_KEYS: tuple[str, ...] = ("interface", "use_sim_time")
 
@@ -338,7 +297,7 @@ def sim_config_from_dict(parameters: dict[str, Any]) -> SimConfig:
     The keys in :data:`NODE_ONLY_KEYS` are left to the node; any other unknown key is an error.
     """
     core = {key: value for key, value in parameters.items() if key not in NODE_ONLY_KEYS}
-    return typing.cast(SimConfig, _convert(SimConfig, core, SIM_NODE_NAME))
+    return from_dict(SimConfig, core, SIM_NODE_NAME, SimConfigError)
 
 
 def load_sim_config(file_name: str = SIM_CONFIG_FILE) -> SimConfig:
