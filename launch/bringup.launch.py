@@ -11,7 +11,7 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from vla_ros.graph import LAUNCH_ARGUMENTS, NODES
+from vla_ros.graph import LAUNCH_ARGUMENTS, NODES, parameter_file_arguments
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -28,7 +28,7 @@ def generate_launch_description() -> LaunchDescription:
                 name=node.name,
                 namespace=LaunchConfiguration("namespace"),
                 parameters=[
-                    LaunchConfiguration(node.config_argument),
+                    *(LaunchConfiguration(argument) for argument in parameter_file_arguments(node)),
                     {
                         parameter: LaunchConfiguration(argument)
                         for parameter, argument in node.parameters_from_arguments().items()

@@ -13,9 +13,10 @@ from PIL import Image
 pytestmark = pytest.mark.ros
 
 
-def test_demo_runs_three_instructions_through_the_graph(tmp_path):
+def test_demo_runs_three_instructions_through_a_namespaced_graph(tmp_path):
+    # A namespace checks that the nodes find each other by relative names, as on a multi-robot system.
     completed = subprocess.run(
-        [sys.executable, "-m", "vla_ros.cli", "demo", "--out", str(tmp_path)],
+        [sys.executable, "-m", "vla_ros.cli", "demo", "namespace:=robot1", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -33,7 +33,7 @@ def test_node_command_passes_the_parameter_file_namespace_and_sim_time():
     command = graph.node_command(node, values)
     assert command[:3] == [sys.executable, "-m", f"vla_ros.nodes.{node.executable}"]
     text = " ".join(command)
-    assert f"--params-file {values[node.config_argument]}" in text
+    assert f"--params-file {values['robot_config']} --params-file {values[node.config_argument]}" in text
     assert "__ns:=/robot1" in text and "use_sim_time:=true" in text and f"__node:={node.name}" in text
 
 
@@ -50,7 +50,8 @@ def test_every_graph_node_has_a_node_module_and_a_config_section():
         assert node.condition is None or node.condition in {a.name for a in graph.LAUNCH_ARGUMENTS}
         from vla_ros.config import load_parameters
 
-        assert load_parameters(node.config, node.name)
+        files = ["robot.yaml", node.config] if node.uses_robot else [node.config]
+        assert load_parameters(files, node.name)
 
 
 def test_launch_file_builds_every_node_and_argument_from_the_graph():

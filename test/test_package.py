@@ -63,6 +63,15 @@ def test_load_parameters_applies_wildcard_then_node_section(tmp_path):
     assert config.unflatten(config.flatten(nested)) == nested
 
 
+def test_several_parameter_files_apply_in_order(tmp_path):
+    shared = tmp_path / "shared.yaml"
+    shared.write_text("/**:\n  ros__parameters:\n    robot: {base: link0, joints: [a, b]}\n    rate: 1.0\n")
+    path = write_parameter_file(tmp_path)
+    merged = config.load_parameters([str(shared), str(path)], "planner")
+    assert merged["robot"] == {"base": "link0", "joints": ["a", "b"]}
+    assert merged["rate"] == 2.0, "the later file wins"
+
+
 def test_load_parameters_reports_missing_and_malformed_files(tmp_path):
     with pytest.raises(config.ConfigError, match="not found"):
         config.load_parameters(str(tmp_path / "absent.yaml"), "planner")

@@ -1,7 +1,8 @@
-"""The simulator and the controller describe the same robot: joints, base frame and TCP frame.
+"""The simulator and the controller see the same robot: joints, base frame and TCP frame.
 
-The robot appears in config/sim.yaml (the simulated arm) and config/control.yaml (the kinematics of
-the executor and controller); a keyframe recorded in the simulator must be the pose the IK solves for.
+Both read config/robot.yaml, through different settings classes (the simulator's and the control
+core's), and compute the TCP differently (PyBullet link state, Pinocchio); a keyframe recorded in the
+simulator must be the pose the IK solves for.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ def test_same_base_frame_joints_and_tcp_definition(robots):
     assert sim_config.robot.base_frame == control_robot.base_frame
     assert tuple(sim_config.robot.arm_joints) == tuple(control_robot.arm_joints)
     assert sim_config.robot.tcp_parent_link == control_robot.tcp_parent_link
-    np.testing.assert_allclose(sim_config.robot.tcp_offset, control_robot.tcp_offset_xyz)
-    np.testing.assert_allclose(control_robot.tcp_offset_rpy, 0.0)
+    np.testing.assert_allclose(sim_config.robot.tcp_offset_xyz, control_robot.tcp_offset_xyz)
+    np.testing.assert_allclose(sim_config.robot.tcp_offset_rpy, control_robot.tcp_offset_rpy)
 
 
 def test_simulated_tcp_pose_equals_the_kinematics_forward_pose(robots):

@@ -15,6 +15,7 @@ import dataclasses
 import os
 import sys
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -84,25 +85,28 @@ def load_yaml(name: str) -> dict[str, Any]:
     return data
 
 
-def load_parameters(name: str, node_name: str) -> dict[str, Any]:
-    """Return the parameters a node gets from a parameter file, as a nested dict.
+def load_parameters(names: str | Sequence[str], node_name: str) -> dict[str, Any]:
+    """Return the parameters a node gets from one or several parameter files, as a nested dict.
 
-    The ``/**`` section applies first, then the node's own section (by its name, with or without a
+    Files apply in order, later ones overriding earlier ones (as several ``--params-file`` do); in each,
+    the ``/**`` section applies first, then the node's own section (by its name, with or without a
     leading slash or namespace), as ROS 2 does when it loads the file.
     """
-    data = load_yaml(name)
+    files = [names] if isinstance(names, str) else list(names)
     parameters: dict[str, Any] = {}
     matched = False
-    for key, section in data.items():
-        key_name = str(key).strip("/").rsplit("/", 1)[-1]
-        if key != _WILDCARD and key_name != node_name:
-            continue
-        if not isinstance(section, dict) or _PARAMETERS_KEY not in section:
-            raise ConfigError(f"{config_path(name)}: section {key!r} has no '{_PARAMETERS_KEY}' mapping")
-        _merge(parameters, section[_PARAMETERS_KEY] or {})
-        matched = True
+    for name in files:
+        for key, section in load_yaml(name).items():
+            key_name = str(key).strip("/").rsplit("/", 1)[-1]
+            if key != _WILDCARD and key_name != node_name:
+                continue
+            if not isinstance(section, dict) or _PARAMETERS_KEY not in section:
+                raise ConfigError(f"{config_path(name)}: section {key!r} has no '{_PARAMETERS_KEY}' mapping")
+            _merge(parameters, section[_PARAMETERS_KEY] or {})
+            matched = True
     if not matched:
-        raise ConfigError(f"{config_path(name)}: no parameters for node {node_name!r}")
+        paths = ", ".join(str(config_path(name)) for name in files)
+        raise ConfigError(f"{paths}: no parameters for node {node_name!r}")
     return parameters
 
 

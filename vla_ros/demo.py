@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_ros.graph import NODES, resolve_arguments
+from vla_ros.graph import NODES, GraphArgumentError, resolve_arguments
 
 # (task, split, seed) of the three demo episodes.
 EPISODES = (("pick_place_bowl", "train", 0), ("stack_blocks", "train", 1), ("press_button", "train", 2))
@@ -82,7 +82,7 @@ def run_episode(client, task: str, split: str, seed: int, out: Path) -> EpisodeR
 class GraphClient:
     """The demo's node: calls the simulator's reset, sends goals to the planner, collects results."""
 
-    def __init__(self) -> None:
+    def __init__(self, namespace: str) -> None:
         import rclpy
         from rclpy.action import ActionClient
         from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -101,14 +101,15 @@ class GraphClient:
         latched = QoSProfile(
             depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
         )
-        self._reset = self.node.create_client(ResetTask, "/simulator/reset")
-        self._action = ActionClient(self.node, ExecuteInstruction, "/planner/execute_instruction")
+        prefix = f"/{namespace.strip('/')}" if namespace.strip("/") else ""
+        self._reset = self.node.create_client(ResetTask, f"{prefix}/simulator/reset")
+        self._action = ActionClient(self.node, ExecuteInstruction, f"{prefix}/planner/execute_instruction")
         self._goal_type = ExecuteInstruction.Goal
         self._reset_type = ResetTask.Request
         self.paths: list = []
         self.overlays: list = []
-        self.node.create_subscription(Path2D, "/planner/path", self.paths.append, latched)
-        self.node.create_subscription(Image, "/planner/overlay", self.overlays.append, latched)
+        self.node.create_subscription(Path2D, f"{prefix}/planner/path", self.paths.append, latched)
+        self.node.create_subscription(Image, f"{prefix}/planner/overlay", self.overlays.append, latched)
 
     def spin_until(self, condition, timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
@@ -171,15 +172,19 @@ class GraphClient:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of the subcommand."""
-    from vla_ros.bringup import start_graph, stop
+    from vla_ros.bringup import parse_overrides, start_graph, stop
 
+    try:
+        values = resolve_arguments(parse_overrides(args.arguments))
+    except GraphArgumentError as error:
+        print(f"vla-ros demo: {error}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    values = resolve_arguments({})
     processes = start_graph(values, log_dir=args.out)
     client = None
     reports: list[EpisodeReport] = []
     try:
-        client = GraphClient()
+        client = GraphClient(values["namespace"])
         started = time.monotonic()
         client.wait_for_graph()
         print(f"[demo] graph up in {time.monotonic() - started:.1f} s: {', '.join(processes)}", flush=True)
@@ -226,6 +231,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("arguments", nargs="*", metavar="name:=value", help="launch arguments of the graph")
     parser.add_argument(
         "--out", type=Path, default=Path("outputs/demo"), help="output folder (default outputs/demo)"
     )

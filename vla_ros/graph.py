@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 
 from vla_ros.config import config_path
+from vla_ros.robot import ROBOT_CONFIG_FILE
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,9 @@ class LaunchArgument:
 class GraphNode:
     """A node of the graph: its name (also its section in the config file), executable and config.
 
-    ``argument_parameters`` maps node parameters to the launch argument whose value they take (on top
-    of ``use_sim_time``, which every node gets), e.g. actuation enabled at start only with ``sim``.
+    ``uses_robot``: the node also gets config/robot.yaml (the shared robot description), before its own
+    file. ``argument_parameters`` maps node parameters to the launch argument whose value they take
+    (on top of ``use_sim_time``, which every node gets), e.g. actuation enabled at start only with sim.
     """
 
     name: str
@@ -35,6 +37,7 @@ class GraphNode:
     config: str
     condition: str | None
     description: str
+    uses_robot: bool = True
     argument_parameters: tuple[tuple[str, str], ...] = ()
 
     def parameters_from_arguments(self) -> dict[str, str]:
@@ -61,6 +64,7 @@ NODES: tuple[GraphNode, ...] = (
         config="planner.yaml",
         condition=None,
         description="the VLM planner: colour image + instruction -> 2D path (Path2D)",
+        uses_robot=False,
     ),
     GraphNode(
         name="chunk_executor",
@@ -85,6 +89,9 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("use_sim_time", "false", "every node follows /clock (true for lock-step evaluation)"),
     LaunchArgument("namespace", "", "namespace of every node of the graph"),
     LaunchArgument("log_level", "info", "log level of every node (debug, info, warn, error)"),
+    LaunchArgument(
+        "robot_config", str(config_path(ROBOT_CONFIG_FILE)), "the robot description every node shares"
+    ),
     *(
         LaunchArgument(
             node.config_argument, str(config_path(node.config)), f"parameter file of the {node.name} node"
@@ -116,9 +123,16 @@ def is_enabled(node: GraphNode, values: dict[str, str]) -> bool:
     return node.condition is None or values[node.condition].lower() == "true"
 
 
+def parameter_file_arguments(node: GraphNode) -> list[str]:
+    """The launch arguments naming ``node``'s parameter files, in the order they apply."""
+    return (["robot_config"] if node.uses_robot else []) + [node.config_argument]
+
+
 def node_command(node: GraphNode, values: dict[str, str]) -> list[str]:
     """The command line that starts ``node`` as the launch file would, without the launch system."""
-    ros_args = ["--ros-args", "-r", f"__node:={node.name}", "--params-file", values[node.config_argument]]
+    ros_args = ["--ros-args", "-r", f"__node:={node.name}"]
+    for argument in parameter_file_arguments(node):
+        ros_args += ["--params-file", values[argument]]
     if values["namespace"]:
         ros_args += ["-r", f"__ns:=/{values['namespace'].strip('/')}"]
     for parameter, argument in node.parameters_from_arguments().items():

@@ -9,8 +9,9 @@ import pinocchio as pin
 import pytest
 
 from vla_ros.control.errors import RobotModelError, UnreachablePoseError
-from vla_ros.control.kinematics import ArmKinematics, default_urdf_path
+from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.pose import Pose
+from vla_ros.robot import resolve_urdf_path
 
 POSITION_TOLERANCE = 1e-3  # the 1 mm
 ORIENTATION_TOLERANCE = np.deg2rad(0.5)
@@ -24,7 +25,7 @@ def test_ready_pose_tcp_points_down_in_front_of_the_base(kinematics, ready):
 
 
 def test_tcp_is_the_configured_offset_from_the_hand(kinematics, executor_settings, ready):
-    model = pin.buildModelFromUrdf(default_urdf_path())
+    model = pin.buildModelFromUrdf(resolve_urdf_path(""))
     data = model.createData()
     q = np.concatenate([ready, [0.0, 0.0]])
     pin.framesForwardKinematics(model, data, q)
@@ -70,7 +71,7 @@ def test_unreachable_pose_raises_with_residuals(kinematics, executor_settings, r
 
 
 def test_loads_from_a_urdf_string_like_robot_description(executor_settings, kinematics, ready):
-    with open(default_urdf_path()) as stream:
+    with open(resolve_urdf_path("")) as stream:
         xml = stream.read()
     from_string = ArmKinematics.from_settings(executor_settings.robot, robot_description=xml)
     np.testing.assert_allclose(from_string.forward(ready).to_matrix(), kinematics.forward(ready).to_matrix())

@@ -9,6 +9,7 @@ import pybullet
 import pytest
 
 from vla_ros.config import load_parameters
+from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.sim.geometry import pose_matrix
 from vla_ros.sim.settings import (
     SIM_CONFIG_FILE,
@@ -21,7 +22,7 @@ from vla_ros.sim.urdf_frames import UrdfFrameError, frame_pose
 
 
 def _parameters() -> dict:
-    return copy.deepcopy(load_parameters(SIM_CONFIG_FILE, SIM_NODE_NAME))
+    return copy.deepcopy(load_parameters((ROBOT_CONFIG_FILE, SIM_CONFIG_FILE), SIM_NODE_NAME))
 
 
 @pytest.mark.parametrize(

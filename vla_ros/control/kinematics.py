@@ -19,15 +19,9 @@ from vla_ros.control.errors import RobotModelError, UnreachablePoseError
 from vla_ros.control.limits import JointLimits
 from vla_ros.control.pose import Pose
 from vla_ros.control.settings import IKSettings, RobotSettings
+from vla_ros.robot import resolve_urdf_path
 
 TCP_FRAME = "tcp"
-
-
-def default_urdf_path() -> str:
-    """The Panda URDF shipped with pybullet_data (read at run time, never copied)."""
-    import pybullet_data
-
-    return os.path.join(pybullet_data.getDataPath(), "franka_panda", "panda.urdf")
 
 
 @dataclass(frozen=True)
@@ -121,7 +115,7 @@ class ArmKinematics:
         """Load from ``robot_description`` when given, else ``robot.urdf_path`` or the default Panda."""
         if robot_description:
             return cls.from_urdf_string(robot_description, robot)
-        return cls.from_urdf_file(robot.urdf_path or default_urdf_path(), robot)
+        return cls.from_urdf_file(resolve_urdf_path(robot.urdf_path), robot)
 
     @property
     def dof(self) -> int:

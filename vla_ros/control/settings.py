@@ -8,6 +8,7 @@ from typing import Any
 
 from vla_ros.config import load_parameters
 from vla_ros.control.errors import ControlConfigError
+from vla_ros.robot import ROBOT_CONFIG_FILE
 
 CONFIG_FILE = "control"
 EXECUTOR_NODE = "chunk_executor"
@@ -297,7 +298,7 @@ class ExecutorSettings:
     @classmethod
     def load(cls, file_name: str = CONFIG_FILE, node_name: str = EXECUTOR_NODE) -> ExecutorSettings:
         """Load from a parameter file under ``config/``."""
-        return cls.from_parameters(load_parameters(file_name, node_name))
+        return cls.from_parameters(load_parameters((ROBOT_CONFIG_FILE, file_name), node_name))
 
 
 @dataclass(frozen=True)
@@ -363,7 +364,7 @@ class ControllerSettings:
     @classmethod
     def load(cls, file_name: str = CONFIG_FILE, node_name: str = CONTROLLER_NODE) -> ControllerSettings:
         """Load from a parameter file under ``config/``."""
-        return cls.from_parameters(load_parameters(file_name, node_name))
+        return cls.from_parameters(load_parameters((ROBOT_CONFIG_FILE, file_name), node_name))
 
 
 @dataclass(frozen=True)
@@ -383,7 +384,7 @@ class BenchSettings:
     @classmethod
     def load(cls, file_name: str = CONFIG_FILE, section_name: str = BENCH_SECTION) -> BenchSettings:
         """Load from a parameter file under ``config/``."""
-        section = _Section(load_parameters(file_name, section_name), "")
+        section = _Section(load_parameters((ROBOT_CONFIG_FILE, file_name), section_name), "")
         return cls(
             chunk_rate=section.number("chunk_rate", 0.0, 100.0, low_open=True),
             chunk_horizon=section.integer("chunk_horizon", 2),

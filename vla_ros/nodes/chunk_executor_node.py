@@ -45,6 +45,7 @@ from vla_ros.control.pose import Pose
 from vla_ros.control.settings import CONFIG_FILE, EXECUTOR_NODE, ExecutorSettings
 from vla_ros.control.trajectory import JointPlan
 from vla_ros.msg import ActionChunk, KeyframeTarget
+from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_to_message
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.robot_description import declare_robot_kinematics
@@ -79,7 +80,7 @@ class ChunkExecutorNode(Node):
 
     def __init__(self) -> None:
         super().__init__(EXECUTOR_NODE)
-        parameters = declare_parameters_from_config(self, CONFIG_FILE)
+        parameters = declare_parameters_from_config(self, (ROBOT_CONFIG_FILE, CONFIG_FILE))
         self.interface = from_dict(ExecutorInterface, parameters["interface"], f"{EXECUTOR_NODE}.interface")
         self.settings = ExecutorSettings.from_parameters(parameters)
         self.kinematics = declare_robot_kinematics(self, self.settings.robot)

@@ -53,6 +53,7 @@ from vla_ros.control.realtime import RealtimeUnavailableError, set_realtime_prio
 from vla_ros.control.safety import ACTIVE, SafetyCommand
 from vla_ros.control.settings import CONFIG_FILE, CONTROLLER_NODE, ControllerSettings
 from vla_ros.msg import ActionChunk
+from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_from_message
 from vla_ros.ros.command_drivers import (
     ArmCommand,
@@ -135,7 +136,7 @@ class EnsemblingControllerNode(Node):
 
     def __init__(self) -> None:
         super().__init__(CONTROLLER_NODE)
-        parameters = declare_parameters_from_config(self, CONFIG_FILE)
+        parameters = declare_parameters_from_config(self, (ROBOT_CONFIG_FILE, CONFIG_FILE))
         self.interface = from_dict(
             ControllerInterface, parameters["interface"], f"{CONTROLLER_NODE}.interface"
         )

@@ -192,7 +192,9 @@ class PlannerNode(Node):
 
         self._path_pub = self.create_publisher(Path2D, "~/path", LATCHED)
         self._overlay_pub = self.create_publisher(Image, "~/overlay", LATCHED)
-        self.create_subscription(Image, self.interface.image_topic, self._on_image, qos_profile_sensor_data)
+        self._image_subscription = self.create_subscription(
+            Image, self.interface.image_topic, self._on_image, qos_profile_sensor_data
+        )
         self.create_subscription(String, "~/instruction", self._on_instruction, EVENTS)
         self.create_subscription(Bool, self.interface.task_done_topic, self._on_task_done, EVENTS)
         if self.config.backend == "oracle":
@@ -212,7 +214,7 @@ class PlannerNode(Node):
         self._worker = PlanningWorker(planner, self.config.drawing, self._hand_back)
         self.get_logger().info(
             f"planner {self.description} ready: replanning {self.interface.replan_policy}, "
-            f"images from {self.interface.image_topic}"
+            f"images from {self._image_subscription.topic_name}"
         )
 
     # ------------------------------------------------------------------ inputs
@@ -385,7 +387,8 @@ class PlannerNode(Node):
         job = self._job
         if job is not None and job.image is None:
             job.error = (
-                f"no image received on {self.interface.image_topic} within {self.interface.image_timeout:g} s"
+                f"no image received on {self._image_subscription.topic_name} "
+                f"within {self.interface.image_timeout:g} s"
             )
             self._complete(job)
 

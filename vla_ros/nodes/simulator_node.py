@@ -45,6 +45,7 @@ from vla_ros.hardware.joint_trajectory import (
     TrajectoryRejectedError,
 )
 from vla_ros.msg import Path2D
+from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.images import array_to_image
 from vla_ros.ros.messages import pose_from_matrix, seconds_from_stamp, stamp_from_seconds
 from vla_ros.ros.parameters import declare_parameters_from_config
@@ -56,7 +57,7 @@ from vla_ros.sim.settings import SimConfig, sim_config_from_dict
 from vla_ros.sim.workcell import Workcell, WorkcellError
 from vla_ros.srv import ResetTask
 
-CONFIG_FILE = "sim.yaml"
+CONFIG_FILES = (ROBOT_CONFIG_FILE, "sim.yaml")
 LATCHED = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
@@ -92,7 +93,7 @@ class SimulatorNode(Node):
 
     def __init__(self) -> None:
         super().__init__("simulator")
-        parameters = declare_parameters_from_config(self, CONFIG_FILE)
+        parameters = declare_parameters_from_config(self, CONFIG_FILES)
         self.interface = from_dict(SimulatorInterface, parameters.pop("interface"), "simulator.interface")
         self.config: SimConfig = sim_config_from_dict(parameters)
         self.workcell = Workcell(self.config)
@@ -125,7 +126,7 @@ class SimulatorNode(Node):
             CameraInfo, f"{camera}/aligned_depth_to_color/camera_info", qos_profile_sensor_data
         )
         self._camera_pose_pub = self.create_publisher(PoseStamped, f"{camera}/color/camera_pose", LATCHED)
-        self._joint_state_pub = self.create_publisher(JointState, "/joint_states", qos_profile_sensor_data)
+        self._joint_state_pub = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self._clock_pub = self.create_publisher(Clock, "/clock", 10) if self.interface.publish_clock else None
         self._instruction_pub = self.create_publisher(String, "~/instruction", LATCHED)
         self._oracle_pub = self.create_publisher(Path2D, "~/oracle_path", LATCHED)

@@ -9,6 +9,7 @@ give clear messages), not by rclpy, so parameters are declared with dynamic typi
 from __future__ import annotations
 
 import array
+from collections.abc import Sequence
 from typing import Any
 
 from rcl_interfaces.msg import ParameterDescriptor
@@ -17,14 +18,19 @@ from rclpy.node import Node
 from vla_ros.config import flatten, load_parameters, unflatten
 
 
-def declare_parameters_from_config(node: Node, file_name: str) -> dict[str, Any]:
-    """Declare the parameters of ``node``'s section in ``file_name``; return their values, nested."""
-    defaults = flatten(load_parameters(file_name, node.get_name()))
+def declare_parameters_from_config(node: Node, file_names: str | Sequence[str]) -> dict[str, Any]:
+    """Declare the parameters of ``node``'s sections in the file(s); return their values, nested.
+
+    Several files apply in order, as several ``--params-file`` do (e.g. config/robot.yaml, then the
+    node's own file).
+    """
+    files = [file_names] if isinstance(file_names, str) else list(file_names)
+    defaults = flatten(load_parameters(files, node.get_name()))
     values: dict[str, Any] = {}
     for name, default in defaults.items():
         if name == "use_sim_time":
             continue  # declared by rclpy itself
-        descriptor = ParameterDescriptor(description=f"see config/{file_name}", dynamic_typing=True)
+        descriptor = ParameterDescriptor(description=f"see config/ {' + '.join(files)}", dynamic_typing=True)
         value = node.declare_parameter(name, default, descriptor).value
         # rclpy gives numeric arrays from parameter files as array.array; the core expects lists.
         values[name] = list(value) if isinstance(value, array.array) else value

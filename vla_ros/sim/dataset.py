@@ -116,7 +116,11 @@ class EpisodeRecorder:
             "frames": {
                 "base": config.robot.base_frame,
                 "camera": config.workcell.camera_optical_frame,
-                "tcp": {"parent": config.robot.tcp_parent_link, "offset_m": list(config.robot.tcp_offset)},
+                "tcp": {
+                    "parent": config.robot.tcp_parent_link,
+                    "offset_m": list(config.robot.tcp_offset_xyz),
+                    "offset_rpy": list(config.robot.tcp_offset_rpy),
+                },
             },
             "camera": {
                 "model": "pinhole, no distortion; (u, v) = (column, row), (0, 0) = top-left pixel centre",

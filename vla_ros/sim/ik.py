@@ -8,6 +8,7 @@ import pybullet_data
 from numpy.typing import ArrayLike, NDArray
 from pybullet_utils.bullet_client import BulletClient
 
+from vla_ros.robot import resolve_urdf_path
 from vla_ros.sim.geometry import pose_matrix
 from vla_ros.sim.settings import SimConfig
 
@@ -41,7 +42,7 @@ class PandaIk:
         self._config = config
         self._p = BulletClient(connection_mode=pybullet.DIRECT)
         self._p.setAdditionalSearchPath(pybullet_data.getDataPath())
-        self._robot = self._p.loadURDF(config.robot.urdf, useFixedBase=True)
+        self._robot = self._p.loadURDF(resolve_urdf_path(config.robot.urdf_path), useFixedBase=True)
         count = self._p.getNumJoints(self._robot)
         infos = [self._p.getJointInfo(self._robot, j) for j in range(count)]
         joints = {info[1].decode(): j for j, info in enumerate(infos)}
@@ -59,7 +60,7 @@ class PandaIk:
         for joint, value in zip(self._arm, np.asarray(arm_positions, dtype=float), strict=True):
             self._p.resetJointState(self._robot, joint, value)
         state = self._p.getLinkState(self._robot, self._tcp_link, computeForwardKinematics=True)
-        return pose_matrix(state[4], np.array(state[5])) @ pose_matrix(self._config.robot.tcp_offset)
+        return pose_matrix(state[4], np.array(state[5])) @ self._config.robot.tcp_from_parent
 
     def solve(self, target: ArrayLike, seed: ArrayLike) -> NDArray[np.float64]:
         """Arm joint positions whose TCP pose is ``target`` (4x4), starting from ``seed``."""
@@ -79,7 +80,7 @@ class PandaIk:
                 return q
             positions = [self._p.getJointState(self._robot, j)[0] for j in self._movable]
             linear, angular = self._p.calculateJacobian(
-                self._robot, self._tcp_link, list(self._config.robot.tcp_offset), positions, zeros, zeros
+                self._robot, self._tcp_link, list(self._config.robot.tcp_offset_xyz), positions, zeros, zeros
             )
             jacobian = np.vstack(
                 [

@@ -7,7 +7,12 @@ import typing
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 from vla_ros.config import ConfigError, config_dir, from_dict, load_parameters
+from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.sim.geometry import pose_matrix, rpy_to_matrix
 
 SIM_CONFIG_FILE = "sim.yaml"
 SIM_NODE_NAME = "simulator"
@@ -29,27 +34,36 @@ class PhysicsConfig:
     time_step: float
     solver_iterations: int
     gravity: float
+    joint_position_gain: float
+    joint_velocity_gain: float
 
     def __post_init__(self) -> None:
         _require(
             0.0 < self.time_step <= 0.02, f"physics.time_step must be in (0, 0.02] s, got {self.time_step}"
         )
         _require(self.solver_iterations > 0, "physics.solver_iterations must be positive")
+        _require(self.joint_position_gain > 0.0, "physics.joint_position_gain must be positive")
 
 
 @dataclasses.dataclass(frozen=True)
 class RobotConfig:
-    """The arm: URDF, joints, home pose, TCP and joint position control gains."""
+    """The arm, as config/robot.yaml describes it for every node (URDF, joints, home pose, TCP)."""
 
-    urdf: str
+    urdf_path: str
     base_frame: str
     arm_joints: tuple[str, ...]
     gripper_joints: tuple[str, ...]
     home_positions: tuple[float, ...]
     tcp_parent_link: str
-    tcp_offset: tuple[float, ...]
-    position_gain: float
-    velocity_gain: float
+    tcp_offset_xyz: tuple[float, float, float]
+    tcp_offset_rpy: tuple[float, float, float]
+    acceleration_limits: tuple[float, ...]
+    position_margin: float
+
+    @property
+    def tcp_from_parent(self) -> NDArray[np.float64]:
+        """The TCP frame in ``tcp_parent_link`` as a 4x4 transform."""
+        return pose_matrix(self.tcp_offset_xyz, rpy_to_matrix(*self.tcp_offset_rpy))
 
     def __post_init__(self) -> None:
         _require(
@@ -60,8 +74,6 @@ class RobotConfig:
             len(self.home_positions) == len(self.arm_joints),
             "robot.home_positions must have one value per arm joint",
         )
-        _require(len(self.tcp_offset) == 3, "robot.tcp_offset must be [x, y, z]")
-        _require(self.position_gain > 0.0, "robot.position_gain must be positive")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,5 +313,5 @@ def sim_config_from_dict(parameters: dict[str, Any]) -> SimConfig:
 
 
 def load_sim_config(file_name: str = SIM_CONFIG_FILE) -> SimConfig:
-    """Load and validate the simulator configuration from a parameter file."""
-    return sim_config_from_dict(load_parameters(file_name, SIM_NODE_NAME))
+    """Load and validate the simulator configuration: config/robot.yaml, then ``file_name``."""
+    return sim_config_from_dict(load_parameters((ROBOT_CONFIG_FILE, file_name), SIM_NODE_NAME))

@@ -16,6 +16,7 @@ import pybullet_data
 from numpy.typing import ArrayLike, NDArray
 from pybullet_utils.bullet_client import BulletClient
 
+from vla_ros.robot import resolve_urdf_path
 from vla_ros.sim.camera import (
     RENDERER_PIXEL_SHIFT,
     CameraIntrinsics,
@@ -140,7 +141,7 @@ class Workcell:
         self._workcell_id = p.loadURDF(str(self.config.workcell.urdf_path()), useFixedBase=True)
         # inertias come from the collision meshes: the URDF's placeholder inertias (0.1 kg m^2 on every
         # link, fingers included) make the wrist swing whenever the shoulder moves
-        self._robot_id = p.loadURDF(robot.urdf, useFixedBase=True)
+        self._robot_id = p.loadURDF(resolve_urdf_path(robot.urdf_path), useFixedBase=True)
         joints = {
             p.getJointInfo(self._robot_id, j)[1].decode(): j for j in range(p.getNumJoints(self._robot_id))
         }
@@ -149,7 +150,8 @@ class Workcell:
         }
         missing = [name for name in self.joint_names if name not in joints]
         if missing or robot.tcp_parent_link not in links:
-            raise WorkcellError(f"{robot.urdf} lacks joints {missing} or link {robot.tcp_parent_link!r}")
+            urdf = resolve_urdf_path(robot.urdf_path)
+            raise WorkcellError(f"{urdf} lacks joints {missing} or link {robot.tcp_parent_link!r}")
         self._joint_ids = [joints[name] for name in self.joint_names]
         self._tcp_parent_id = links[robot.tcp_parent_link]
         infos = [p.getJointInfo(self._robot_id, j) for j in self._joint_ids]
@@ -217,15 +219,14 @@ class Workcell:
         self._setpoint += np.clip(self._target - self._setpoint, -rate * dt, rate * dt)
         forces = self.limits.effort.copy()
         forces[arm:] = self.config.gripper.force
-        robot = self.config.robot
         p.setJointMotorControlArray(
             self._robot_id,
             self._joint_ids,
             pybullet.POSITION_CONTROL,
             targetPositions=self._setpoint.tolist(),
             forces=forces.tolist(),
-            positionGains=[robot.position_gain] * len(self._joint_ids),
-            velocityGains=[robot.velocity_gain] * len(self._joint_ids),
+            positionGains=[self.config.physics.joint_position_gain] * len(self._joint_ids),
+            velocityGains=[self.config.physics.joint_velocity_gain] * len(self._joint_ids),
         )
         p.stepSimulation()
         for name, body in self._bodies.items():
@@ -258,10 +259,10 @@ class Workcell:
         return float(2.0 * self._target[len(self.arm_joint_names)])
 
     def tcp_pose(self) -> NDArray[np.float64]:
-        """Pose of the TCP (``robot.tcp_offset`` in ``robot.tcp_parent_link``) in the base frame."""
+        """Pose of the TCP (``robot.tcp_offset_*`` in ``robot.tcp_parent_link``) in the base frame."""
         state = self._p.getLinkState(self._robot_id, self._tcp_parent_id, computeForwardKinematics=True)
         parent = pose_matrix(state[4], np.array(state[5]))
-        return parent @ pose_matrix(self.config.robot.tcp_offset)
+        return parent @ self.config.robot.tcp_from_parent
 
     def camera_link_pose(self) -> NDArray[np.float64]:
         """Pose of ``camera_link`` (x forward, z up) in the base frame, including a split's perturbation;
