@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vla_ros.sim.render_process import RenderProcess
 from vla_ros.sim.workcell import Workcell, WorkcellError
 
 
@@ -84,3 +85,21 @@ def test_a_snapshot_shown_in_a_second_workcell_renders_the_same_image(sim_config
     finally:
         moving.close()
         mirror.close()
+
+
+def test_the_render_process_renders_what_the_workcell_shows(sim_config) -> None:
+    moving, camera = Workcell(sim_config), RenderProcess(sim_config)
+    try:
+        moving.reset("pick_place_bowl", "heldout", 2)
+        camera.reset("pick_place_bowl", "heldout", 2)
+        moving.set_arm_targets(np.array(sim_config.robot.home_positions) - 0.2)
+        moving.step(0.5)
+        expected, frame = moving.render(), camera.render(moving.snapshot())
+        assert np.abs(expected.rgb.astype(int) - frame.rgb.astype(int)).mean() < 0.5
+        assert frame.stamp == expected.stamp
+        camera.reset("lift_block", "train", 0)
+        with pytest.raises(WorkcellError, match="another scene"):
+            camera.render(moving.snapshot())
+    finally:
+        camera.close()
+        moving.close()

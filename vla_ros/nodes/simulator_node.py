@@ -53,6 +53,7 @@ from vla_ros.ros.path_messages import path_to_message
 from vla_ros.ros.spin import run_node
 from vla_ros.ros.tf import StaticTransformPublisher
 from vla_ros.sim.oracle import OracleError, oracle_path
+from vla_ros.sim.render_process import RenderProcess
 from vla_ros.sim.settings import SimConfig, sim_config_from_dict
 from vla_ros.sim.workcell import Workcell, WorkcellError
 from vla_ros.srv import ResetTask
@@ -97,9 +98,9 @@ class SimulatorNode(Node):
         self.interface = from_dict(SimulatorInterface, parameters.pop("interface"), "simulator.interface")
         self.config: SimConfig = sim_config_from_dict(parameters)
         self.workcell = Workcell(self.config)
-        # The camera renders a mirror of the workcell in a thread of its own, so that a 40 ms render
-        # does not hold up physics and /joint_states (PyBullet releases the GIL while it renders).
-        self._camera_mirror = Workcell(self.config)
+        # The camera renders a mirror of the workcell in a child process (fed by a thread of this one),
+        # so that a 40 ms render, which holds the GIL, does not hold up physics and /joint_states.
+        self._camera_mirror = RenderProcess(self.config)
         self._render_lock = threading.Lock()
         self._frames: queue.Queue = queue.Queue(maxsize=1)
         self.frames_dropped = 0
@@ -254,8 +255,7 @@ class SimulatorNode(Node):
             with self._render_lock:
                 if scene != self._scene:
                     continue  # taken just before a reset
-                self._camera_mirror.show_snapshot(snapshot)
-                frame = self._camera_mirror.render()
+                frame = self._camera_mirror.render(snapshot)
             self._publish_camera(frame, header)
 
     def _publish_camera(self, frame, header: Header) -> None:
