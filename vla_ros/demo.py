@@ -11,7 +11,6 @@ or action does not answer, a stage errors), never because of a robot's task outc
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_ros.graph import NODES, GraphArgumentError, resolve_arguments
+from vla_ros.reports import write_report
 
 # (task, split, seed) of the three demo episodes.
 EPISODES = (("pick_place_bowl", "train", 0), ("stack_blocks", "train", 1), ("press_button", "train", 2))
@@ -216,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
         "stages_not_in_graph_yet": missing,
         "planning_latency_ms_mean": float(np.mean([r.planning_latency_s for r in reports]) * 1e3),
     }
-    (args.out / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_report(args.out / "demo.json", summary)
     print(f"[demo] wrote {args.out / 'demo.json'}")
     if missing:
         print(f"[demo] not run yet (not in the graph): {', '.join(missing)}; the episodes end after planning")

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from vla_ros.reports import machine_info, write_report
+
 DISCOVERY_TIMEOUT_S = 10.0
 
 
@@ -98,12 +100,10 @@ def run(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         print(f"vla-ros topic-stats: {error}")
         return 1
-    report = {"seconds": args.seconds, "topics": result}
-    text = json.dumps(report, indent=2)
-    print(text)
+    report = {"seconds": args.seconds, "machine": machine_info(), "topics": result}
+    print(json.dumps(report, indent=2))
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        write_report(args.out, report)
     return 0
 
 

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,6 +32,7 @@ from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.limits import JointLimits
 from vla_ros.control.realtime import RealtimeUnavailableError, set_normal_scheduling, set_realtime_priority
 from vla_ros.control.settings import MAX_CONTROL_RATE, BenchSettings, ControllerSettings, ExecutorSettings
+from vla_ros.reports import machine_info, write_report
 
 DEFAULT_OUT = "results/control_bench.json"
 _PERCENTILES = {"p50": 50.0, "p99": 99.0}
@@ -257,14 +255,7 @@ def run_benchmark(
     return {
         "arguments": {"rate": controller_settings.rate, "seconds": seconds, "config": config},
         "scheduling": scheduling,
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "load_average_1min": os.getloadavg()[0],
-            "numpy": np.__version__,
-            "pinocchio": pin.__version__,
-        },
+        "machine": {**machine_info(), "numpy": np.__version__, "pinocchio": pin.__version__},
         "traffic": dataclasses.asdict(bench),
         "loop": loop,
         "idle_loop": idle_loop,
@@ -279,8 +270,7 @@ def run(args: argparse.Namespace) -> int:
         raise ControlConfigError(f"--seconds must be > 0, got {args.seconds}")
     report = run_benchmark(args.rate, args.seconds, args.config, args.realtime_priority)
     out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(out, report)
     loop, ensembling, ik = report["loop"], report["ensembling"], report["ik"]["seed_near_solution"]
     idle_p99 = report["idle_loop"]["period_error_ms"]["p99"]
     print(

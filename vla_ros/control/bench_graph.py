@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ import numpy as np
 from vla_ros.control.errors import ControlConfigError
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.settings import MAX_CONTROL_RATE, ExecutorSettings
+from vla_ros.reports import machine_info, write_report
 
 DEFAULT_OUT = "results/control_graph_bench.json"
 DRIVER_TOPICS = {
@@ -222,12 +222,7 @@ def run_graph_benchmark(
             "warmup": warmup,
             "realtime_priority": realtime_priority,
         },
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-            "load_average_1min": os.getloadavg()[0],
-        },
+        "machine": machine_info(),
         "controller_loop": status["timing"],
         "controller_state": {key: status[key] for key in ("state", "chunks_accepted", "chunks_rejected")},
         "commands_received": {
@@ -250,8 +245,7 @@ def run(args: argparse.Namespace) -> int:
     report = run_graph_benchmark(
         args.rate, args.driver, args.seconds, args.warmup, args.realtime_priority, out.with_suffix(".logs")
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(out, report)
     loop, received = report["controller_loop"], report["commands_received"]
     print(
         f"{args.rate:g} Hz {args.driver}: loop period error p50/p99/max {loop['period_error_ms']['p50']:.3f}/"

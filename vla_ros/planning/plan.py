@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -21,6 +19,7 @@ from vla_ros.planning.errors import PlannerError
 from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.planner import Planner
 from vla_ros.planning.settings import BACKENDS, CONFIG_FILE, NODE_NAME, PlannerConfig, load_planner_config
+from vla_ros.reports import write_report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +59,7 @@ def run_plan(args: argparse.Namespace) -> int:
     try:
         result = Planner.from_config(config).plan(image, args.instruction)
     except PlannerError as error:
-        write_json(args.out_dir / "plan.json", {"ok": False, "error": f"{type(error).__name__}: {error}"})
+        write_report(args.out_dir / "plan.json", {"ok": False, "error": f"{type(error).__name__}: {error}"})
         print(f"planning failed: {type(error).__name__}: {error}")
         return 1
     report = {
@@ -72,7 +71,7 @@ def run_plan(args: argparse.Namespace) -> int:
         "gripper_open": result.path.gripper_open.tolist(),
         "stats": dataclasses.asdict(result.stats),
     }
-    write_json(args.out_dir / "plan.json", report)
+    write_report(args.out_dir / "plan.json", report)
     cv2.imwrite(str(args.out_dir / "overlay.png"), draw_path(image, result.path, config.drawing)[:, :, ::-1])
     print(f"{format_answer(result.path)}  ({result.stats.latency_s:.3f} s) -> {args.out_dir}")
     return 0
@@ -88,9 +87,3 @@ def _with_overrides(config: PlannerConfig, args: argparse.Namespace) -> PlannerC
     return dataclasses.replace(
         config, backend=args.backend or config.backend, transformers=transformers_config, file=file_config
     )
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON, creating the parent directories."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=2) + "\n")

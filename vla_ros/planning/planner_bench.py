@@ -10,8 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -24,8 +22,8 @@ import numpy as np
 from vla_ros.planning.drawing import draw_path, rasterize_path_channels
 from vla_ros.planning.hamster_format import build_prompt, format_answer, parse_answer
 from vla_ros.planning.path import PlannedPath
-from vla_ros.planning.plan import write_json
 from vla_ros.planning.settings import load_planner_config
+from vla_ros.reports import machine_info, write_report
 
 # Odd but parseable answers, timed next to canonical ones.
 ODD_ANSWERS = (
@@ -39,9 +37,7 @@ ODD_ANSWERS = (
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``planner`` benchmark."""
-    bench = subparsers.add_parser(
-        "planner", help="time the parser, drawing and a tiny transformers model"
-    )
+    bench = subparsers.add_parser("planner", help="time the parser, drawing and a tiny transformers model")
     bench.add_argument(
         "--out", type=Path, default=Path("outputs/planner_bench.json"), help="JSON file to write"
     )
@@ -109,14 +105,12 @@ def run_bench(args: argparse.Namespace) -> int:
         "threads": args.threads,
     }
     results["environment"] = {
+        **machine_info(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "torch_threads": torch.get_num_threads(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": os.getloadavg()[0],
     }
-    write_json(args.out, results)
+    write_report(args.out, results)
     print(json.dumps(results, indent=2))
     return 0
 

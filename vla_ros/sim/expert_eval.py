@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from vla_ros.reports import machine_info, write_report
 from vla_ros.sim.expert import EpisodeOutcome, run_expert_episode
 from vla_ros.sim.ik import PandaIk
 from vla_ros.sim.settings import SPLIT_NAMES, load_sim_config
@@ -61,14 +60,13 @@ def evaluate_expert(
         "tasks": per_task,
         "overall_success_rate": float(np.mean([t["success_rate"] for t in per_task.values()])),
         "total_wall_time_s": time.perf_counter() - started,
-        "machine": platform.processor() or platform.machine(),
+        "machine": machine_info(),
     }
 
 
 def _run(args: argparse.Namespace) -> int:
     result = evaluate_expert(args.tasks, args.seeds, args.split, args.first_seed, args.config)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_report(args.out, result)
     for task, summary in result["tasks"].items():
         print(
             f"{task}: {summary['successes']}/{summary['episodes']} "

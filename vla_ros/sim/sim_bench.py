@@ -6,7 +6,6 @@ import argparse
 import dataclasses
 import itertools
 import json
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from vla_ros.reports import machine_info, write_report
 from vla_ros.sim.settings import load_sim_config
 from vla_ros.sim.tasks import TASKS
 from vla_ros.sim.workcell import Workcell
@@ -84,7 +84,7 @@ def benchmark(
             }
     finally:
         workcell.close()
-    result["machine"] = platform.processor() or platform.machine()
+    result["machine"] = machine_info()
     return result
 
 
@@ -95,8 +95,7 @@ def _resolution(text: str) -> tuple[int, int]:
 
 def _run(args: argparse.Namespace) -> int:
     result = benchmark(args.task, args.resolutions, args.repeats, args.config)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_report(args.out, result)
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1))
     return 0
 
