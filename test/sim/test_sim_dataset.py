@@ -74,3 +74,26 @@ def test_reader_rejects_other_directories(tmp_path: Path) -> None:
     (tmp_path / "meta.json").write_text(json.dumps({"format": "something", "format_version": 1}))
     with pytest.raises(DatasetError, match="format"):
         EpisodeReader(tmp_path)
+
+
+def test_keyframe_recording_keeps_the_expert_keyframes_and_the_same_path_label(
+    dataset: Path, tmp_path: Path
+) -> None:
+    collect(["press_button"], 1, "train", 0, tmp_path, progress=False, frames="keyframes")
+    sparse = EpisodeReader(list_episodes(tmp_path)[0])
+    dense = EpisodeReader(list_episodes(dataset)[0])
+    assert sparse.meta["frames_recorded"] == "keyframes" and dense.meta["frames_recorded"] == "camera"
+    assert sparse.meta["path"] == dense.meta["path"], "the label comes from the control-rate trace in both"
+    keyframes = sparse.meta["expert_keyframes"]
+    same = [(k["tick"], k["tcp_pose"], k["gripper_open"]) for k in keyframes]
+    assert same == [(k["tick"], k["tcp_pose"], k["gripper_open"]) for k in dense.meta["expert_keyframes"]]
+    # press: close at the start pose, above the button, press, back up
+    assert [k["gripper_open"] for k in keyframes] == [False] * 4
+    assert keyframes[2]["tcp_pose"][2] < keyframes[1]["tcp_pose"][2]
+    frames = sparse.meta["num_frames"]
+    assert frames < 10 and [k["frame"] for k in keyframes] == sparse.meta["keyframes"]
+    assert all(0 < k["frame"] < frames for k in keyframes)
+    # a keyframe's frame shows the arm arrived: the measured TCP is at the commanded keypose
+    for keyframe in keyframes:
+        measured = sparse.arrays["tcp_pose"][keyframe["frame"], :3]
+        assert np.linalg.norm(measured - np.array(keyframe["tcp_pose"][:3])) < 0.01

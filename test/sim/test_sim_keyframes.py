@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla_ros.sim.keyframes import KeyframeError, discover_keyframes
+from vla_ros.sim.keyframes import KeyframeError, discover_keyframes, merge_keyposes
 
 
 def _trace() -> tuple[list[bool], np.ndarray]:
@@ -47,3 +47,13 @@ def test_first_frame_is_never_a_keyframe_and_shapes_are_checked() -> None:
     assert discover_keyframes([True, True, True], np.zeros((3, 7)), 0.1, 4) == [2]
     with pytest.raises(KeyframeError):
         discover_keyframes([True, False], np.zeros((3, 7)), 0.1, 4)
+
+
+def test_a_gripper_action_merges_with_the_move_before_it() -> None:
+    above, grasp = np.eye(4), np.eye(4)
+    above[2, 3], grasp[2, 3] = 0.2, 0.05
+    # move above, move down, close there (same pose), move back up
+    poses = [above, grasp, grasp.copy(), above]
+    assert merge_keyposes(poses, [True, True, False, False], 1e-6) == [0, 2, 3]
+    with pytest.raises(KeyframeError):
+        merge_keyposes(poses, [True], 1e-6)

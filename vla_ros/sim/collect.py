@@ -1,4 +1,10 @@
-"""``vla-ros collect``: record expert demonstrations at camera rate, with keyframes and path labels.
+"""``vla-ros collect``: record expert demonstrations, with keyframes and path labels.
+
+``--frames camera`` records every camera frame (camera rate); ``--frames keyframes`` records the first
+frame and one on arrival at every expert keypose (about ten a demonstration, ten times faster to
+collect), which is all the keyframe policy trains on. Both write the expert's keyframes (commanded TCP
+pose and gripper state, and the frame recorded on arrival) and the HAMSTER path label of the whole
+control-rate TCP trace (as the simulator's oracle planner computes it).
 
 Episode ``i`` of a task uses seed ``--seed + i``; an episode the expert fails is not saved (it is
 counted in ``dataset.json``) and the next seed is tried, up to twice the requested number of seeds.
@@ -7,6 +13,7 @@ counted in ``dataset.json``) and the next seed is tried, up to twice the request
 from __future__ import annotations
 
 import argparse
+import bisect
 import dataclasses
 import json
 import time
@@ -18,15 +25,18 @@ from tqdm import tqdm
 from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.settings import load_planner_config
 from vla_ros.sim.dataset import FORMAT_NAME, FORMAT_VERSION, INDEX_FILE, DatasetError, EpisodeRecorder
-from vla_ros.sim.expert import run_expert_episode
+from vla_ros.sim.expert import ExpertCommand, run_expert_episode
+from vla_ros.sim.geometry import pose_to_vector
 from vla_ros.sim.ik import PandaIk
-from vla_ros.sim.keyframes import discover_keyframes
-from vla_ros.sim.path_labels import hamster_path
+from vla_ros.sim.keyframes import discover_keyframes, merge_keyposes
+from vla_ros.sim.oracle import TcpTrace
 from vla_ros.sim.settings import SPLIT_NAMES, SimConfig, load_sim_config
 from vla_ros.sim.tasks import TASKS
 from vla_ros.sim.workcell import Workcell
 
 _MAX_ATTEMPTS_FACTOR = 2
+_KEYPOSE_MERGE_TOLERANCE = 1e-6
+FRAME_MODES = ("camera", "keyframes")
 
 
 def episode_name(task: str, split: str, seed: int) -> str:
@@ -45,36 +55,83 @@ def frame_period_ticks(config: SimConfig) -> int:
     return round(ratio)
 
 
-def episode_labels(recorder: EpisodeRecorder, workcell: Workcell, answer_decimals: int) -> dict[str, Any]:
-    """Keyframes and HAMSTER path label (``answer_decimals`` decimals) of a recorded episode."""
-    arrays = recorder.arrays()
-    recording = workcell.config.recording
-    arm = len(workcell.arm_joint_names)
-    gripper_open = [bool(v) for v in arrays["gripper_open"]]
-    keyframes = discover_keyframes(
-        gripper_open,
-        arrays["joint_velocities"][:, :arm],
-        recording.keyframe_velocity_threshold,
-        recording.keyframe_stop_buffer,
-    )
-    path = hamster_path(
-        workcell.intrinsics,
-        workcell.camera_pose(),
-        arrays["tcp_pose"][:, :3],
-        gripper_open,
-        recording.path_rdp_epsilon,
-    )
-    return {
-        "keyframes": keyframes,
-        "path": {
-            "points": path.points.tolist(),
-            "gripper_open": path.gripper_open.tolist(),
-            "initial_gripper_open": path.initial_gripper_open,
-            "answer": format_answer(path, answer_decimals),
-            "rdp_epsilon": recording.path_rdp_epsilon,
-            "image": "first frame; x = column / width, y = row / height from the top-left corner",
-        },
-    }
+class EpisodeTrace:
+    """Everything recorded during one expert episode: frames, the TCP trace and the keyposes."""
+
+    def __init__(self, workcell: Workcell, frames: str, ticks_per_frame: int) -> None:
+        if frames not in FRAME_MODES:
+            raise DatasetError(f"frames must be one of {FRAME_MODES}, got {frames!r}")
+        self.recorder = EpisodeRecorder(workcell)
+        self.tcp = TcpTrace(workcell)
+        self._workcell = workcell
+        self._frames = frames
+        self._ticks_per_frame = ticks_per_frame
+        self._recorded_ticks: list[int] = []
+        self._keyposes: list[tuple[int, ExpertCommand]] = []
+
+    def on_tick(self, tick: int, command: ExpertCommand | None) -> None:
+        """Record what tick ``tick`` (0 = after the reset) shows, as :func:`run_expert_episode` calls it."""
+        self.tcp.record()
+        keypose = command is not None and command.keypose
+        if tick == 0 or (keypose if self._frames == "keyframes" else tick % self._ticks_per_frame == 0):
+            self.recorder.record()
+            self._recorded_ticks.append(tick)
+        if keypose:
+            self._keyposes.append((tick, command))
+
+    def expert_keyframes(self) -> list[dict[str, Any]]:
+        """The expert's keyframes: tick, frame recorded on arrival, commanded TCP pose, gripper state."""
+        threshold = self._workcell.config.gripper.closed_threshold
+        commands = [command for _, command in self._keyposes]
+        kept = merge_keyposes(
+            [c.tcp_pose for c in commands],
+            [c.gripper_width >= threshold for c in commands],
+            _KEYPOSE_MERGE_TOLERANCE,
+        )
+        last = len(self._recorded_ticks) - 1
+        keyframes = []
+        for index in kept:
+            tick, command = self._keyposes[index]
+            frame = min(bisect.bisect_left(self._recorded_ticks, tick), last)
+            keyframes.append(
+                {
+                    "tick": tick,
+                    "frame": frame,
+                    "tcp_pose": pose_to_vector(command.tcp_pose).tolist(),
+                    "gripper_open": bool(command.gripper_width >= threshold),
+                }
+            )
+        return keyframes
+
+    def labels(self, answer_decimals: int) -> dict[str, Any]:
+        """Keyframes and HAMSTER path label (``answer_decimals`` decimals) of the episode."""
+        expert_keyframes = self.expert_keyframes()
+        if self._frames == "keyframes":
+            keyframes = [keyframe["frame"] for keyframe in expert_keyframes]
+        else:
+            arrays = self.recorder.arrays()
+            recording = self._workcell.config.recording
+            arm = len(self._workcell.arm_joint_names)
+            keyframes = discover_keyframes(
+                [bool(v) for v in arrays["gripper_open"]],
+                arrays["joint_velocities"][:, :arm],
+                recording.keyframe_velocity_threshold,
+                recording.keyframe_stop_buffer,
+            )
+        path = self.tcp.path()
+        return {
+            "frames_recorded": self._frames,
+            "keyframes": keyframes,
+            "expert_keyframes": expert_keyframes,
+            "path": {
+                "points": path.points.tolist(),
+                "gripper_open": path.gripper_open.tolist(),
+                "initial_gripper_open": path.initial_gripper_open,
+                "answer": format_answer(path, answer_decimals),
+                "rdp_epsilon": self._workcell.config.recording.path_rdp_epsilon,
+                "image": "first frame; x = column / width, y = row / height from the top-left corner",
+            },
+        }
 
 
 def collect(
@@ -86,8 +143,11 @@ def collect(
     config_file: str = "sim.yaml",
     progress: bool = True,
     planner_config_file: str = "planner.yaml",
+    frames: str = "camera",
 ) -> dict[str, Any]:
     """Record ``episodes`` successful demonstrations per task into ``out``; returns the index written.
+
+    ``frames``: ``camera`` (every camera frame) or ``keyframes`` (the first frame and the keyframes).
 
     Path labels are written with the planner's answer format and ``answer_decimals``.
     """
@@ -112,13 +172,8 @@ def collect(
             for episode_seed in range(seed, seed + _MAX_ATTEMPTS_FACTOR * episodes):
                 if task_saved == episodes:
                     break
-                recorder = EpisodeRecorder(workcell)
-
-                def on_tick(tick: int, recorder: EpisodeRecorder = recorder) -> None:
-                    if tick % ticks_per_frame == 0:
-                        recorder.record()
-
-                outcome = run_expert_episode(workcell, ik, task, split, episode_seed, on_tick)
+                trace = EpisodeTrace(workcell, frames, ticks_per_frame)
+                outcome = run_expert_episode(workcell, ik, task, split, episode_seed, trace.on_tick)
                 if not outcome.success:
                     failed.append({"task": task, "seed": episode_seed, "error": outcome.error})
                     continue
@@ -136,9 +191,9 @@ def collect(
                         "objects": [dataclasses.asdict(o) for o in scene.objects],
                         "camera_offset": list(scene.camera_offset),
                     },
-                    **episode_labels(recorder, workcell, answer_decimals),
+                    **trace.labels(answer_decimals),
                 }
-                recorder.write(out / name, meta)
+                trace.recorder.write(out / name, meta)
                 saved.append(name)
                 task_saved += 1
                 bar.update(1)
@@ -154,6 +209,7 @@ def collect(
             "split": split,
             "first_seed": seed,
             "requested_per_task": episodes,
+            "frames": frames,
             "saved": len(saved),
             "failed": failed,
             "wall_time_s": elapsed,
@@ -178,6 +234,7 @@ def _run(args: argparse.Namespace) -> int:
         args.out,
         args.config,
         planner_config_file=args.planner_config,
+        frames=args.frames,
     )
     last = index["collections"][-1]
     print(
@@ -196,6 +253,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--episodes", type=int, default=10, help="successful episodes per task")
     parser.add_argument("--split", default="train", choices=SPLIT_NAMES, help="variation split")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    parser.add_argument(
+        "--frames",
+        default="camera",
+        choices=FRAME_MODES,
+        help="record every camera frame, or only the first frame and the keyframes",
+    )
     parser.add_argument("--config", default="sim.yaml", help="simulator parameter file")
     parser.add_argument(
         "--planner-config", default="planner.yaml", help="planner parameter file (answer format)"

@@ -30,10 +30,13 @@ _PRESS_HOLD_TIME = 0.3  # s
 
 @dataclasses.dataclass(frozen=True)
 class ExpertCommand:
-    """Targets for one control tick: arm joint positions (rad) and gripper width (m)."""
+    """Targets for one control tick: arm joint positions (rad), gripper width (m), the commanded TCP
+    pose (4x4, base frame) and whether the tick ends a keypose phase (a move or a gripper action)."""
 
     arm_positions: NDArray[np.float64]
     gripper_width: float
+    tcp_pose: NDArray[np.float64]
+    keypose: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,8 +101,8 @@ class ScriptedExpert:
         yield from self._wait(self._config.settle_time)
 
     # ----------------------------------------------------------------------------------- primitives
-    def _command(self) -> ExpertCommand:
-        return ExpertCommand(self._q.copy(), self._gripper)
+    def _command(self, keypose: bool = False) -> ExpertCommand:
+        return ExpertCommand(self._q.copy(), self._gripper, self._pose.copy(), keypose)
 
     def _wait(self, duration: float) -> Iterator[ExpertCommand]:
         for _ in range(max(1, round(duration / self._dt))):
@@ -109,7 +112,9 @@ class ScriptedExpert:
         if width == self._gripper:
             return
         self._gripper = width
-        yield from self._wait(self._config.gripper_time)
+        ticks = max(1, round(self._config.gripper_time / self._dt))
+        for tick in range(1, ticks + 1):
+            yield self._command(keypose=tick == ticks)
 
     def _move(
         self, position: NDArray[np.float64], yaw: float, speed_scale: float = 1.0
@@ -128,7 +133,7 @@ class ScriptedExpert:
             s = _minimum_jerk(tick / ticks)
             self._pose = top_down_pose(start + s * (position - start), start_yaw + s * turn)
             self._q = self._ik.solve(self._pose, self._q)
-            yield self._command()
+            yield self._command(keypose=tick == ticks)
 
     def _state(self, name: str) -> ObjectState:
         return self._workcell.object_states()[name]
@@ -236,12 +241,12 @@ def run_expert_episode(
     task: str,
     split: str,
     seed: int,
-    on_tick: Callable[[int], None] | None = None,
+    on_tick: Callable[[int, ExpertCommand | None], None] | None = None,
 ) -> EpisodeOutcome:
     """Reset ``workcell`` to (task, split, seed), run the expert to the end, and check success.
 
-    ``on_tick(tick)`` is called with tick 0 right after the reset and with tick n after the n-th
-    control period has been simulated (for recording).
+    ``on_tick(tick, command)`` is called with tick 0 and no command right after the reset and with
+    tick n and the n-th command after its control period has been simulated (for recording).
     """
     started = time.perf_counter()
     scene = workcell.reset(task, split, seed)
@@ -249,14 +254,14 @@ def run_expert_episode(
     limit = workcell.config.expert.max_episode_time
     error = ""
     if on_tick is not None:
-        on_tick(0)
+        on_tick(0, None)
     try:
         for tick, command in enumerate(expert.commands(), start=1):
             workcell.set_arm_targets(command.arm_positions)
             workcell.set_gripper_width(command.gripper_width)
             workcell.step(expert.control_period)
             if on_tick is not None:
-                on_tick(tick)
+                on_tick(tick, command)
             if workcell.sim_time >= limit:
                 error = f"episode exceeded max_episode_time {limit} s"
                 break

@@ -52,3 +52,21 @@ def discover_keyframes(
     if len(keyframes) > 1 and keyframes[-1] - keyframes[-2] == 1:
         keyframes.pop(-2)
     return keyframes
+
+
+def merge_keyposes(poses: Sequence[ArrayLike], gripper_open: Sequence[bool], tolerance: float) -> list[int]:
+    """Indices of the keyposes that are keyframes of an expert demonstration.
+
+    The expert marks the end of every move and every gripper action; a gripper action ends where the
+    move before it ended, so the two are one keyframe (the pose, reached with the new gripper state):
+    a keypose is dropped when the next one has the same TCP pose (4x4) within ``tolerance`` (metres of
+    position, and of the rotation matrix entries).
+    """
+    if len(poses) != len(gripper_open):
+        raise KeyframeError(f"{len(poses)} keyposes but {len(gripper_open)} gripper states")
+    matrices = [np.asarray(pose, dtype=float) for pose in poses]
+    return [
+        index
+        for index in range(len(matrices))
+        if index + 1 == len(matrices) or not np.allclose(matrices[index], matrices[index + 1], atol=tolerance)
+    ]

@@ -18,29 +18,43 @@ class OracleError(RuntimeError):
     """The expert could not solve the scene, so there is no privileged path."""
 
 
+class TcpTrace:
+    """The measured TCP position and commanded gripper state of every control tick of an episode."""
+
+    def __init__(self, workcell: Workcell) -> None:
+        self._workcell = workcell
+        self.positions: list = []
+        self.gripper_open: list[bool] = []
+
+    def record(self) -> None:
+        """Append the workcell's current TCP position and gripper state."""
+        workcell = self._workcell
+        self.positions.append(workcell.tcp_pose()[:3, 3])
+        self.gripper_open.append(workcell.gripper_command() >= workcell.config.gripper.closed_threshold)
+
+    def path(self) -> PlannedPath:
+        """The trace as a simplified HAMSTER path in the workcell's camera image."""
+        workcell = self._workcell
+        return hamster_path(
+            workcell.intrinsics,
+            workcell.camera_pose(),
+            self.positions,
+            self.gripper_open,
+            workcell.config.recording.path_rdp_epsilon,
+        )
+
+
 def oracle_path(config: SimConfig, task: str, split: str, seed: int) -> PlannedPath:
     """Solve (task, split, seed) with the scripted expert and return its simplified image path."""
     workcell, ik = Workcell(config), PandaIk(config)
-    positions: list = []
-    gripper_open: list[bool] = []
-
-    def record(_tick: int) -> None:
-        positions.append(workcell.tcp_pose()[:3, 3])
-        gripper_open.append(workcell.gripper_command() >= config.gripper.closed_threshold)
-
+    trace = TcpTrace(workcell)
     try:
-        outcome = run_expert_episode(workcell, ik, task, split, seed, on_tick=record)
+        outcome = run_expert_episode(workcell, ik, task, split, seed, on_tick=lambda *_: trace.record())
         if not outcome.success:
             raise OracleError(
                 f"the expert failed {task}/{split}/{seed}: {outcome.error or 'task not achieved'}"
             )
-        return hamster_path(
-            workcell.intrinsics,
-            workcell.camera_pose(),
-            positions,
-            gripper_open,
-            config.recording.path_rdp_epsilon,
-        )
+        return trace.path()
     finally:
         ik.close()
         workcell.close()
