@@ -1,43 +1,82 @@
 """Start the vla_ros graph: ``ros2 launch vla_ros bringup.launch.py [name:=value ...]``.
 
 ``ros2 launch vla_ros bringup.launch.py --show-args`` lists the arguments. The nodes, their parameter
-files and the arguments are declared once in ``vla_ros.graph``; ``vla-ros bringup`` starts the same
-graph without the launch system.
+files, the arguments and how they reach the nodes are declared once in ``vla_ros.graph``;
+``vla-ros bringup`` starts the same graph without the launch system.
+
+The graph's nodes are built when the arguments are known (OpaqueFunction), so that an empty argument
+adds no parameter override (the node keeps its parameter file's value) and bad values fail before any
+node starts.
 """
 
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration
+from launch.substitutions import LaunchConfiguration, TextSubstitution
 from launch_ros.actions import Node
 
-from vla_ros.graph import LAUNCH_ARGUMENTS, NODES, parameter_file_arguments
+from vla_ros.graph import (
+    LAUNCH_ARGUMENTS,
+    NODES,
+    is_enabled,
+    node_namespace,
+    parameter_file_arguments,
+    parameter_overrides,
+    resolve_arguments,
+    rviz_config_path,
+    topic_remappings,
+)
+
+
+def graph_nodes(context: LaunchContext) -> list[Node]:
+    """One Node action per enabled node of the graph, from the resolved launch arguments."""
+    values = resolve_arguments(
+        {argument.name: context.launch_configurations[argument.name] for argument in LAUNCH_ARGUMENTS}
+    )
+    return [
+        Node(
+            package="vla_ros",
+            executable=node.executable,
+            name=node.name,
+            namespace=node_namespace(values),
+            parameters=[
+                *(values[argument] for argument in parameter_file_arguments(node)),
+                # As substitutions, the values are read as YAML (true -> bool), as `-p name:=value` is.
+                {
+                    name: TextSubstitution(text=value)
+                    for name, value in parameter_overrides(node, values).items()
+                },
+            ],
+            remappings=topic_remappings(node, values),
+            arguments=["--ros-args", "--log-level", values["log_level"]],
+            output="screen",
+            emulate_tty=True,
+        )
+        for node in NODES
+        if is_enabled(node, values)
+    ]
 
 
 def generate_launch_description() -> LaunchDescription:
-    """The launch arguments and one Node action per node of the graph."""
-    actions = [
-        DeclareLaunchArgument(argument.name, default_value=argument.default, description=argument.description)
-        for argument in LAUNCH_ARGUMENTS
-    ]
-    for node in NODES:
-        actions.append(
+    """The launch arguments, the graph's nodes and, with ``rviz:=true``, RViz."""
+    return LaunchDescription(
+        [
+            *(
+                DeclareLaunchArgument(
+                    argument.name, default_value=argument.default, description=argument.description
+                )
+                for argument in LAUNCH_ARGUMENTS
+            ),
+            # First: where rviz2 is missing, rviz:=true fails before any node of the graph starts.
             Node(
-                package="vla_ros",
-                executable=node.executable,
-                name=node.name,
+                package="rviz2",
+                executable="rviz2",
                 namespace=LaunchConfiguration("namespace"),
-                parameters=[
-                    *(LaunchConfiguration(argument) for argument in parameter_file_arguments(node)),
-                    {
-                        parameter: LaunchConfiguration(argument)
-                        for parameter, argument in node.parameters_from_arguments().items()
-                    },
-                ],
-                arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
-                condition=IfCondition(LaunchConfiguration(node.condition)) if node.condition else None,
+                arguments=["-d", rviz_config_path()],
+                parameters=[{"use_sim_time": LaunchConfiguration("use_sim_time")}],
+                condition=IfCondition(LaunchConfiguration("rviz")),
                 output="screen",
-                emulate_tty=True,
-            )
-        )
-    return LaunchDescription(actions)
+            ),
+            OpaqueFunction(function=graph_nodes),
+        ]
+    )

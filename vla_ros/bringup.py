@@ -3,15 +3,18 @@
 Takes the same ``name:=value`` arguments, starts every enabled node of :mod:`vla_ros.graph` as a process
 with the same ``--ros-args``, prefixes their output with the node name, and stops them all (SIGINT,
 then SIGKILL after a grace period) on Ctrl-C, after ``--duration`` seconds, or as soon as one node
-exits: a graph with a dead node is not left running half-way.
+exits: a graph with a dead node is not left running half-way. With ``rviz:=true`` it also starts
+``rviz2`` when it is on PATH (closing RViz leaves the graph running), and says so when it is not.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -23,6 +26,7 @@ from vla_ros.graph import (
     is_enabled,
     node_command,
     resolve_arguments,
+    rviz_command,
 )
 
 STOP_GRACE_S = 10.0
@@ -37,6 +41,14 @@ def parse_overrides(items: list[str]) -> dict[str, str]:
             raise GraphArgumentError(f"expected name:=value, got {item!r}")
         overrides[name] = value
     return overrides
+
+
+def _start_relayed(name: str, command: list[str]) -> subprocess.Popen:
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
+    )
+    threading.Thread(target=_relay, args=(name, process.stdout), daemon=True).start()
+    return process
 
 
 def _relay(name: str, stream) -> None:
@@ -59,30 +71,51 @@ def stop(processes: dict[str, subprocess.Popen]) -> None:
             process.wait()
 
 
-def start_graph(values: dict[str, str], log_dir: Path | None = None) -> dict[str, subprocess.Popen]:
-    """Start every enabled node; their output goes to ``log_dir/<node>.log``, else to stdout, prefixed."""
+def start_graph(
+    values: dict[str, str], log_dir: Path | None = None, parameter_dir: Path | None = None
+) -> dict[str, subprocess.Popen]:
+    """Start every enabled node; their output goes to ``log_dir/<node>.log``, else to stdout, prefixed.
+
+    The parameter files written from the launch arguments go to ``parameter_dir``, else to ``log_dir``,
+    else to a new temporary directory (left behind, as launch_ros leaves its parameter files).
+    """
+    parameter_dir = parameter_dir or log_dir or Path(tempfile.mkdtemp(prefix="vla_ros_bringup_"))
     processes: dict[str, subprocess.Popen] = {}
     for node in NODES:
         if not is_enabled(node, values):
             continue
+        command = node_command(node, values, parameter_dir)
         if log_dir is not None:
             with (log_dir / f"{node.name}.log").open("w") as log:
-                processes[node.name] = subprocess.Popen(
-                    node_command(node, values), stdout=log, stderr=subprocess.STDOUT
-                )
+                processes[node.name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             continue
-        process = subprocess.Popen(
-            node_command(node, values), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
-        )
-        processes[node.name] = process
-        threading.Thread(target=_relay, args=(node.name, process.stdout), daemon=True).start()
+        processes[node.name] = _start_relayed(node.name, command)
     return processes
+
+
+def start_rviz(values: dict[str, str]) -> subprocess.Popen | None:
+    """Start RViz when ``rviz:=true`` and rviz2 is on PATH; otherwise say why not and return None."""
+    if values["rviz"] != "true":
+        return None
+    if shutil.which("rviz2") is None:
+        print(
+            "[bringup] rviz:=true but rviz2 is not on PATH (install RViz 2 or source a ROS 2 installation); "
+            "the graph runs without it",
+            flush=True,
+        )
+        return None
+    return _start_relayed("rviz2", rviz_command(values))
 
 
 def run_graph(values: dict[str, str], duration: float | None) -> int:
     """Start the graph and supervise it; returns 0 when it was stopped with every node alive."""
-    processes = start_graph(values)
+    with tempfile.TemporaryDirectory(prefix="vla_ros_bringup_") as parameter_dir:
+        return _supervise(values, start_graph(values, parameter_dir=Path(parameter_dir)), duration)
+
+
+def _supervise(values: dict[str, str], processes: dict[str, subprocess.Popen], duration: float | None) -> int:
     print(f"[bringup] started {', '.join(processes) or 'no nodes'}", flush=True)
+    rviz = start_rviz(values)
     deadline = None if duration is None else time.monotonic() + duration
     failed: list[str] = []
     try:
@@ -91,7 +124,7 @@ def run_graph(values: dict[str, str], duration: float | None) -> int:
             time.sleep(0.1)
     except KeyboardInterrupt:
         pass
-    stop(processes)
+    stop(processes if rviz is None else {**processes, "rviz2": rviz})
     for name in failed:
         print(f"[bringup] node {name} exited with code {processes[name].returncode}", file=sys.stderr)
     return 1 if failed else 0

@@ -1,17 +1,36 @@
 """The node graph that ``launch/bringup.launch.py`` and ``vla-ros bringup`` both start.
 
-One declaration of the graph: the launch file turns it into launch_ros actions, and ``vla-ros bringup``
-(for machines without the launch system) into processes with the same ``--ros-args``. Both read the
-same YAML parameter files from ``config/``.
+One declaration of the graph: its nodes, the launch arguments and how each argument reaches the nodes
+(a parameter override, a topic remapping, a condition). The launch file turns it into launch_ros
+actions, and ``vla-ros bringup`` (for machines without the launch system) into processes with the same
+``--ros-args``. Both read the same YAML parameter files from ``config/``.
+
+An argument left empty changes nothing: the node keeps the value of its parameter file.
 """
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from vla_ros.config import config_path
+import yaml
+
+from vla_ros.config import config_dir, config_path, unflatten
 from vla_ros.robot import ROBOT_CONFIG_FILE
+
+RVIZ_CONFIG_FILE = "vla_ros.rviz"
+# The camera topics as the nodes name them (realsense2_camera's layout under the namespace "camera",
+# as config/sim.yaml and config/planner.yaml configure them); ``camera_namespace:=...`` moves them.
+CAMERA_NAMESPACE = "camera"
+CAMERA_TOPICS = (
+    "color/image_raw",
+    "color/camera_info",
+    "color/camera_pose",
+    "aligned_depth_to_color/image_raw",
+    "aligned_depth_to_color/camera_info",
+)
+BOOLEAN_ARGUMENTS = ("sim", "use_sim_time", "rviz")
 
 
 @dataclass(frozen=True)
@@ -29,7 +48,9 @@ class GraphNode:
 
     ``uses_robot``: the node also gets config/robot.yaml (the shared robot description), before its own
     file. ``argument_parameters`` maps node parameters to the launch argument whose value they take
-    (on top of ``use_sim_time``, which every node gets), e.g. actuation enabled at start only with sim.
+    (on top of ``use_sim_time``, which every node gets), e.g. actuation enabled at start only with sim;
+    an empty argument leaves the parameter file's value. ``camera_topics``: the camera topics (of
+    :data:`CAMERA_TOPICS`) the node publishes or subscribes, remapped by ``camera_namespace``.
     """
 
     name: str
@@ -39,6 +60,7 @@ class GraphNode:
     description: str
     uses_robot: bool = True
     argument_parameters: tuple[tuple[str, str], ...] = ()
+    camera_topics: tuple[str, ...] = ()
 
     def parameters_from_arguments(self) -> dict[str, str]:
         """Node parameter -> launch argument, ``use_sim_time`` included."""
@@ -57,6 +79,7 @@ NODES: tuple[GraphNode, ...] = (
         config="sim.yaml",
         condition="sim",
         description="the simulated PyBullet workcell (camera, joint states, controllers)",
+        camera_topics=CAMERA_TOPICS,
     ),
     GraphNode(
         name="planner",
@@ -65,6 +88,12 @@ NODES: tuple[GraphNode, ...] = (
         condition=None,
         description="the VLM planner: colour image + instruction -> 2D path (Path2D)",
         uses_robot=False,
+        argument_parameters=(
+            ("backend", "planner"),
+            ("transformers.model_dir", "planner_model"),
+            ("openai.base_url", "planner_url"),
+        ),
+        camera_topics=("color/image_raw",),
     ),
     GraphNode(
         name="chunk_executor",
@@ -80,12 +109,42 @@ NODES: tuple[GraphNode, ...] = (
         condition=None,
         description="temporal ensembling of chunks at a fixed rate, safety, controller drivers",
         # Actuation is enabled at start in the simulator only; a real robot needs ~/enable.
-        argument_parameters=(("safety.enabled_at_start", "sim"),),
+        argument_parameters=(("safety.enabled_at_start", "sim"), ("driver.arm", "controller")),
     ),
 )
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("sim", "true", "run the simulated workcell (false: a real robot and camera drivers)"),
+    LaunchArgument(
+        "planner",
+        "",
+        "planner backend: oracle (the simulator's path), transformers (a local model directory), "
+        "openai (a chat-completions server) or file; empty: backend of the planner's parameter file",
+    ),
+    LaunchArgument(
+        "planner_model", "", "model directory of the transformers backend; empty: from the parameter file"
+    ),
+    LaunchArgument(
+        "planner_url",
+        "",
+        "server URL of the openai backend (vLLM, SGLang, HAMSTER's server); empty: from the parameter file",
+    ),
+    LaunchArgument(
+        "policy_checkpoint", "", "checkpoint of the keyframe policy; empty: the one its parameter file names"
+    ),
+    LaunchArgument(
+        "controller",
+        "",
+        "arm command driver: joint_trajectory, forward_position, servo_pose or servo_twist; "
+        "empty: driver.arm of the controller's parameter file",
+    ),
+    LaunchArgument(
+        "camera_namespace",
+        "",
+        f"namespace of the camera topics ({CAMERA_NAMESPACE}/color/image_raw, ...), e.g. camera/camera for "
+        f"realsense2_camera's default; empty: {CAMERA_NAMESPACE}",
+    ),
+    LaunchArgument("rviz", "false", f"start RViz with config/{RVIZ_CONFIG_FILE}"),
     LaunchArgument("use_sim_time", "false", "every node follows /clock (true for lock-step evaluation)"),
     LaunchArgument("namespace", "", "namespace of every node of the graph"),
     LaunchArgument("log_level", "info", "log level of every node (debug, info, warn, error)"),
@@ -106,21 +165,25 @@ class GraphArgumentError(ValueError):
 
 
 def resolve_arguments(overrides: dict[str, str]) -> dict[str, str]:
-    """Every launch argument's value: the defaults, replaced by ``overrides``; unknown names raise."""
+    """Every launch argument's value: the defaults, replaced by ``overrides``; unknown names raise.
+
+    Boolean arguments are checked and normalised to ``true`` / ``false``.
+    """
     values = {argument.name: argument.default for argument in LAUNCH_ARGUMENTS}
     unknown = sorted(set(overrides) - set(values))
     if unknown:
         raise GraphArgumentError(f"unknown launch arguments {unknown}; the graph takes {sorted(values)}")
     values.update(overrides)
-    for name in ("sim", "use_sim_time"):
+    for name in BOOLEAN_ARGUMENTS:
         if values[name].lower() not in ("true", "false"):
             raise GraphArgumentError(f"{name} must be true or false, got {values[name]!r}")
+        values[name] = values[name].lower()
     return values
 
 
 def is_enabled(node: GraphNode, values: dict[str, str]) -> bool:
     """Whether ``node`` runs under these argument values (its condition argument is true)."""
-    return node.condition is None or values[node.condition].lower() == "true"
+    return node.condition is None or values[node.condition] == "true"
 
 
 def parameter_file_arguments(node: GraphNode) -> list[str]:
@@ -128,14 +191,68 @@ def parameter_file_arguments(node: GraphNode) -> list[str]:
     return (["robot_config"] if node.uses_robot else []) + [node.config_argument]
 
 
-def node_command(node: GraphNode, values: dict[str, str]) -> list[str]:
-    """The command line that starts ``node`` as the launch file would, without the launch system."""
+def parameter_overrides(node: GraphNode, values: dict[str, str]) -> dict[str, str]:
+    """Node parameter -> value from the launch arguments; empty arguments are left out."""
+    return {
+        parameter: values[argument]
+        for parameter, argument in node.parameters_from_arguments().items()
+        if values[argument] != ""
+    }
+
+
+def topic_remappings(node: GraphNode, values: dict[str, str]) -> list[tuple[str, str]]:
+    """``(from, to)`` topic remappings of ``node``: its camera topics moved to ``camera_namespace``."""
+    namespace = values["camera_namespace"].rstrip("/")
+    if not namespace or namespace == CAMERA_NAMESPACE:
+        return []
+    return [(f"{CAMERA_NAMESPACE}/{topic}", f"{namespace}/{topic}") for topic in node.camera_topics]
+
+
+def node_namespace(values: dict[str, str]) -> str:
+    """The graph's namespace as an absolute name (``""`` for the root namespace)."""
+    namespace = values["namespace"].strip("/")
+    return f"/{namespace}" if namespace else ""
+
+
+def rviz_config_path() -> str:
+    """The RViz configuration shipped in ``config/``."""
+    return str(config_dir() / RVIZ_CONFIG_FILE)
+
+
+def write_parameter_overrides(node: GraphNode, values: dict[str, str], directory: Path) -> Path:
+    """Write ``node``'s parameters from launch arguments as a parameter file; returns its path.
+
+    A file rather than ``-p name:=value``: rcl files ``-p`` values under ``/**``, which the node's own
+    ``/**/<node>`` section of its parameter file overrides. Values are read as YAML, as ``-p`` and launch do.
+    """
+    overrides = unflatten(
+        {name: yaml.safe_load(value) for name, value in parameter_overrides(node, values).items()}
+    )
+    path = directory / f"{node.name}_arguments.yaml"
+    path.write_text(yaml.safe_dump({f"/**/{node.name}": {"ros__parameters": overrides}}))
+    return path
+
+
+def node_command(node: GraphNode, values: dict[str, str], parameter_dir: Path) -> list[str]:
+    """The command line that starts ``node`` as the launch file would, without the launch system.
+
+    The parameters from launch arguments go to a file in ``parameter_dir``, applied last.
+    """
     ros_args = ["--ros-args", "-r", f"__node:={node.name}"]
     for argument in parameter_file_arguments(node):
         ros_args += ["--params-file", values[argument]]
-    if values["namespace"]:
-        ros_args += ["-r", f"__ns:=/{values['namespace'].strip('/')}"]
-    for parameter, argument in node.parameters_from_arguments().items():
-        ros_args += ["-p", f"{parameter}:={values[argument].lower()}"]
+    ros_args += ["--params-file", str(write_parameter_overrides(node, values, parameter_dir))]
+    if node_namespace(values):
+        ros_args += ["-r", f"__ns:={node_namespace(values)}"]
+    for source, target in topic_remappings(node, values):
+        ros_args += ["-r", f"{source}:={target}"]
     ros_args += ["--log-level", values["log_level"]]
     return [sys.executable, "-m", f"vla_ros.nodes.{node.executable}", *ros_args]
+
+
+def rviz_command(values: dict[str, str]) -> list[str]:
+    """``rviz2`` with the shipped configuration, in the graph's namespace (its topic names are relative)."""
+    command = ["rviz2", "-d", rviz_config_path(), "--ros-args"]
+    if node_namespace(values):
+        command += ["-r", f"__ns:={node_namespace(values)}"]
+    return [*command, "-p", f"use_sim_time:={values['use_sim_time']}"]
