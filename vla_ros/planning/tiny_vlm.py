@@ -1,19 +1,23 @@
 """A tiny LLaVA-style image-text-to-text model built offline, saved as a standard transformers model.
 
-CLIP vision tower + Llama text model at toy size, a byte-level BPE tokenizer trained with
-``tokenizers`` on the given texts, a ``LlavaProcessor`` with a Jinja chat template. The directory
+CLIP vision tower + Llama text model at small size, a byte-level BPE tokenizer trained with
+``tokenizers`` on the given texts, a ``LlavaProcessor`` with a Jinja chat template. The tokenizer
+also holds HAMSTER's answer vocabulary as whole tokens: every coordinate ``0.00`` ... ``1.00`` (at the
+answer's number of decimals) and the two gripper actions, so a coordinate is one token (a class) and
+answers stay short. The directory
 written by :func:`build_tiny_llava` loads with ``AutoProcessor`` and
 ``AutoModelForImageTextToText`` exactly as a downloaded VLM would. Weights are random until trained.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     CLIPImageProcessorPil,
     CLIPVisionConfig,
@@ -23,6 +27,8 @@ from transformers import (
     LlavaProcessor,
     PreTrainedTokenizerFast,
 )
+
+from vla_ros.planning.hamster_format import CLOSE_GRIPPER, OPEN_GRIPPER
 
 IMAGE_TOKEN = "<image>"
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<s>", "</s>", IMAGE_TOKEN)
@@ -43,7 +49,11 @@ CHAT_TEMPLATE = (
 
 @dataclass(frozen=True)
 class TinyVlmSpec:
-    """Sizes of the tiny model (square input images of ``image_size`` pixels)."""
+    """Sizes of the tiny model (square input images of ``image_size`` pixels).
+
+    ``coordinate_decimals`` is the number of decimals of the answer's coordinates that get one
+    token each (``10**decimals + 1`` tokens for 0 to 1).
+    """
 
     image_size: int = 32
     patch_size: int = 8
@@ -54,7 +64,7 @@ class TinyVlmSpec:
     attention_heads: int = 2
     vocab_size: int = 400
     max_positions: int = 1024
-    seed: int = 0
+    coordinate_decimals: int = 2
 
     def __post_init__(self) -> None:
         if self.image_size % self.patch_size:
@@ -63,10 +73,25 @@ class TinyVlmSpec:
             )
         if self.vision_width % self.attention_heads or self.text_width % self.attention_heads:
             raise ValueError("vision_width and text_width must be multiples of attention_heads")
+        if not 0 <= self.coordinate_decimals <= 3:
+            raise ValueError(f"coordinate_decimals must be in [0, 3], got {self.coordinate_decimals}")
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
-    """Train a byte-level BPE tokenizer (any text stays encodable) with the special tokens above."""
+def answer_tokens(decimals: int) -> list[str]:
+    """The answer's whole-word tokens: the coordinates from 0 to 1 at ``decimals`` and the actions."""
+    steps = 10**decimals
+    return [f"{value / steps:.{decimals}f}" for value in range(steps + 1)] + [OPEN_GRIPPER, CLOSE_GRIPPER]
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int, decimals: int = 2, whole_texts: Sequence[str] = ()
+) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE tokenizer (any text stays encodable) with the special tokens above.
+
+    The answer tokens of :func:`answer_tokens` are added whole (matched before the BPE splits the
+    text), so ``0.53`` is one token; other numbers still encode byte by byte. ``whole_texts``
+    (for example the fixed parts of a prompt template) are added whole as well.
+    """
     tokenizer = Tokenizer(models.BPE(unk_token="<unk>"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
@@ -76,6 +101,8 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> PreTrainedTokenize
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
     tokenizer.train_from_iterator(texts, trainer)
+    added = [*answer_tokens(decimals), *(text for text in whole_texts if text)]
+    tokenizer.add_tokens([AddedToken(token, normalized=False) for token in added])
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         bos_token="<s>",
@@ -102,8 +129,10 @@ def build_processor(tokenizer: PreTrainedTokenizerFast, spec: TinyVlmSpec) -> Ll
     )
 
 
-def build_model(tokenizer: PreTrainedTokenizerFast, spec: TinyVlmSpec) -> LlavaForConditionalGeneration:
-    """A randomly initialised tiny LLaVA (seeded by ``spec.seed``) matching the tokenizer."""
+def build_model(
+    tokenizer: PreTrainedTokenizerFast, spec: TinyVlmSpec, seed: int = 0
+) -> LlavaForConditionalGeneration:
+    """A randomly initialised tiny LLaVA (seeded by ``seed``) matching the tokenizer."""
     vision = CLIPVisionConfig(
         hidden_size=spec.vision_width,
         intermediate_size=2 * spec.vision_width,
@@ -131,17 +160,54 @@ def build_model(tokenizer: PreTrainedTokenizerFast, spec: TinyVlmSpec) -> LlavaF
         vision_feature_select_strategy="full",
         vision_feature_layer=-1,
     )
-    torch.manual_seed(spec.seed)
+    torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
+    _init_geometry(model, tokenizer, spec)
     return model.eval()
 
 
-def build_tiny_llava(out_dir: str | Path, texts: Iterable[str], spec: TinyVlmSpec | None = None) -> Path:
+def sinusoids(values: torch.Tensor, width: int) -> torch.Tensor:
+    """(N, width) sine/cosine features of values in [0, 1] at geometric frequencies (1/2 to 32 turns)."""
+    frequencies = 2 * math.pi * torch.logspace(-1, 5, width // 2, base=2.0)
+    angles = values[:, None] * frequencies[None, :]
+    features = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+    return torch.nn.functional.pad(features, (0, width - features.shape[1]))
+
+
+def _init_geometry(
+    model: LlavaForConditionalGeneration, tokenizer: PreTrainedTokenizerFast, spec: TinyVlmSpec
+) -> None:
+    """Start from weights that know image geometry and the order of the coordinates.
+
+    The vision tower's patch position embeddings get 2D sine/cosine features of the patch centre
+    (x in the first half of the width, y in the second), and the coordinate tokens' input and
+    output embeddings get sine/cosine features of their value, so neighbouring coordinates start
+    out similar. Only the initial values change: the architecture stays the standard one.
+    """
+    grid = spec.image_size // spec.patch_size
+    centres = (torch.arange(grid, dtype=torch.float32) + 0.5) / grid
+    half = spec.vision_width // 2
+    x_features = sinusoids(centres, half).repeat(grid, 1)  # row-major patches: x varies fastest
+    y_features = sinusoids(centres, spec.vision_width - half).repeat_interleave(grid, dim=0)
+    vision_embeddings = model.model.vision_tower.embeddings.position_embedding.weight
+    scale = float(vision_embeddings.detach().std())
+    numbers = answer_tokens(spec.coordinate_decimals)[:-2]
+    ids = torch.tensor(tokenizer.convert_tokens_to_ids(numbers))
+    values = torch.tensor([float(number) for number in numbers])
+    with torch.no_grad():
+        vision_embeddings[1:] = torch.cat([x_features, y_features], dim=1) * scale * math.sqrt(2)
+        for weights in (model.model.language_model.embed_tokens.weight, model.lm_head.weight):
+            weights[ids] = sinusoids(values, spec.text_width) * float(weights.detach().std()) * math.sqrt(2)
+
+
+def build_tiny_llava(
+    out_dir: str | Path, texts: Iterable[str], spec: TinyVlmSpec | None = None, seed: int = 0
+) -> Path:
     """Build tokenizer (trained on ``texts``), processor and random model; save all to ``out_dir``."""
     spec = spec or TinyVlmSpec()
     out_dir = Path(out_dir)
-    tokenizer = train_tokenizer(texts, spec.vocab_size)
+    tokenizer = train_tokenizer(texts, spec.vocab_size, spec.coordinate_decimals)
     build_processor(tokenizer, spec).save_pretrained(out_dir)
-    build_model(tokenizer, spec).save_pretrained(out_dir)
+    build_model(tokenizer, spec, seed).save_pretrained(out_dir)
     return out_dir

@@ -1,0 +1,567 @@
+"""``vla-ros train-planner``: train the small planner VLM on the recorded episodes' path labels.
+
+The model is a tiny LLaVA (:mod:`vla_ros.planning.tiny_vlm`) trained from scratch on (first colour
+frame, instruction) -> HAMSTER answer. Each example is the string the planner's ``transformers``
+backend builds at run time (the planner's ``prompt_template`` in a user message after the image,
+through the model's chat template with the generation prompt) followed by the label answer and
+the end-of-sequence token; the loss covers the answer tokens only. The output directory is a
+standard transformers model directory (model, processor, tokenizer, chat template) at every
+checkpoint; ``checkpoint/state.pt`` beside it holds the optimiser and the step, so ``--resume``
+goes on where a run stopped. ``training_log.jsonl`` logs training loss and the validation metrics
+of :mod:`vla_ros.planning.planner_eval`; ``training.json`` records the command and timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import shutil
+import sys
+import time
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageEnhance
+from tqdm import tqdm
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+from vla_ros.config import ConfigError, from_dict, load_parameters
+from vla_ros.planning.hamster_format import INSTRUCTION_PLACEHOLDER, build_prompt, format_answer
+from vla_ros.planning.path import PlannedPath
+from vla_ros.planning.planner_eval import (
+    PlannerSample,
+    evaluate_model,
+    load_samples,
+    summarise,
+)
+from vla_ros.planning.settings import PlannerConfig, load_planner_config
+from vla_ros.planning.tiny_vlm import (
+    TinyVlmSpec,
+    answer_tokens,
+    build_model,
+    build_processor,
+    train_tokenizer,
+)
+from vla_ros.reports import machine_info
+
+CONFIG_FILE = "planner_training"
+NODE_NAME = "planner_training"
+CHECKPOINT_DIR = "checkpoint"
+STATE_FILE = "state.pt"
+LOG_FILE = "training_log.jsonl"
+RUN_FILE = "training.json"
+IGNORE_INDEX = -100
+_AUGMENT_TRIES = 5
+
+
+class TrainingConfigError(ConfigError):
+    """The training parameters are missing, unknown or out of range."""
+
+
+class TrainingError(RuntimeError):
+    """Training cannot start or go on (for example, nothing to resume)."""
+
+
+@dataclass(frozen=True)
+class AugmentationConfig:
+    """Random crop-and-resize (labels follow) and brightness/contrast jitter."""
+
+    max_shift: float
+    max_zoom: float
+    brightness_jitter: float
+    contrast_jitter: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_shift < 0.5 or not 0 <= self.max_zoom < 0.5:
+            raise ValueError("max_shift and max_zoom must be in [0, 0.5)")
+        if not 0 <= self.brightness_jitter < 1 or not 0 <= self.contrast_jitter < 1:
+            raise ValueError("brightness_jitter and contrast_jitter must be in [0, 1)")
+
+
+@dataclass(frozen=True)
+class ValidationConfig:
+    """Validation split and schedule."""
+
+    fraction: float
+    every: int
+    max_episodes: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fraction < 1:
+            raise ValueError(f"validation fraction must be in (0, 1), got {self.fraction}")
+        if self.every < 0 or self.max_episodes < 1:
+            raise ValueError("validation every must be >= 0 and max_episodes >= 1")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """``config/planner_training.yaml``: model size, optimiser, schedule, augmentation, validation."""
+
+    model: TinyVlmSpec
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    warmup_steps: int
+    max_steps: int
+    grad_clip_norm: float
+    checkpoint_every: int
+    augmentation: AugmentationConfig
+    validation: ValidationConfig
+    resample_points: int
+    template_tokens: bool
+    coordinate_sigma: float
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.max_steps < 1 or self.checkpoint_every < 1:
+            raise ValueError("batch_size, max_steps and checkpoint_every must be at least 1")
+        if self.learning_rate <= 0 or self.weight_decay < 0 or self.grad_clip_norm <= 0:
+            raise ValueError("learning_rate and grad_clip_norm must be positive, weight_decay not negative")
+        if not 0 <= self.warmup_steps < self.max_steps:
+            raise ValueError("warmup_steps must be in [0, max_steps)")
+        if self.coordinate_sigma < 0:
+            raise ValueError(f"coordinate_sigma must not be negative, got {self.coordinate_sigma}")
+        if self.resample_points < 2:
+            raise ValueError(f"resample_points must be at least 2, got {self.resample_points}")
+
+
+def load_training_config(file_name: str = CONFIG_FILE) -> TrainingConfig:
+    """Load and validate the training configuration (default ``config/planner_training.yaml``)."""
+    return from_dict(TrainingConfig, load_parameters(file_name, NODE_NAME), NODE_NAME, TrainingConfigError)
+
+
+def chat_text(processor: Any, prompt: str) -> str:
+    """The text the transformers backend feeds the model: image then prompt, with the generation prompt."""
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def augment(
+    sample: PlannerSample, config: AugmentationConfig, rng: np.random.Generator, decimals: int
+) -> tuple[Image.Image, str]:
+    """A randomly cropped, rescaled and jittered image and the label answer moved with it.
+
+    The crop (which may reach past the border, filled black) is drawn until every label point stays
+    inside it; after a few misses the whole image is used.
+    """
+    image = Image.fromarray(sample.image)
+    width, height = image.size
+    points = sample.label.points
+    for _ in range(_AUGMENT_TRIES):
+        zoom = rng.uniform(1 - config.max_zoom, 1 + config.max_zoom)
+        shift = rng.uniform(-config.max_shift, config.max_shift, 2)
+        left, top = 0.5 + shift - 0.5 / zoom
+        moved = (points - np.array([left, top])) * zoom
+        if moved.min() >= 0 and moved.max() <= 1:
+            box = (left * width, top * height, (left + 1 / zoom) * width, (top + 1 / zoom) * height)
+            image = image.transform(image.size, Image.Transform.EXTENT, box, Image.Resampling.BILINEAR)
+            points = moved
+            break
+    image = ImageEnhance.Brightness(image).enhance(
+        rng.uniform(1 - config.brightness_jitter, 1 + config.brightness_jitter)
+    )
+    image = ImageEnhance.Contrast(image).enhance(
+        rng.uniform(1 - config.contrast_jitter, 1 + config.contrast_jitter)
+    )
+    label = PlannedPath(
+        np.round(points, decimals), sample.label.gripper_open, sample.label.initial_gripper_open
+    )
+    return image, format_answer(label, decimals)
+
+
+class ExampleEncoder:
+    """Turns samples into padded training batches: prompt tokens masked, answer + EOS learned."""
+
+    def __init__(self, processor: Any, planner_config: PlannerConfig) -> None:
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.template = planner_config.prompt_template
+        self.decimals = planner_config.answer_decimals
+        self._prompt_ids: dict[str, list[int]] = {}
+
+    def prompt_ids(self, sample: PlannerSample) -> list[int]:
+        """The prompt's token ids with the image tokens expanded, as the processor gives them."""
+        if sample.instruction not in self._prompt_ids:
+            text = chat_text(self.processor, build_prompt(self.template, sample.instruction))
+            inputs = self.processor(images=[Image.fromarray(sample.image)], text=[text])
+            self._prompt_ids[sample.instruction] = list(inputs["input_ids"][0])
+        return self._prompt_ids[sample.instruction]
+
+    def batch(
+        self,
+        samples: Sequence[PlannerSample],
+        augmentation: AugmentationConfig | None,
+        rng: np.random.Generator,
+    ) -> dict[str, torch.Tensor]:
+        """input_ids, attention_mask, labels and pixel_values of the samples (augmented if asked)."""
+        images, rows, labels = [], [], []
+        for sample in samples:
+            if augmentation is None:
+                image, answer = Image.fromarray(sample.image), format_answer(sample.label, self.decimals)
+            else:
+                image, answer = augment(sample, augmentation, rng, self.decimals)
+            prompt = self.prompt_ids(sample)
+            answer_ids = [
+                *self.tokenizer(answer, add_special_tokens=False)["input_ids"],
+                self.tokenizer.eos_token_id,
+            ]
+            images.append(image)
+            rows.append(prompt + answer_ids)
+            labels.append([IGNORE_INDEX] * len(prompt) + answer_ids)
+        length = max(len(row) for row in rows)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(rows), length), pad, dtype=torch.long)
+        label_ids = torch.full((len(rows), length), IGNORE_INDEX, dtype=torch.long)
+        attention = torch.zeros((len(rows), length), dtype=torch.long)
+        for index, (row, label) in enumerate(zip(rows, labels, strict=True)):
+            input_ids[index, : len(row)] = torch.tensor(row)
+            label_ids[index, : len(row)] = torch.tensor(label)
+            attention[index, : len(row)] = 1
+        pixel_values = self.processor.image_processor(images, return_tensors="pt")["pixel_values"]
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention,
+            "labels": label_ids,
+            "pixel_values": pixel_values,
+        }
+
+
+def split_validation(
+    samples: list[PlannerSample], fraction: float, seed: int
+) -> tuple[list[PlannerSample], list[PlannerSample]]:
+    """Hold back about ``fraction`` of the episodes (at least one), chosen by name and ``seed``.
+
+    Each episode's side depends only on its name and the seed, so adding episodes (a resumed run
+    with more data) never moves a validation episode into training.
+    """
+    if len(samples) < 2:
+        raise TrainingError("at least two episodes are needed to hold one back for validation")
+    draws = [zlib.crc32(f"{seed}:{sample.name}".encode()) / 2**32 for sample in samples]
+    held = {index for index, draw in enumerate(draws) if draw < fraction}
+    if not held or len(held) == len(samples):
+        held = {int(np.argmin(draws))}
+    return [s for i, s in enumerate(samples) if i not in held], [
+        s for i, s in enumerate(samples) if i in held
+    ]
+
+
+def learning_rate_factor(step: int, warmup_steps: int, max_steps: int) -> float:
+    """Linear warm-up from 0 to 1 over ``warmup_steps``, then cosine decay to 0 at ``max_steps``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, max_steps - warmup_steps)
+    return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+class AnswerLoss:
+    """Cross-entropy on the answer tokens; a coordinate token's target is a Gaussian over coordinates.
+
+    With ``sigma`` > 0 the target of a coordinate token (``0.00`` ... ``1.00``) spreads over the
+    neighbouring coordinate tokens with weights exp(-(u - v)^2 / (2 sigma^2)), as RVT's heatmaps
+    use a Gaussian around the true pixel: an answer one step off costs little, one far off much.
+    """
+
+    def __init__(self, tokenizer: Any, decimals: int, sigma: float) -> None:
+        numbers = answer_tokens(decimals)[: 10**decimals + 1]
+        self.ids = torch.tensor(tokenizer.convert_tokens_to_ids(numbers))
+        self.values = torch.tensor([float(number) for number in numbers])
+        self.index = torch.full((len(tokenizer),), -1, dtype=torch.long)
+        self.index[self.ids] = torch.arange(len(numbers))
+        self.sigma = sigma
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean loss over the labelled positions (labels not yet shifted)."""
+        labels = labels[:, 1:].to(logits.device)
+        mask = labels != IGNORE_INDEX
+        log_probs = torch.log_softmax(logits[:, :-1][mask].float(), dim=-1)
+        targets = labels[mask]
+        losses = -log_probs.gather(1, targets[:, None]).squeeze(1)
+        number = self.index.to(targets.device)[targets]
+        is_number = number >= 0
+        if self.sigma > 0 and bool(is_number.any()):
+            values = self.values.to(logits.device)
+            offsets = values[None, :] - values[number[is_number]][:, None]
+            weights = torch.softmax(-(offsets**2) / (2 * self.sigma**2), dim=1)
+            soft = -(weights * log_probs[is_number][:, self.ids.to(logits.device)]).sum(dim=1)
+            losses = losses.masked_scatter(is_number, soft)
+        return losses.mean()
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    """What one call of :func:`train_planner` is asked to do."""
+
+    data: tuple[Path, ...]
+    out: Path
+    val_data: tuple[Path, ...] = ()
+    device: str = "cpu"
+    seed: int = 0
+    resume: bool = False
+    keep_checkpoint: bool = False
+    progress: bool = True
+    stop_after: int | None = None
+
+
+class PlannerTrainer:
+    """Holds model, optimiser and data for one run; :meth:`run` trains to ``max_steps``."""
+
+    def __init__(self, run: TrainingRun, config: TrainingConfig, planner_config: PlannerConfig) -> None:
+        if config.model.coordinate_decimals != planner_config.answer_decimals:
+            raise TrainingConfigError(
+                f"model.coordinate_decimals ({config.model.coordinate_decimals}) must equal the planner's "
+                f"answer_decimals ({planner_config.answer_decimals})"
+            )
+        self.run_spec, self.config, self.planner_config = run, config, planner_config
+        self.device = torch.device(run.device)
+        samples = load_samples(run.data, planner_config.parser)
+        if run.val_data:
+            self.train_samples, self.val_samples = samples, load_samples(run.val_data, planner_config.parser)
+        else:
+            self.train_samples, self.val_samples = split_validation(
+                samples, config.validation.fraction, run.seed
+            )
+        state_path = run.out / CHECKPOINT_DIR / STATE_FILE
+        if run.resume:
+            if not state_path.is_file():
+                raise TrainingError(f"nothing to resume: {state_path} does not exist")
+            self.processor = AutoProcessor.from_pretrained(run.out, local_files_only=True)
+            self.model = AutoModelForImageTextToText.from_pretrained(run.out, local_files_only=True)
+        else:
+            texts = [build_prompt(planner_config.prompt_template, s.instruction) for s in self.train_samples]
+            texts += [format_answer(s.label, planner_config.answer_decimals) for s in self.train_samples]
+            whole = (
+                planner_config.prompt_template.split(INSTRUCTION_PLACEHOLDER)
+                if config.template_tokens
+                else []
+            )
+            tokenizer = train_tokenizer(
+                texts,
+                config.model.vocab_size,
+                config.model.coordinate_decimals,
+                [part.strip() for part in whole],
+            )
+            self.processor = build_processor(tokenizer, config.model)
+            self.model = build_model(tokenizer, config.model, run.seed)
+        self.model.to(self.device)
+        self.encoder = ExampleEncoder(self.processor, planner_config)
+        self.loss = AnswerLoss(
+            self.processor.tokenizer, config.model.coordinate_decimals, config.coordinate_sigma
+        )
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: learning_rate_factor(step, config.warmup_steps, config.max_steps)
+        )
+        self.step = 0
+        self.rng = np.random.default_rng(run.seed)
+        self.elapsed_s = 0.0
+        if run.resume:
+            state = torch.load(state_path, map_location=self.device, weights_only=False)
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.step, self.elapsed_s = state["step"], state["elapsed_s"]
+            self.rng.bit_generator.state = state["rng"]
+            torch.set_rng_state(state["torch_rng"])
+        else:
+            torch.manual_seed(run.seed)
+
+    def run(self) -> dict[str, Any]:
+        """Train to ``max_steps`` with checkpoints and validations; return the final validation."""
+        out, config = self.run_spec.out, self.config
+        out.mkdir(parents=True, exist_ok=True)
+        self._write_run_file(finished=False)
+        started = time.perf_counter() - self.elapsed_s
+        batches = self._batch_indices()
+        bar = tqdm(
+            total=config.max_steps,
+            initial=self.step,
+            desc="train-planner",
+            disable=not self.run_spec.progress,
+        )
+        losses: list[float] = []
+        end = (
+            config.max_steps
+            if self.run_spec.stop_after is None
+            else min(self.run_spec.stop_after, config.max_steps)
+        )
+        while self.step < end:
+            self.model.train()
+            batch = self.encoder.batch(
+                [self.train_samples[i] for i in next(batches)], config.augmentation, self.rng
+            )
+            loss = self._batch_loss(batch)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), config.grad_clip_norm)
+            self.optimizer.step()
+            self.scheduler.step()
+            self.step += 1
+            losses.append(float(loss.detach()))
+            bar.update(1)
+            bar.set_postfix(loss=f"{losses[-1]:.3f}")
+            self.elapsed_s = time.perf_counter() - started
+            last = self.step == end
+            validate = last or (config.validation.every and self.step % config.validation.every == 0)
+            if last or validate or self.step % config.checkpoint_every == 0:
+                self._checkpoint()
+                record: dict[str, Any] = {
+                    "step": self.step,
+                    "train_loss": float(np.mean(losses)),
+                    "learning_rate": self.scheduler.get_last_lr()[0],
+                    "elapsed_s": round(self.elapsed_s, 1),
+                }
+                losses = []
+                if validate:
+                    record.update(self.validate())
+                    self.model.to(self.device)
+                    bar.write(json.dumps(record))
+                with (out / LOG_FILE).open("a") as stream:
+                    stream.write(json.dumps(record) + "\n")
+        bar.close()
+        finished = self.step >= config.max_steps
+        if finished and not self.run_spec.keep_checkpoint:
+            shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
+        final = self._last_validation()
+        self._write_run_file(finished=finished, final=final)
+        return final
+
+    def validate(self) -> dict[str, Any]:
+        """Teacher-forced loss on all validation episodes, greedy answers on up to max_episodes."""
+        self.model.eval()
+        losses = []
+        with torch.inference_mode():
+            for start in range(0, len(self.val_samples), self.config.batch_size):
+                batch = self.encoder.batch(
+                    self.val_samples[start : start + self.config.batch_size], None, self.rng
+                )
+                losses.append(float(self._batch_loss(batch)))
+        answered = self.val_samples[: self.config.validation.max_episodes]
+        results = evaluate_model(
+            self.run_spec.out,
+            answered,
+            self.planner_config,
+            self.config.resample_points,
+            self.run_spec.device,
+            progress=False,
+        )
+        return {"val_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in summarise(results).items()}}
+
+    def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        inputs = {key: value.to(self.device) for key, value in batch.items() if key != "labels"}
+        return self.loss(self.model(**inputs).logits, batch["labels"])
+
+    def _batch_indices(self) -> Iterator[np.ndarray]:
+        """Endless shuffled epochs of batch indices (the last partial batch of an epoch dropped)."""
+        size = min(self.config.batch_size, len(self.train_samples))
+        while True:
+            order = self.rng.permutation(len(self.train_samples))
+            for start in range(0, len(order) - size + 1, size):
+                yield order[start : start + size]
+
+    def _checkpoint(self) -> None:
+        """Save the model directory (loadable at once) and the optimiser state beside it."""
+        out = self.run_spec.out
+        self.processor.save_pretrained(out)
+        self.model.save_pretrained(out)
+        (out / CHECKPOINT_DIR).mkdir(exist_ok=True)
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "step": self.step,
+            "elapsed_s": self.elapsed_s,
+            "rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+        }
+        torch.save(state, out / CHECKPOINT_DIR / STATE_FILE)
+
+    def _last_validation(self) -> dict[str, Any]:
+        lines = (self.run_spec.out / LOG_FILE).read_text().splitlines()
+        return next(json.loads(line) for line in reversed(lines) if "val_loss" in json.loads(line))
+
+    def _write_run_file(self, finished: bool, final: dict[str, Any] | None = None) -> None:
+        record = {
+            "command": sys.argv,
+            "data": [str(p) for p in self.run_spec.data],
+            "val_data": [str(p) for p in self.run_spec.val_data],
+            "train_episodes": len(self.train_samples),
+            "val_episodes": len(self.val_samples),
+            "seed": self.run_spec.seed,
+            "device": self.run_spec.device,
+            "threads": torch.get_num_threads(),
+            "config": asdict(self.config),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "finished": finished,
+            "steps": self.step,
+            "training_seconds": round(self.elapsed_s, 1),
+            "final_validation": final,
+            "machine": machine_info(),
+        }
+        (self.run_spec.out / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def train_planner(run: TrainingRun, config: TrainingConfig, planner_config: PlannerConfig) -> dict[str, Any]:
+    """Train (or resume) a planner model into ``run.out``; returns the final validation record."""
+    return PlannerTrainer(run, config, planner_config).run()
+
+
+def _run(args: argparse.Namespace) -> int:
+    torch.set_num_threads(args.threads)
+    run = TrainingRun(
+        data=tuple(args.data),
+        out=args.out,
+        val_data=tuple(args.val_data or ()),
+        device=args.device,
+        seed=args.seed,
+        resume=args.resume,
+        keep_checkpoint=args.keep_checkpoint,
+        stop_after=args.stop_after,
+    )
+    config = load_training_config(args.config)
+    if args.max_steps is not None:
+        config = dataclasses.replace(config, max_steps=args.max_steps)
+    final = train_planner(run, config, load_planner_config(args.planner_config))
+    print(json.dumps(final))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train-planner`` subcommand."""
+    parser = subparsers.add_parser(
+        "train-planner",
+        help="train the small planner VLM on recorded episodes",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="training dataset directories")
+    parser.add_argument("--out", type=Path, required=True, help="model directory to write")
+    parser.add_argument(
+        "--val-data", type=Path, nargs="+", help="validation datasets (default: a share of --data)"
+    )
+    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:N")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of initialisation, split, shuffling, augmentation"
+    )
+    parser.add_argument("--resume", action="store_true", help="go on from the checkpoint in --out")
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        help="train to this step instead of the config's max_steps (the cosine schedule ends there); "
+        "resuming with a larger value restarts the decay from that point of the longer schedule",
+    )
+    parser.add_argument(
+        "--stop-after", type=int, help="stop at this step (checkpoint kept, --resume goes on from it)"
+    )
+    parser.add_argument(
+        "--keep-checkpoint", action="store_true", help="keep the optimiser state after the last step"
+    )
+    parser.add_argument("--config", default="planner_training.yaml", help="training parameter file")
+    parser.add_argument("--planner-config", default="planner.yaml", help="planner parameter file")
+    parser.set_defaults(func=_run)
