@@ -25,6 +25,11 @@ def read_version() -> str:
     raise RuntimeError("package.xml declares no <version>")
 
 
+def _shipped(path: Path) -> bool:
+    """A file of models/ that installs with the package."""
+    return path.is_file() and not path.name.endswith(".resume.pt")
+
+
 setup(
     name="vla_ros",
     version=read_version(),
@@ -37,6 +42,10 @@ setup(
     data_files=[
         ("share/vla_ros/config", [str(p) for p in sorted(Path("config").glob("*.yaml"))]),
         ("share/vla_ros/urdf", [str(p) for p in sorted(Path("urdf").glob("*")) if p.is_file()]),
+        *(  # trained models; not the training state kept for --resume
+            (f"share/vla_ros/{folder}", [str(p) for p in sorted(folder.glob("*")) if _shipped(p)])
+            for folder in sorted({p.parent for p in Path("models").rglob("*") if _shipped(p)})
+        ),
     ],
     install_requires=read_requirements("ml.txt"),
     extras_require={"dev": read_requirements("dev.txt")},

@@ -1,8 +1,9 @@
 """``vla-ros bench TARGET``: the benchmarks, each writing its numbers to a JSON file (``--out``).
 
 Targets: ``sim`` (the workcell's reset, physics, rendering), ``planner`` (parser, drawing, a tiny VLM),
-``controller`` (the control loop's tick, ensembling and IK, in-process) and ``controller-graph`` (the
-controller node on the running graph with the simulator and the executor).
+``controller`` (the control loop's tick, ensembling and IK, in-process), ``controller-graph`` (the
+controller node on the running graph with the simulator and the executor) and ``policy`` (one
+keyframe prediction, stage by stage).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "vla_ros.planning.planner_bench",
     "vla_ros.control.bench",
     "vla_ros.control.bench_graph",
+    "vla_ros.policy.policy_bench",
 )
 
 
@@ -22,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bench`` with one sub-command per benchmark module."""
     parser = subparsers.add_parser(
         "bench",
-        help="benchmarks of the simulator, planner and controller (JSON results)",
+        help="benchmarks of the simulator, planner, controller and policy (JSON results)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -21,9 +21,14 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "vla_ros.bench",
     "vla_ros.topic_stats",
     "vla_ros.planning.plan",
+    "vla_ros.planning.train_planner",
+    "vla_ros.planning.planner_eval",
     "vla_ros.sim.collect",
     "vla_ros.sim.expert_eval",
     "vla_ros.sim.export_vlm",
+    "vla_ros.policy.train",
+    "vla_ros.policy.evaluate",
+    "vla_ros.reference",
 )
 
 

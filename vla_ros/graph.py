@@ -96,6 +96,20 @@ NODES: tuple[GraphNode, ...] = (
         camera_topics=("color/image_raw",),
     ),
     GraphNode(
+        name="keyframe_policy",
+        executable="keyframe_policy_node",
+        config="policy.yaml",
+        condition=None,
+        description="the RVT-style 3D policy: RGB-D + 2D path -> next gripper keyframe (KeyframeTarget)",
+        argument_parameters=(("checkpoint", "policy_checkpoint"),),
+        camera_topics=(
+            "color/image_raw",
+            "color/camera_info",
+            "color/camera_pose",
+            "aligned_depth_to_color/image_raw",
+        ),
+    ),
+    GraphNode(
         name="chunk_executor",
         executable="chunk_executor_node",
         config="control.yaml",

@@ -183,14 +183,23 @@ def _wait_and_query(probe, processes, timeout_s, action_servers, log_dir) -> dic
         for name, _ in probe.get_service_names_and_types_by_node(probe.get_name(), "/")
     }
     own_topics = {name for name, _ in probe.get_publisher_names_and_types_by_node(probe.get_name(), "/")}
+
+    def ready() -> bool:
+        """Every node is up and has created its own publishers (some load a model first)."""
+        if not set(processes) <= {name for name, _ in probe.get_node_names_and_namespaces()}:
+            return False
+        return all(
+            names(probe.get_publisher_names_and_types_by_node(name, "/"), own_topics) for name in processes
+        )
+
     deadline = time.monotonic() + timeout_s
-    while not set(processes) <= {name for name, _ in probe.get_node_names_and_namespaces()}:
+    while not ready():
         dead = [name for name, process in processes.items() if process.poll() is not None]
         if dead or time.monotonic() > deadline:
             logs = "; ".join(f"{name}: {(Path(log_dir) / f'{name}.log').read_text()[-500:]}" for name in dead)
             raise ReferenceError(f"the graph did not come up (nodes {dead or 'missing'}): {logs}")
         time.sleep(0.2)
-    time.sleep(SETTLE_S)  # publishers and subscriptions are created in each node's constructor
+    time.sleep(SETTLE_S)  # the rest of each node's constructor
     return {
         name: NodeInterfaces(
             publishers=names(probe.get_publisher_names_and_types_by_node(name, "/"), own_topics),

@@ -1,0 +1,348 @@
+"""The RVT-style keyframe policy as a ROS 2 node: RGB-D + the planner's path -> the next keyframe.
+
+Subscribes to ``interface.color_topic`` and ``interface.depth_topic`` (sensor-data QoS, paired by
+stamp within ``sync_tolerance``; depth 32FC1 metres or 16UC1 millimetres), ``camera_info_topic``
+(K), ``camera_pose_topic`` (geometry_msgs/PoseStamped, latched: the colour optical frame in the base
+frame), ``path_topic`` (vla_ros/Path2D, latched: a new path starts a new instruction at keyframe 0,
+with the path's initial gripper state) and ``keyframe_reached_topic`` (the executor's echo of the
+target: the next keyframe is predicted from the first colour frame stamped after it arrives).
+
+Publishes ``keyframe_topic`` (vla_ros/KeyframeTarget, reliable), and latched for RViz ``~/pose``
+(PoseStamped), ``~/markers`` (MarkerArray), ``~/cloud`` (PointCloud2, the cropped cloud),
+``~/heatmaps/<view>`` (rgb8: each view's heatmap over the rendered view) and ``~/status`` (String).
+When the policy predicts "done" and that keyframe is reached, it publishes true on
+``task_done_topic`` (std_msgs/Bool: the planner ends the instruction). After
+``episode.max_keyframes`` it stops and says so.
+
+Inference runs in a worker thread (one prediction at a time); results come back to the executor's
+thread through a guard condition, so callbacks never wait for the network. Bad input (no path yet,
+no camera pose or intrinsics, all-NaN depth, an empty cloud) is logged and published on ``~/status``;
+no target is sent, and the next reached keyframe or new path tries again.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image, PointCloud2
+from std_msgs.msg import Bool, Header, String
+from visualization_msgs.msg import MarkerArray
+
+from vla_ros.config import ConfigError, from_dict
+from vla_ros.msg import KeyframeTarget, Path2D
+from vla_ros.planning.errors import PlannerError
+from vla_ros.policy.errors import PolicyCheckpointError, PolicyError, PolicyInputError
+from vla_ros.policy.frames import FramePairer
+from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
+from vla_ros.policy.observation import PolicyObservation
+from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
+from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.ros.images import ImageEncodingError, array_to_image, image_to_array
+from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp
+from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.path_messages import path_from_message
+from vla_ros.ros.policy_messages import cloud_message, gripper_markers, heatmap_overlay
+from vla_ros.ros.spin import run_node
+
+CONFIG_FILE = "policy.yaml"
+LATCHED = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+RGB_CHANNELS = {"rgb8": [0, 1, 2], "bgr8": [2, 1, 0], "rgba8": [0, 1, 2], "bgra8": [2, 1, 0]}
+HEATMAP_DISPLAY_SIZE = 256  # pixels of the published heatmap images
+
+
+@dataclass(frozen=True)
+class PolicyInterface:
+    """The node's ROS-facing settings (section ``interface`` of config/policy.yaml)."""
+
+    color_topic: str
+    depth_topic: str
+    camera_info_topic: str
+    camera_pose_topic: str
+    path_topic: str
+    keyframe_reached_topic: str
+    keyframe_topic: str
+    task_done_topic: str
+    sync_tolerance: float
+    predict_period: float
+
+    def __post_init__(self) -> None:
+        if self.sync_tolerance < 0 or self.predict_period < 0:
+            raise ValueError("sync_tolerance and predict_period must not be negative")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A keyframe to predict: its index and the earliest colour stamp (s) it may be predicted from."""
+
+    index: int
+    not_before: float
+
+
+class KeyframePolicyNode(Node):
+    """Predicts the next keyframe whenever a path arrives or the previous keyframe is reached."""
+
+    def __init__(self) -> None:
+        super().__init__("keyframe_policy")
+        self._jobs: deque = deque()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        parameters = declare_parameters_from_config(self, [ROBOT_CONFIG_FILE, CONFIG_FILE])
+        self.interface = from_dict(
+            PolicyInterface, parameters.pop("interface"), "keyframe_policy.interface", PolicyConfigError
+        )
+        self.base_frame = str(parameters["robot"]["base_frame"])
+        self.config = PolicyConfig.from_parameters(parameters)
+        self.policy = KeyframePolicy(self.config)
+        self.frames: FramePairer[Image] = FramePairer(self.interface.sync_tolerance)
+        self._intrinsics: np.ndarray | None = None
+        self._camera_pose: np.ndarray | None = None
+        self._path_message: Path2D | None = None
+        self._request: Request | None = None
+        self._busy = False
+        self._gripper_open = True
+        self._last_sent: KeyframeTarget | None = None
+        self._last_done = False
+        self._finished: deque[tuple[Request, KeyframePrediction | None, str, Header]] = deque()
+
+        self._keyframe_pub = self.create_publisher(KeyframeTarget, self.interface.keyframe_topic, EVENTS)
+        self._done_pub = self.create_publisher(Bool, self.interface.task_done_topic, EVENTS)
+        self._status_pub = self.create_publisher(String, "~/status", LATCHED)
+        self._pose_pub = self.create_publisher(PoseStamped, "~/pose", LATCHED)
+        self._markers_pub = self.create_publisher(MarkerArray, "~/markers", LATCHED)
+        self._cloud_pub = self.create_publisher(PointCloud2, "~/cloud", LATCHED)
+        self._heatmap_pubs = {
+            view: self.create_publisher(Image, f"~/heatmaps/{view}", LATCHED)
+            for view in self.config.model.views
+        }
+        sensor = qos_profile_sensor_data
+        self.create_subscription(Image, self.interface.color_topic, self._on_color, sensor)
+        self.create_subscription(Image, self.interface.depth_topic, self._on_depth, sensor)
+        self.create_subscription(CameraInfo, self.interface.camera_info_topic, self._on_camera_info, sensor)
+        self.create_subscription(PoseStamped, self.interface.camera_pose_topic, self._on_camera_pose, LATCHED)
+        self.create_subscription(Path2D, self.interface.path_topic, self._on_path, LATCHED)
+        self.create_subscription(
+            KeyframeTarget, self.interface.keyframe_reached_topic, self._on_keyframe_reached, EVENTS
+        )
+        if self.interface.predict_period > 0:
+            self.create_timer(self.interface.predict_period, self._on_timer)
+        self._wake = self.create_guard_condition(self._on_predictions)
+        self._pending = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name="keyframe_policy", daemon=True)
+        self._thread.start()
+        record = self.policy.training_record
+        self._status(
+            f"ready: checkpoint {self.config.checkpoint} ({record.get('steps', '?')} training steps) "
+            f"on {self.config.device}"
+        )
+
+    # ------------------------------------------------------------------ inputs
+    def _on_color(self, msg: Image) -> None:
+        self.frames.add_color(seconds_from_stamp(msg.header.stamp), msg)
+        self._try_dispatch()
+
+    def _on_depth(self, msg: Image) -> None:
+        self.frames.add_depth(seconds_from_stamp(msg.header.stamp), msg)
+        self._try_dispatch()
+
+    def _on_camera_info(self, msg: CameraInfo) -> None:
+        self._intrinsics = np.array(msg.k, dtype=float).reshape(3, 3)
+
+    def _on_camera_pose(self, msg: PoseStamped) -> None:
+        if msg.header.frame_id and msg.header.frame_id != self.base_frame:
+            self._status(
+                f"ignoring the camera pose in frame {msg.header.frame_id!r}: expected {self.base_frame!r}",
+                error=True,
+            )
+            return
+        self._camera_pose = matrix_from_pose(msg.pose)
+
+    def _on_path(self, msg: Path2D) -> None:
+        try:
+            path_from_message(msg)
+        except PlannerError as error:
+            self._status(f"ignoring an invalid path: {error}", error=True)
+            return
+        self._path_message = msg
+        self._gripper_open = bool(msg.initial_gripper_open)
+        self._last_sent = None
+        self._last_done = False
+        self._status(f"new path for {msg.instruction!r}: predicting keyframe 0")
+        self._request = Request(0, seconds_from_stamp(msg.header.stamp))
+        self._try_dispatch()
+
+    def _on_keyframe_reached(self, msg: KeyframeTarget) -> None:
+        sent = self._last_sent
+        if sent is None or msg.keyframe_index != sent.keyframe_index:
+            return
+        self._gripper_open = bool(sent.gripper_open)
+        self._last_sent = None
+        if self._last_done:
+            self._status(f"done after {sent.keyframe_index + 1} keyframes")
+            self._done_pub.publish(Bool(data=True))
+            return
+        index = sent.keyframe_index + 1
+        if index >= self.config.episode.max_keyframes:
+            self._status(f"stopping: {index} keyframes reached without the policy saying done", error=True)
+            return
+        now = self.get_clock().now().nanoseconds * 1e-9
+        self._request = Request(index, now)
+        self._try_dispatch()
+
+    def _on_timer(self) -> None:
+        if self._request is None and self._last_sent is not None and not self._busy:
+            now = self.get_clock().now().nanoseconds * 1e-9
+            self._request = Request(self._last_sent.keyframe_index, now)
+            self._try_dispatch()
+
+    # ------------------------------------------------------------------ prediction
+    def _try_dispatch(self) -> None:
+        request = self._request
+        if request is None or self._busy:
+            return
+        missing = [
+            name
+            for name, value in (
+                ("a path", self._path_message),
+                (f"camera intrinsics on {self.interface.camera_info_topic}", self._intrinsics),
+                (f"a camera pose on {self.interface.camera_pose_topic}", self._camera_pose),
+            )
+            if value is None
+        ]
+        if missing:
+            return
+        pair = self.frames.latest_pair(request.not_before)
+        if pair is None:
+            return
+        _, color, depth = pair
+        self._request = None
+        self._busy = True
+        with self._pending:
+            self._jobs.append(
+                (request, color, depth, self._intrinsics, self._camera_pose, self._path_message)
+            )
+            self._pending.notify()
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            with self._pending:
+                while not self._jobs and not self._stop.is_set():
+                    self._pending.wait(0.5)
+                if self._stop.is_set():
+                    return
+                request, color, depth, intrinsics, camera_pose, path_message = self._jobs.popleft()
+            prediction, error = None, ""
+            try:
+                observation = PolicyObservation(
+                    rgb_from_message(color),
+                    depth_from_message(depth),
+                    intrinsics,
+                    camera_pose,
+                    path_from_message(path_message),
+                    path_message.instruction,
+                    self._gripper_open,
+                    request.index,
+                )
+                prediction = self.policy.predict(observation)
+            except (PolicyInputError, ImageEncodingError, PlannerError) as failure:
+                error = f"{type(failure).__name__}: {failure}"
+            except Exception as failure:  # a bug must cost one prediction, not the node
+                error = f"unexpected {type(failure).__name__}: {failure}"
+            self._finished.append((request, prediction, error, color.header))
+            self._wake.trigger()
+
+    def _on_predictions(self) -> None:
+        while self._finished:
+            request, prediction, error, image_header = self._finished.popleft()
+            self._busy = False
+            if prediction is None:
+                self._status(f"no keyframe {request.index}: {error}", error=True)
+                continue
+            if self._path_message is None:
+                continue
+            self._publish(request, prediction, image_header)
+        self._try_dispatch()
+
+    def _publish(self, request: Request, prediction: KeyframePrediction, image_header: Header) -> None:
+        keyframe = prediction.keyframe
+        header = Header(stamp=image_header.stamp, frame_id=self.base_frame)
+        target = KeyframeTarget(
+            header=header,
+            pose=pose_from_matrix(keyframe.pose),
+            gripper_open=keyframe.gripper_open,
+            ignore_collisions=keyframe.ignore_collisions,
+            confidence=float(keyframe.confidence),
+            keyframe_index=request.index,
+        )
+        self._last_sent = target
+        self._last_done = keyframe.done
+        self._keyframe_pub.publish(target)
+        self._pose_pub.publish(PoseStamped(header=header, pose=target.pose))
+        self._markers_pub.publish(
+            gripper_markers(keyframe.pose, keyframe.gripper_open, keyframe.confidence, header, "keyframe")
+        )
+        self._cloud_pub.publish(cloud_message(prediction.cloud_points, prediction.cloud_colors, header))
+        scale = max(1, HEATMAP_DISPLAY_SIZE // prediction.heatmaps.shape[-1])
+        for index, view in enumerate(self.config.model.views):
+            overlay = heatmap_overlay(prediction.view_images[index], prediction.heatmaps[index], scale)
+            self._heatmap_pubs[view].publish(array_to_image(overlay, "rgb8", header))
+        timings = ", ".join(f"{name} {1000 * value:.0f}" for name, value in prediction.timings.items())
+        position = ", ".join(f"{value:.3f}" for value in keyframe.pose[:3, 3])
+        self._status(
+            f"keyframe {request.index}: ({position}) {'open' if keyframe.gripper_open else 'closed'}"
+            f"{', done' if keyframe.done else ''}, confidence {keyframe.confidence:.2f} [ms: {timings}]"
+        )
+
+    def _status(self, text: str, error: bool = False) -> None:
+        if error:  # rclpy ties one severity to each logging call site
+            self.get_logger().error(text)
+        else:
+            self.get_logger().info(text)
+        self._status_pub.publish(String(data=text))
+
+    def destroy_node(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        super().destroy_node()
+
+
+def rgb_from_message(msg: Image) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of a colour image message; raises ImageEncodingError otherwise."""
+    if msg.encoding not in RGB_CHANNELS:
+        raise ImageEncodingError(
+            f"the policy needs a colour image ({', '.join(RGB_CHANNELS)}), got {msg.encoding!r}"
+        )
+    return np.ascontiguousarray(image_to_array(msg)[:, :, RGB_CHANNELS[msg.encoding]])
+
+
+def depth_from_message(msg: Image) -> np.ndarray:
+    """Depth in metres (float32, NaN where invalid) of a 32FC1 (m) or 16UC1 (mm, 0 invalid) image."""
+    array = image_to_array(msg)
+    if msg.encoding == "32FC1":
+        return array.astype(np.float32)
+    if msg.encoding == "16UC1":
+        depth = array.astype(np.float32) * np.float32(0.001)
+        depth[array == 0] = np.nan
+        return depth
+    raise ImageEncodingError(f"depth must be 32FC1 (m) or 16UC1 (mm), got {msg.encoding!r}")
+
+
+def main(args: list[str] | None = None) -> int:
+    """Entry point of ``ros2 run vla_ros keyframe_policy_node``."""
+    return run_node(
+        KeyframePolicyNode, args, startup_errors=(ConfigError, PolicyCheckpointError, PolicyError)
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

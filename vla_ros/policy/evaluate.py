@@ -1,0 +1,300 @@
+"""``vla-ros policy-eval``: closed-loop success of the keyframe policy in the simulated workcell.
+
+ROS-free and in lock-step: per episode the simulator's oracle path (the scripted expert's trace, as
+the oracle planner answers it) conditions the policy; every predicted keyframe goes to the same
+:class:`~vla_ros.control.executor.ChunkExecutor` the chunk_executor node runs (IK, grasp structure,
+timing), whose plan drives the workcell at the expert's control rate until the keyframe is reached
+(:class:`~vla_ros.control.keyframe.KeyframeReachedDetector`, as the node decides it) or times out.
+An episode ends with success as soon as the task check passes after a keyframe (as RLBench
+evaluations end), and as a failure when the policy says done without success, a keyframe is
+unreachable or times out, or ``episode.max_keyframes`` is used up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from vla_ros.control.errors import ControlError
+from vla_ros.control.executor import ChunkExecutor
+from vla_ros.control.keyframe import KeyframeReachedDetector
+from vla_ros.control.kinematics import ArmKinematics
+from vla_ros.control.pose import Pose
+from vla_ros.control.settings import ExecutorSettings
+from vla_ros.planning.path import PlannedPath
+from vla_ros.policy.errors import PolicyInputError
+from vla_ros.policy.inference import KeyframePolicy
+from vla_ros.policy.observation import PolicyObservation
+from vla_ros.policy.settings import CONFIG_FILE, PolicyConfig, load_policy_config
+from vla_ros.reports import machine_info, write_report
+from vla_ros.sim.oracle import OracleError, oracle_path
+from vla_ros.sim.settings import SPLIT_NAMES, load_sim_config
+from vla_ros.sim.tasks import TASKS
+from vla_ros.sim.workcell import Workcell
+
+
+@dataclass
+class EpisodeResult:
+    """Outcome of one closed-loop episode."""
+
+    task: str
+    seed: int
+    instruction: str
+    success: bool
+    reason: str
+    keyframes: int
+    sim_time_s: float
+    policy_timings_s: list[dict[str, float]] = field(default_factory=list)  # per prediction, per stage
+
+
+class ClosedLoopRunner:
+    """Runs policy episodes in a workcell with the executor core, in lock-step."""
+
+    def __init__(self, policy: KeyframePolicy, sim_config_file: str = "sim.yaml") -> None:
+        self.policy = policy
+        self.sim_config = load_sim_config(sim_config_file)
+        self.workcell = Workcell(self.sim_config)
+        self.executor_settings = ExecutorSettings.load()
+        self.kinematics = ArmKinematics.from_settings(self.executor_settings.robot)
+        self.dt = 1.0 / self.sim_config.expert.control_rate
+
+    def close(self) -> None:
+        """Release the simulator."""
+        self.workcell.close()
+
+    def _arm_state(self) -> tuple[np.ndarray, np.ndarray]:
+        state = self.workcell.joint_state()
+        arm = len(self.workcell.arm_joint_names)
+        return state.positions[:arm], state.velocities[:arm]
+
+    def _drive(self, executor: ChunkExecutor, detector: KeyframeReachedDetector, timeout: float) -> bool:
+        """Follow the executor's plan until the keyframe is reached (True) or ``timeout`` passes."""
+        gripper = self.sim_config.gripper
+        replan_period = 1.0 / self.executor_settings.chunk.replan_rate
+        start = next_replan = self.workcell.sim_time
+        while self.workcell.sim_time - start < timeout:
+            now = self.workcell.sim_time
+            positions, velocities = self._arm_state()
+            if now >= next_replan:
+                executor.update(now, positions, velocities)
+                detector.not_before = executor.keyframe_done_time
+                next_replan = now + replan_period
+            if detector.update(now, self.kinematics.forward(positions), velocities):
+                return True
+            assert executor.plan is not None
+            commanded, _, opening = executor.plan.sample(np.array([now + self.dt]))
+            self.workcell.set_arm_targets(commanded[0])
+            width = gripper.closed_width + float(opening[0]) * (gripper.open_width - gripper.closed_width)
+            self.workcell.set_gripper_width(width)
+            self.workcell.step(self.dt)
+        return False
+
+    def run_episode(self, task: str, split: str, seed: int, path: PlannedPath) -> EpisodeResult:
+        """Reset to (task, split, seed) and run the policy conditioned on ``path``."""
+        scene = self.workcell.reset(task, split, seed)
+        config: PolicyConfig = self.policy.config
+        executor = ChunkExecutor(self.kinematics, self.executor_settings)
+        detector = KeyframeReachedDetector(self.executor_settings.keyframe_reached)
+        result = EpisodeResult(task, seed, scene.instruction, False, "", 0, 0.0)
+        gripper_open = True
+        intrinsics = self.workcell.intrinsics.matrix
+        for index in range(config.episode.max_keyframes):
+            frame = self.workcell.render()
+            observation = PolicyObservation(
+                frame.rgb,
+                frame.depth,
+                intrinsics,
+                self.workcell.camera_pose(),
+                path,
+                scene.instruction,
+                gripper_open,
+                index,
+            )
+            try:
+                prediction = self.policy.predict(observation)
+            except PolicyInputError as error:
+                result.reason = f"keyframe {index}: no prediction: {error}"
+                break
+            result.policy_timings_s.append(prediction.timings)
+            keyframe = prediction.keyframe
+            positions, velocities = self._arm_state()
+            try:
+                pose = Pose.from_matrix(keyframe.pose)
+                executor.set_target(
+                    pose, keyframe.gripper_open, self.workcell.sim_time, positions, velocities
+                )
+            except ControlError as error:
+                result.reason = f"keyframe {index}: {error}"
+                break
+            detector.set_target(pose, executor.keyframe_done_time)
+            result.keyframes = index + 1
+            reached = self._drive(executor, detector, config.episode.keyframe_timeout)
+            gripper_open = keyframe.gripper_open
+            if self.workcell.success():
+                result.success, result.reason = True, "task check passed"
+                break
+            if not reached:
+                result.reason = f"keyframe {index} not reached within {config.episode.keyframe_timeout} s"
+                break
+            if keyframe.done:
+                result.reason = f"policy said done after {index + 1} keyframes; task check failed"
+                break
+        else:
+            result.reason = f"no success after {config.episode.max_keyframes} keyframes"
+        result.sim_time_s = self.workcell.sim_time
+        return result
+
+
+def _percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
+    """Success rate, keyframes, times and policy latency (median and p95 per stage, ms) over ``results``."""
+    timings = [timing for result in results for timing in result.policy_timings_s]
+    stages = list(timings[0]) if timings else []
+    return {
+        "episodes": len(results),
+        "successes": sum(result.success for result in results),
+        "success_rate": float(np.mean([result.success for result in results])) if results else 0.0,
+        "mean_keyframes": float(np.mean([result.keyframes for result in results])) if results else 0.0,
+        "mean_sim_time_s": float(np.mean([result.sim_time_s for result in results])) if results else 0.0,
+        "policy_latency_ms": {
+            stage: {
+                "median": 1000.0 * _percentile([t[stage] for t in timings], 50),
+                "p95": 1000.0 * _percentile([t[stage] for t in timings], 95),
+            }
+            for stage in stages
+        },
+        "predictions": len(timings),
+    }
+
+
+def evaluate(
+    tasks: list[str],
+    split: str,
+    episodes: int,
+    first_seed: int,
+    config: PolicyConfig,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run ``episodes`` episodes of every task and return the JSON-ready report."""
+    policy = KeyframePolicy(config)
+    runner = ClosedLoopRunner(policy)
+    started = time.perf_counter()
+    per_task: dict[str, Any] = {}
+    all_results: list[EpisodeResult] = []
+    try:
+        for task in tasks:
+            results: list[EpisodeResult] = []
+            skipped: list[dict[str, Any]] = []
+            for seed in tqdm(range(first_seed, first_seed + episodes), desc=task, disable=not progress):
+                try:
+                    path = oracle_path(runner.sim_config, task, split, seed)
+                except OracleError as error:
+                    skipped.append({"seed": seed, "reason": str(error)})
+                    continue
+                results.append(runner.run_episode(task, split, seed, path))
+            all_results += results
+            per_task[task] = {
+                **summarise(results),
+                "oracle_unsolved": skipped,
+                "failures": [
+                    {
+                        "seed": r.seed,
+                        "instruction": r.instruction,
+                        "keyframes": r.keyframes,
+                        "reason": r.reason,
+                    }
+                    for r in results
+                    if not r.success
+                ],
+            }
+    finally:
+        runner.close()
+    return {
+        "split": split,
+        "seeds": [first_seed, first_seed + episodes - 1],
+        "planner": "oracle (the scripted expert's path)",
+        "checkpoint": config.checkpoint,
+        "device": config.device,
+        "tasks": per_task,
+        "mean_success_rate": float(np.mean([t["success_rate"] for t in per_task.values()])),
+        "overall": summarise(all_results),
+        "wall_time_s": time.perf_counter() - started,
+        "checkpoint_training": policy.training_record,
+        "machine": machine_info(),
+    }
+
+
+def markdown_table(report: dict[str, Any]) -> str:
+    """The report's per-task results as a Markdown table."""
+    lines = [
+        f"Split `{report['split']}`, planner: {report['planner']}, "
+        f"seeds {report['seeds'][0]}-{report['seeds'][1]}.",
+        "",
+        "| task | success | episodes | keyframes | sim time (s) | policy latency median / p95 (ms) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for task, row in {**report["tasks"], "**mean over tasks**": None}.items():
+        if row is None:
+            overall = report["overall"]
+            lines.append(
+                f"| {task} | {report['mean_success_rate']:.0%} | {overall['episodes']} | "
+                f"{overall['mean_keyframes']:.1f} | {overall['mean_sim_time_s']:.1f} | "
+                f"{_latency(overall)} |"
+            )
+            continue
+        lines.append(
+            f"| {task} | {row['success_rate']:.0%} | {row['episodes']} | {row['mean_keyframes']:.1f} | "
+            f"{row['mean_sim_time_s']:.1f} | {_latency(row)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _latency(row: dict[str, Any]) -> str:
+    total = row["policy_latency_ms"].get("total")
+    return f"{total['median']:.0f} / {total['p95']:.0f}" if total else "-"
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_policy_config(args.config)
+    overrides = {"device": args.device} if args.device else {}
+    if args.checkpoint:
+        overrides["checkpoint"] = args.checkpoint
+    if overrides:
+        config = replace(config, **overrides)
+    report = evaluate(args.tasks, args.split, args.episodes, args.seed, config)
+    write_report(args.out, report)
+    table = markdown_table(report)
+    args.out.with_suffix(".md").write_text(table)
+    print(table)
+    print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``policy-eval`` subcommand."""
+    parser = subparsers.add_parser(
+        "policy-eval",
+        help="closed-loop success of the keyframe policy with oracle paths (no ROS graph)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS), help="tasks")
+    parser.add_argument("--split", default="train", choices=SPLIT_NAMES, help="variation split")
+    parser.add_argument("--episodes", type=int, default=25, help="episodes per task")
+    parser.add_argument("--seed", type=int, default=50000, help="seed of the first episode")
+    parser.add_argument("--checkpoint", default="", help="checkpoint (default: the config's)")
+    parser.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: the config's)")
+    parser.add_argument("--config", default=CONFIG_FILE, help="policy parameter file")
+    parser.add_argument(
+        "--out", type=Path, default=Path("results/policy/eval_train.json"), help="JSON report"
+    )
+    parser.set_defaults(func=_run)

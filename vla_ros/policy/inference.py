@@ -1,0 +1,197 @@
+"""Run a trained keyframe policy: observation -> next keyframe (pose, gripper, flags) and what it saw.
+
+:class:`KeyframePolicy` loads a checkpoint (checking that it matches the configuration), builds the
+cloud, renders the views, runs the network and lifts the heatmaps. :func:`decode` turns network
+outputs into keyframes and is shared with validation during training.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vla_ros.config import config_dir
+from vla_ros.policy.errors import PolicyCheckpointError, PolicyInputError
+from vla_ros.policy.language import InstructionEncoder
+from vla_ros.policy.lifting import lift
+from vla_ros.policy.model import BINARY_HEADS, MultiViewTransformer, PolicyOutput
+from vla_ros.policy.observation import PolicyObservation, proprioception, render_clouds
+from vla_ros.policy.pointcloud import FEATURE_CHANNELS, denormalise, normalise, scene_cloud
+from vla_ros.policy.rotation import bins_to_matrix
+from vla_ros.policy.settings import PolicyConfig
+
+CHECKPOINT_FORMAT = "vla_ros.keyframe_policy"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DecodedKeyframe:
+    """A decoded prediction: TCP pose (4x4, base frame), flags, and the translation heatmaps' agreement
+    (``confidence``: geometric mean over views of the lifted point's pixel probability, relative to each
+    view's peak, in [0, 1])."""
+
+    pose: np.ndarray
+    gripper_open: bool
+    ignore_collisions: bool
+    done: bool
+    confidence: float
+
+
+@dataclass(frozen=True)
+class KeyframePrediction:
+    """A prediction with what the policy saw: per-view heatmaps (V, S, S) and rendered RGB (V, S, S, 3),
+    the cropped cloud (base frame, m) with its colours, and the time of each stage (s)."""
+
+    keyframe: DecodedKeyframe
+    heatmaps: np.ndarray
+    view_images: np.ndarray
+    cloud_points: np.ndarray
+    cloud_colors: np.ndarray
+    timings: dict[str, float]
+
+
+def decode(output: PolicyOutput, config: PolicyConfig) -> list[DecodedKeyframe]:
+    """Network outputs -> one keyframe per batch element (translation lifted from the heatmaps)."""
+    shape = output.heatmap_logits.shape
+    probabilities = torch.softmax(output.heatmap_logits.flatten(2), dim=-1).reshape(shape)
+    points, score = lift(probabilities, config.model.views, config.lifting)
+    peak = probabilities.flatten(2).max(dim=-1).values.log().sum(dim=1)
+    confidence = torch.exp((score - peak) / len(config.model.views)).clamp(0.0, 1.0)
+    bins = output.rotation_logits.argmax(dim=-1).cpu().numpy()
+    flags = {name: output.binary_logits[name].argmax(dim=-1).cpu().numpy() for name in BINARY_HEADS}
+    positions = denormalise(points.detach().cpu().numpy(), config.scene)
+    keyframes = []
+    for index in range(shape[0]):
+        pose = np.eye(4)
+        pose[:3, :3] = bins_to_matrix(bins[index], config.model.rotation_bins)
+        pose[:3, 3] = positions[index]
+        keyframes.append(
+            DecodedKeyframe(
+                pose,
+                bool(flags["gripper_open"][index]),
+                bool(flags["ignore_collisions"][index]),
+                bool(flags["done"][index]),
+                float(confidence[index]),
+            )
+        )
+    return keyframes
+
+
+def resolve_checkpoint(path: str) -> Path:
+    """A checkpoint path as given, or relative to the package's share directory (config/..)."""
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute() and not candidate.exists():
+        candidate = config_dir().parent / candidate
+    return candidate
+
+
+def load_checkpoint(
+    path: Path, config: PolicyConfig, device: str
+) -> tuple[MultiViewTransformer, dict[str, Any]]:
+    """The network of checkpoint ``path`` on ``device`` (eval mode) and the checkpoint's training record.
+
+    Raises :class:`PolicyCheckpointError` when the file is missing or unreadable, or was trained with
+    another scene, path-channel or model configuration than ``config`` (the differences are listed).
+    """
+    if not path.is_file():
+        raise PolicyCheckpointError(
+            f"policy checkpoint not found: {path} (train one with `vla-ros train-policy`, or set the "
+            "checkpoint parameter)"
+        )
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as error:  # torch raises many kinds on a corrupt or foreign file
+        raise PolicyCheckpointError(f"cannot read policy checkpoint {path}: {error}") from error
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise PolicyCheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
+    if state.get("version") != CHECKPOINT_VERSION:
+        raise PolicyCheckpointError(
+            f"{path}: checkpoint version {state.get('version')}, this code reads {CHECKPOINT_VERSION}"
+        )
+    expected = config.architecture()
+    differences = [
+        f"{section}.{key}: checkpoint {state['architecture'].get(section, {}).get(key)!r}, config {value!r}"
+        for section, values in expected.items()
+        for key, value in values.items()
+        if state["architecture"].get(section, {}).get(key) != value
+    ]
+    if differences:
+        raise PolicyCheckpointError(f"{path} does not match the configuration: " + "; ".join(differences))
+    model = MultiViewTransformer(config.model, FEATURE_CHANNELS).to(device)
+    model.load_state_dict(state["model"])
+    return model.eval(), state.get("training", {})
+
+
+class KeyframePolicy:
+    """A trained policy on ``config.device``, ready to predict."""
+
+    def __init__(self, config: PolicyConfig, encoder: InstructionEncoder | None = None) -> None:
+        if config.device.startswith("cuda") and not torch.cuda.is_available():
+            raise PolicyCheckpointError(f"device {config.device!r} requested but CUDA is not available")
+        if config.cpu_threads:
+            torch.set_num_threads(config.cpu_threads)
+        self.config = config
+        self.device = config.device
+        self.model, self.training_record = load_checkpoint(
+            resolve_checkpoint(config.checkpoint), config, self.device
+        )
+        self.encoder = encoder or InstructionEncoder(self.device)
+        if self.encoder.dim != config.model.language_dim:
+            raise PolicyCheckpointError(
+                f"instruction embeddings have {self.encoder.dim} values, model.language_dim is "
+                f"{config.model.language_dim}"
+            )
+        self._rng = np.random.default_rng(0)
+
+    @torch.no_grad()
+    def predict(self, observation: PolicyObservation) -> KeyframePrediction:
+        """The next keyframe for ``observation``; raises :class:`PolicyInputError` for unusable input."""
+        if not observation.instruction.strip():
+            raise PolicyInputError("empty instruction")
+        config = self.config
+        started = time.perf_counter()
+        cloud = scene_cloud(
+            observation.rgb,
+            observation.depth,
+            observation.intrinsics,
+            observation.base_from_camera,
+            observation.path,
+            config.scene,
+            config.path_channels,
+            self._rng,
+        )
+        cloud_done = time.perf_counter()
+        points = torch.from_numpy(normalise(cloud.points, config.scene)).to(self.device)
+        features = torch.from_numpy(cloud.features).to(self.device)
+        views = render_clouds([(points, features)], config.model)
+        render_done = time.perf_counter()
+        language = torch.from_numpy(self.encoder(observation.instruction))[None].to(self.device)
+        proprio = proprioception(observation.gripper_open, observation.keyframe_index, config.model)
+        output = self.model(views, language, torch.from_numpy(proprio)[None].to(self.device))
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize()
+        network_done = time.perf_counter()
+        keyframe = decode(output, config)[0]
+        finished = time.perf_counter()
+        heatmaps = torch.softmax(output.heatmap_logits.flatten(2), dim=-1).reshape(
+            output.heatmap_logits.shape
+        )
+        return KeyframePrediction(
+            keyframe,
+            heatmaps[0].cpu().numpy(),
+            views[0, :, :3].permute(0, 2, 3, 1).cpu().numpy(),
+            cloud.points,
+            cloud.features[:, :3],
+            {
+                "cloud": cloud_done - started,
+                "render": render_done - cloud_done,
+                "network": network_done - render_done,
+                "lifting": finished - network_done,
+                "total": finished - started,
+            },
+        )
