@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from vla_ros.policy.data import episode_path, load_samples
+from vla_ros.policy.data import episode_observation, load_samples
 from vla_ros.policy.errors import PolicyCheckpointError, PolicyInputError
 from vla_ros.policy.evaluate import ClosedLoopRunner, markdown_table, summarise
 from vla_ros.policy.inference import KeyframePolicy, load_checkpoint
 from vla_ros.policy.language import InstructionEncoder
-from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig
 from vla_ros.policy.train import train
 from vla_ros.sim.collect import collect
@@ -84,17 +83,7 @@ def test_the_trained_checkpoint_predicts_a_keyframe(
     trained: Path, dataset: Path, small_config, encoder
 ) -> None:
     policy = KeyframePolicy(replace(small_config, checkpoint=str(trained)), encoder)
-    episode = EpisodeReader(list_episodes(dataset)[0])
-    observation = PolicyObservation(
-        episode.arrays["rgb"][0],
-        episode.depth_metres()[0],
-        episode.intrinsics_matrix,
-        episode.camera_pose,
-        episode_path(episode),
-        episode.instruction,
-        True,
-        0,
-    )
+    observation = episode_observation(EpisodeReader(list_episodes(dataset)[0]), 0, True, 0)
     prediction = policy.predict(observation)
     pose = prediction.keyframe.pose
     assert np.allclose(pose[:3, :3] @ pose[:3, :3].T, np.eye(3), atol=1e-6)

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from vla_ros.planning.path import PlannedPath
 from vla_ros.policy.errors import PolicyInputError
-from vla_ros.policy.observation import proprioception
+from vla_ros.policy.observation import PolicyObservation, proprioception
 from vla_ros.policy.pointcloud import scene_cloud
 from vla_ros.policy.settings import PolicyConfig
 from vla_ros.sim.dataset import DatasetError, EpisodeReader, list_episodes
@@ -48,6 +48,22 @@ def episode_path(reader: EpisodeReader) -> PlannedPath:
     """The HAMSTER path label of an episode."""
     label = reader.meta["path"]
     return PlannedPath(label["points"], label["gripper_open"], label["initial_gripper_open"])
+
+
+def episode_observation(
+    reader: EpisodeReader, frame: int, gripper_open: bool, keyframe_index: int
+) -> PolicyObservation:
+    """What the policy would observe at ``frame`` of a recorded episode (with its path label)."""
+    return PolicyObservation(
+        reader.arrays["rgb"][frame],
+        reader.depth_metres()[frame],
+        reader.intrinsics_matrix,
+        reader.camera_pose,
+        episode_path(reader),
+        reader.instruction,
+        gripper_open,
+        keyframe_index,
+    )
 
 
 def episode_samples(

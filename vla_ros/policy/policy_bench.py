@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vla_ros.policy.data import episode_path
+from vla_ros.policy.data import episode_observation
 from vla_ros.policy.inference import KeyframePolicy
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import CONFIG_FILE, load_policy_config
@@ -24,22 +24,7 @@ from vla_ros.sim.dataset import EpisodeReader, list_episodes
 
 def observations(dataset: Path, limit: int) -> list[PolicyObservation]:
     """Up to ``limit`` observations: the first frame of each episode of ``dataset``."""
-    result = []
-    for directory in list_episodes(dataset)[:limit]:
-        episode = EpisodeReader(directory)
-        result.append(
-            PolicyObservation(
-                episode.arrays["rgb"][0],
-                episode.depth_metres()[0],
-                episode.intrinsics_matrix,
-                episode.camera_pose,
-                episode_path(episode),
-                episode.instruction,
-                True,
-                0,
-            )
-        )
-    return result
+    return [episode_observation(EpisodeReader(d), 0, True, 0) for d in list_episodes(dataset)[:limit]]
 
 
 def benchmark(
