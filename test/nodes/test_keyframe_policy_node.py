@@ -15,9 +15,8 @@ from std_msgs.msg import Header, String  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from vla_ros.msg import KeyframeTarget, Path2D, PathPoint2D  # noqa: E402
-from vla_ros.nodes.keyframe_policy_node import depth_from_message  # noqa: E402
 from vla_ros.policy.settings import load_policy_config  # noqa: E402
-from vla_ros.ros.images import array_to_image  # noqa: E402
+from vla_ros.ros.images import array_to_image, depth_from_message  # noqa: E402
 
 pytestmark = pytest.mark.ros
 LATCHED = QoSProfile(

@@ -17,7 +17,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 
 from vla_ros.action import ExecuteInstruction  # noqa: E402
 from vla_ros.msg import Path2D  # noqa: E402
-from vla_ros.nodes.planner_node import describe_error, rgb_from_message  # noqa: E402
+from vla_ros.nodes.planner_node import describe_error  # noqa: E402
 from vla_ros.planning import (  # noqa: E402
     PlannedPath,
     PlanningFailedError,
@@ -26,7 +26,7 @@ from vla_ros.planning import (  # noqa: E402
     parse_answer,
 )
 from vla_ros.planning.errors import MalformedPointError  # noqa: E402
-from vla_ros.ros.images import ImageEncodingError, array_to_image, image_to_array  # noqa: E402
+from vla_ros.ros.images import ImageEncodingError, array_to_image, image_to_array, rgb_from_message  # noqa: E402
 from vla_ros.ros.path_messages import path_from_message, path_to_message  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -269,10 +269,10 @@ def test_colour_images_are_read_as_rgb_and_others_rejected():
         ("bgra8", np.dstack([rgb[:, :, ::-1], np.zeros((2, 3), np.uint8)])),
     ]:
         np.testing.assert_array_equal(
-            rgb_from_message(array_to_image(np.ascontiguousarray(pixels), encoding)), rgb
+            rgb_from_message(array_to_image(np.ascontiguousarray(pixels), encoding), "the planner"), rgb
         )
     with pytest.raises(ImageEncodingError, match="colour image"):
-        rgb_from_message(array_to_image(rgb[:, :, 0].copy(), "mono8"))
+        rgb_from_message(array_to_image(rgb[:, :, 0].copy(), "mono8"), "the planner")
 
 
 def test_a_failed_plan_is_described_with_the_type_of_each_attempt_error():

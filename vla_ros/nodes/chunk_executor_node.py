@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from geometry_msgs.msg import Point
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import ColorRGBA, Header, String
 from visualization_msgs.msg import Marker
@@ -48,13 +48,10 @@ from vla_ros.msg import ActionChunk, KeyframeTarget
 from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_to_message
 from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.qos import LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
 
-LATCHED = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-)
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 PATH_WIDTH = 0.005  # m, line width of the planned-path marker
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import rclpy
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool, Header, String
 from std_srvs.srv import Trigger
@@ -62,13 +62,10 @@ from vla_ros.ros.command_drivers import (
     make_gripper_driver,
 )
 from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.qos import LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
 
-LATCHED = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-)
-RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 UNINITIALIZED = "waiting_for_joint_states"
 
 

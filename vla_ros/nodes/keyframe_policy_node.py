@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, PointCloud2
 from std_msgs.msg import Bool, Header, String
 from visualization_msgs.msg import MarkerArray
@@ -44,19 +44,15 @@ from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
 from vla_ros.robot import ROBOT_CONFIG_FILE
-from vla_ros.ros.images import ImageEncodingError, array_to_image, image_to_array
+from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.path_messages import path_from_message
 from vla_ros.ros.policy_messages import cloud_message, gripper_markers, heatmap_overlay
+from vla_ros.ros.qos import LATCHED, RELIABLE
 from vla_ros.ros.spin import run_node
 
 CONFIG_FILE = "policy.yaml"
-LATCHED = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-)
-EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-RGB_CHANNELS = {"rgb8": [0, 1, 2], "bgr8": [2, 1, 0], "rgba8": [0, 1, 2], "bgra8": [2, 1, 0]}
 HEATMAP_DISPLAY_SIZE = 256  # pixels of the published heatmap images
 
 
@@ -114,8 +110,8 @@ class KeyframePolicyNode(Node):
         self._last_done = False
         self._finished: deque[tuple[Request, KeyframePrediction | None, str, Header]] = deque()
 
-        self._keyframe_pub = self.create_publisher(KeyframeTarget, self.interface.keyframe_topic, EVENTS)
-        self._done_pub = self.create_publisher(Bool, self.interface.task_done_topic, EVENTS)
+        self._keyframe_pub = self.create_publisher(KeyframeTarget, self.interface.keyframe_topic, RELIABLE)
+        self._done_pub = self.create_publisher(Bool, self.interface.task_done_topic, RELIABLE)
         self._status_pub = self.create_publisher(String, "~/status", LATCHED)
         self._pose_pub = self.create_publisher(PoseStamped, "~/pose", LATCHED)
         self._markers_pub = self.create_publisher(MarkerArray, "~/markers", LATCHED)
@@ -131,7 +127,7 @@ class KeyframePolicyNode(Node):
         self.create_subscription(PoseStamped, self.interface.camera_pose_topic, self._on_camera_pose, LATCHED)
         self.create_subscription(Path2D, self.interface.path_topic, self._on_path, LATCHED)
         self.create_subscription(
-            KeyframeTarget, self.interface.keyframe_reached_topic, self._on_keyframe_reached, EVENTS
+            KeyframeTarget, self.interface.keyframe_reached_topic, self._on_keyframe_reached, RELIABLE
         )
         if self.interface.predict_period > 0:
             self.create_timer(self.interface.predict_period, self._on_timer)
@@ -243,7 +239,7 @@ class KeyframePolicyNode(Node):
             prediction, error = None, ""
             try:
                 observation = PolicyObservation(
-                    rgb_from_message(color),
+                    rgb_from_message(color, "the policy"),
                     depth_from_message(depth),
                     intrinsics,
                     camera_pose,
@@ -314,27 +310,6 @@ class KeyframePolicyNode(Node):
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         super().destroy_node()
-
-
-def rgb_from_message(msg: Image) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of a colour image message; raises ImageEncodingError otherwise."""
-    if msg.encoding not in RGB_CHANNELS:
-        raise ImageEncodingError(
-            f"the policy needs a colour image ({', '.join(RGB_CHANNELS)}), got {msg.encoding!r}"
-        )
-    return np.ascontiguousarray(image_to_array(msg)[:, :, RGB_CHANNELS[msg.encoding]])
-
-
-def depth_from_message(msg: Image) -> np.ndarray:
-    """Depth in metres (float32, NaN where invalid) of a 32FC1 (m) or 16UC1 (mm, 0 invalid) image."""
-    array = image_to_array(msg)
-    if msg.encoding == "32FC1":
-        return array.astype(np.float32)
-    if msg.encoding == "16UC1":
-        depth = array.astype(np.float32) * np.float32(0.001)
-        depth[array == 0] = np.nan
-        return depth
-    raise ImageEncodingError(f"depth must be 32FC1 (m) or 16UC1 (mm), got {msg.encoding!r}")
 
 
 def main(args: list[str] | None = None) -> int:

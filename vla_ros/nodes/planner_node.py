@@ -39,7 +39,7 @@ from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.action.server import ServerGoalHandle
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from rclpy.task import Future
 from rclpy.time import Time
 from rclpy.timer import Timer
@@ -62,19 +62,14 @@ from vla_ros.planning import (
     PlanResult,
     draw_path,
 )
-from vla_ros.ros.images import ImageEncodingError, array_to_image, image_to_array
+from vla_ros.ros.images import ImageEncodingError, array_to_image, rgb_from_message
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.path_messages import path_from_message, path_to_message
+from vla_ros.ros.qos import LATCHED, RELIABLE
 from vla_ros.ros.spin import run_node
 
 CONFIG_FILE = "planner.yaml"
 REPLAN_POLICIES = ("once", "period", "on_request")
-LATCHED = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-)
-EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
-# Channel order that turns an image of each colour encoding into RGB.
-RGB_CHANNELS = {"rgb8": [0, 1, 2], "bgr8": [2, 1, 0], "rgba8": [0, 1, 2], "bgra8": [2, 1, 0]}
 Feedback = ExecuteInstruction.Feedback
 
 
@@ -158,7 +153,7 @@ class PlanningWorker:
         while (job := self._jobs.get()) is not None:
             start = time.perf_counter()
             try:
-                image = rgb_from_message(job.image)
+                image = rgb_from_message(job.image, "the planner")
                 job.result = self.planner.plan(image, job.instruction.text)
                 job.overlay = draw_path(image, job.result.path, self.style)
             except (PlannerError, ImageEncodingError) as error:
@@ -195,8 +190,8 @@ class PlannerNode(Node):
         self._image_subscription = self.create_subscription(
             Image, self.interface.image_topic, self._on_image, qos_profile_sensor_data
         )
-        self.create_subscription(String, "~/instruction", self._on_instruction, EVENTS)
-        self.create_subscription(Bool, self.interface.task_done_topic, self._on_task_done, EVENTS)
+        self.create_subscription(String, "~/instruction", self._on_instruction, RELIABLE)
+        self.create_subscription(Bool, self.interface.task_done_topic, self._on_task_done, RELIABLE)
         if self.config.backend == "oracle":
             self.create_subscription(Path2D, self.interface.oracle_path_topic, self._on_oracle_path, LATCHED)
         if self.interface.replan_policy == "on_request":
@@ -458,15 +453,6 @@ class PlannerNode(Node):
         if self._worker is not None:
             self._worker.stop()
         super().destroy_node()
-
-
-def rgb_from_message(msg: Image) -> np.ndarray:
-    """The (H, W, 3) uint8 RGB pixels of a colour image message; raises ImageEncodingError otherwise."""
-    if msg.encoding not in RGB_CHANNELS:
-        raise ImageEncodingError(
-            f"the planner needs a colour image ({', '.join(RGB_CHANNELS)}), got {msg.encoding!r}"
-        )
-    return np.ascontiguousarray(image_to_array(msg)[:, :, RGB_CHANNELS[msg.encoding]])
 
 
 def describe_error(error: Exception) -> str:

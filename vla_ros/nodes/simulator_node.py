@@ -31,7 +31,7 @@ import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from rclpy.qos import qos_profile_sensor_data
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray, Header, String
@@ -50,6 +50,7 @@ from vla_ros.ros.images import array_to_image
 from vla_ros.ros.messages import pose_from_matrix, seconds_from_stamp, stamp_from_seconds
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.path_messages import path_to_message
+from vla_ros.ros.qos import LATCHED, RELIABLE
 from vla_ros.ros.spin import run_node
 from vla_ros.ros.tf import StaticTransformPublisher
 from vla_ros.sim.oracle import OracleError, oracle_path
@@ -59,10 +60,6 @@ from vla_ros.sim.workcell import Workcell, WorkcellError
 from vla_ros.srv import ResetTask
 
 CONFIG_FILES = (ROBOT_CONFIG_FILE, "sim.yaml")
-LATCHED = QoSProfile(
-    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
-)
-COMMANDS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 @dataclass(frozen=True)
@@ -134,16 +131,16 @@ class SimulatorNode(Node):
         self._tf = StaticTransformPublisher(self)
 
         self.create_subscription(
-            JointTrajectory, self.interface.arm_trajectory_topic, self._on_arm_trajectory, COMMANDS
+            JointTrajectory, self.interface.arm_trajectory_topic, self._on_arm_trajectory, RELIABLE
         )
         self.create_subscription(
-            JointTrajectory, self.interface.gripper_trajectory_topic, self._on_gripper_trajectory, COMMANDS
+            JointTrajectory, self.interface.gripper_trajectory_topic, self._on_gripper_trajectory, RELIABLE
         )
         self.create_subscription(
-            Float64MultiArray, self.interface.arm_forward_topic, self._on_arm_forward, COMMANDS
+            Float64MultiArray, self.interface.arm_forward_topic, self._on_arm_forward, RELIABLE
         )
         self.create_subscription(
-            Float64MultiArray, self.interface.gripper_forward_topic, self._on_gripper_forward, COMMANDS
+            Float64MultiArray, self.interface.gripper_forward_topic, self._on_gripper_forward, RELIABLE
         )
         self.create_service(ResetTask, "~/reset", self._on_reset)
         self.create_service(Trigger, "~/check_success", self._on_check_success)

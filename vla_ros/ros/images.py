@@ -94,3 +94,31 @@ def array_to_image(array: np.ndarray, encoding: str, header=None):
     if header is not None:
         msg.header = header
     return msg
+
+
+# Channel order that turns an image of each colour encoding into RGB.
+RGB_CHANNELS = {"rgb8": [0, 1, 2], "bgr8": [2, 1, 0], "rgba8": [0, 1, 2], "bgra8": [2, 1, 0]}
+# REP 118: 16UC1 depth is in millimetres.
+_MILLIMETRE = np.float32(0.001)
+
+
+def rgb_from_message(msg, consumer: str) -> np.ndarray:
+    """The (H, W, 3) uint8 RGB pixels of a colour image message; ImageEncodingError (naming
+    ``consumer``, e.g. "the planner") for any other encoding."""
+    if msg.encoding not in RGB_CHANNELS:
+        raise ImageEncodingError(
+            f"{consumer} needs a colour image ({', '.join(RGB_CHANNELS)}), got {msg.encoding!r}"
+        )
+    return np.ascontiguousarray(image_to_array(msg)[:, :, RGB_CHANNELS[msg.encoding]])
+
+
+def depth_from_message(msg) -> np.ndarray:
+    """Depth in metres (float32, NaN where invalid) of a 32FC1 (m) or 16UC1 (mm, 0 invalid) image."""
+    array = image_to_array(msg)
+    if msg.encoding == "32FC1":
+        return array.astype(np.float32)
+    if msg.encoding == "16UC1":
+        depth = array.astype(np.float32) * _MILLIMETRE
+        depth[array == 0] = np.nan
+        return depth
+    raise ImageEncodingError(f"depth must be 32FC1 (m) or 16UC1 (mm), got {msg.encoding!r}")
