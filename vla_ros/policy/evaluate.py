@@ -29,7 +29,7 @@ from vla_ros.control.pose import Pose
 from vla_ros.control.settings import ExecutorSettings
 from vla_ros.planning.path import PlannedPath
 from vla_ros.policy.errors import PolicyInputError
-from vla_ros.policy.inference import KeyframePolicy
+from vla_ros.policy.inference import KeyframePolicy, timing_statistics
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import CONFIG_FILE, PolicyConfig, load_policy_config
 from vla_ros.reports import machine_info, write_report
@@ -151,27 +151,16 @@ class ClosedLoopRunner:
         return result
 
 
-def _percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
 def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
     """Success rate, keyframes, times and policy latency (median and p95 per stage, ms) over ``results``."""
     timings = [timing for result in results for timing in result.policy_timings_s]
-    stages = list(timings[0]) if timings else []
     return {
         "episodes": len(results),
         "successes": sum(result.success for result in results),
         "success_rate": float(np.mean([result.success for result in results])) if results else 0.0,
         "mean_keyframes": float(np.mean([result.keyframes for result in results])) if results else 0.0,
         "mean_sim_time_s": float(np.mean([result.sim_time_s for result in results])) if results else 0.0,
-        "policy_latency_ms": {
-            stage: {
-                "median": 1000.0 * _percentile([t[stage] for t in timings], 50),
-                "p95": 1000.0 * _percentile([t[stage] for t in timings], 95),
-            }
-            for stage in stages
-        },
+        "policy_latency_ms": timing_statistics(timings),
         "predictions": len(timings),
     }
 

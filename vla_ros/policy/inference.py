@@ -55,6 +55,20 @@ class KeyframePrediction:
     timings: dict[str, float]
 
 
+def timing_statistics(timings: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Median, 95th percentile and maximum (ms) of every stage of :attr:`KeyframePrediction.timings`
+    over several predictions; empty without any."""
+    statistics = {}
+    for stage in timings[0] if timings else ():
+        values = [timing[stage] for timing in timings]
+        statistics[stage] = {
+            "median": 1000.0 * float(np.median(values)),
+            "p95": 1000.0 * float(np.percentile(values, 95)),
+            "max": 1000.0 * float(np.max(values)),
+        }
+    return statistics
+
+
 def decode(output: PolicyOutput, config: PolicyConfig) -> list[DecodedKeyframe]:
     """Network outputs -> one keyframe per batch element (translation lifted from the heatmaps)."""
     shape = output.heatmap_logits.shape

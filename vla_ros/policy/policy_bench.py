@@ -9,13 +9,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 
 from vla_ros.policy.data import episode_observation
-from vla_ros.policy.inference import KeyframePolicy
+from vla_ros.policy.inference import KeyframePolicy, timing_statistics
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import CONFIG_FILE, load_policy_config
 from vla_ros.reports import machine_info, write_report
@@ -29,21 +27,14 @@ def observations(dataset: Path, limit: int) -> list[PolicyObservation]:
 
 def benchmark(
     policy: KeyframePolicy, inputs: list[PolicyObservation], repeats: int, warmup: int
-) -> dict[str, Any]:
+) -> dict[str, dict[str, float]]:
     """Median, p95 and max (ms) of every stage over ``repeats`` timed predictions."""
     timings = []
     for index in range(warmup + repeats):
         prediction = policy.predict(inputs[index % len(inputs)])
         if index >= warmup:
             timings.append(prediction.timings)
-    return {
-        stage: {
-            "median_ms": 1000.0 * float(np.median([t[stage] for t in timings])),
-            "p95_ms": 1000.0 * float(np.percentile([t[stage] for t in timings], 95)),
-            "max_ms": 1000.0 * float(np.max([t[stage] for t in timings])),
-        }
-        for stage in timings[0]
-    }
+    return timing_statistics(timings)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -57,12 +48,12 @@ def _run(args: argparse.Namespace) -> int:
         "torch_threads": torch.get_num_threads(),
         "repeats": args.repeats,
         "data": str(args.data),
-        "stages": benchmark(policy, inputs, args.repeats, args.warmup),
+        "stages_ms": benchmark(policy, inputs, args.repeats, args.warmup),
         "machine": machine_info(),
     }
     write_report(args.out, report)
-    for stage, numbers in report["stages"].items():
-        print(f"{stage}: median {numbers['median_ms']:.1f} ms, p95 {numbers['p95_ms']:.1f} ms")
+    for stage, numbers in report["stages_ms"].items():
+        print(f"{stage}: median {numbers['median']:.1f} ms, p95 {numbers['p95']:.1f} ms")
     print(f"wrote {args.out}")
     return 0
 
