@@ -16,7 +16,7 @@ from std_msgs.msg import Bool, Header, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from vla_ros.action import ExecuteInstruction  # noqa: E402
-from vla_ros.msg import Path2D  # noqa: E402
+from vla_ros.msg import KeyframeTarget, Path2D  # noqa: E402
 from vla_ros.nodes.planner_node import describe_error  # noqa: E402
 from vla_ros.planning import (  # noqa: E402
     PlannedPath,
@@ -56,6 +56,8 @@ class PlannerGraph:
         node.create_subscription(Image, "/planner/overlay", self.overlays.append, LATCHED)
         self.instruction_pub = node.create_publisher(String, "/planner/instruction", RELIABLE)
         self.task_done_pub = node.create_publisher(Bool, "/task_done", RELIABLE)
+        self.keyframe_pub = node.create_publisher(KeyframeTarget, "/policy/keyframe", RELIABLE)
+        self.reached_pub = node.create_publisher(KeyframeTarget, "/chunk_executor/keyframe_reached", RELIABLE)
         self.image_pub = node.create_publisher(Image, "/camera/color/image_raw", qos_profile_sensor_data)
         self.action = ActionClient(node, ExecuteInstruction, "/planner/execute_instruction")
 
@@ -71,11 +73,11 @@ class PlannerGraph:
     def wait(self, condition, timeout_s: float = 20.0) -> bool:
         return self.spin_until(self.node, condition, timeout_s=timeout_s)
 
-    def send_goal(self, instruction: str, timeout: float = 0.0):
+    def send_goal(self, instruction: str, timeout: float = 0.0, max_keyframes: int = 0):
         """Send a goal; returns (goal handle, result future, list of feedback messages)."""
         feedback: list = []
         sent = self.action.send_goal_async(
-            ExecuteInstruction.Goal(instruction=instruction, timeout=timeout),
+            ExecuteInstruction.Goal(instruction=instruction, timeout=timeout, max_keyframes=max_keyframes),
             feedback_callback=lambda msg: feedback.append(msg.feedback),
         )
         assert self.wait(sent.done)
@@ -134,15 +136,36 @@ def test_goal_publishes_path_overlay_and_feedback_then_succeeds_when_the_task_is
     assert (overlay.encoding, overlay.header) == ("rgb8", path_msg.header)
     np.testing.assert_array_equal(image_to_array(overlay), draw_path(IMAGE, expected, CONFIG.drawing))
 
-    assert [message.stage for message in feedback[:2]] == [Stage.STAGE_PLANNING, Stage.STAGE_EXECUTING]
+    assert [message.stage for message in feedback[:2]] == [Stage.STAGE_PLANNING, Stage.STAGE_PREDICTING]
     assert not feedback[0].path.points and feedback[1].path == path_msg
     assert not result.done(), "the goal stays active until the task is done"
 
+    # The policy's keyframe 0 is executed, reached; then keyframe 1 is predicted.
+    graph.keyframe_pub.publish(KeyframeTarget(keyframe_index=0))
+    assert graph.wait(lambda: len(feedback) >= 3)
+    graph.reached_pub.publish(KeyframeTarget(keyframe_index=0))
+    assert graph.wait(lambda: len(feedback) >= 4)
+    assert [(message.stage, message.keyframe_index) for message in feedback[2:4]] == [
+        (Stage.STAGE_EXECUTING, 0),
+        (Stage.STAGE_PREDICTING, 1),
+    ]
     graph.task_done_pub.publish(Bool(data=True))
     status, outcome = graph.result(result)
     assert status == GoalStatus.STATUS_SUCCEEDED and outcome.success, outcome.message
     assert "task done" in outcome.message
-    assert 0.0 < outcome.planning_time <= outcome.total_time and outcome.keyframes == 0
+    assert 0.0 < outcome.planning_time <= outcome.total_time and outcome.keyframes == 1
+
+
+def test_a_goal_that_reaches_its_keyframe_limit_without_task_done_is_aborted(start_planner, tmp_path):
+    graph = start_planner("backend:=file", f"file.path:={answer_file(tmp_path, ANSWER)}")
+    graph.publish_images()
+    _, result, feedback = graph.send_goal("never done", max_keyframes=2)
+    assert graph.wait(lambda: graph.paths and len(feedback) >= 2)
+    for index in range(2):
+        graph.reached_pub.publish(KeyframeTarget(keyframe_index=index))
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_ABORTED and not outcome.success
+    assert outcome.keyframes == 2 and "2 keyframes reached without a task-done signal" in outcome.message
 
 
 def test_planning_errors_abort_the_goal_with_the_typed_error(start_planner, tmp_path):
@@ -154,7 +177,13 @@ def test_planning_errors_abort_the_goal_with_the_typed_error(start_planner, tmp_
     _, result, _ = graph.send_goal("no camera yet")
     status, outcome = graph.result(result)
     assert status == GoalStatus.STATUS_ABORTED and not outcome.success
-    assert "no image received on /camera/color/image_raw within 0.5 s" in outcome.message
+    assert "no new image received on /camera/color/image_raw within 0.5 s" in outcome.message
+
+    graph._publish_image()  # one image, then none: a goal sent after it must not plan on it
+    graph.wait(lambda: False, timeout_s=0.5)
+    _, result, _ = graph.send_goal("the camera stopped")
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_ABORTED and "no new image received" in outcome.message
 
     graph.publish_images()
     _, result, _ = graph.send_goal("pick the cube")
@@ -179,7 +208,7 @@ def test_timeout_cancel_and_preemption_end_goals(start_planner, tmp_path):
     _, result, feedback = graph.send_goal("wait for nothing", timeout=1.0)
     status, outcome = graph.result(result)
     assert status == GoalStatus.STATUS_ABORTED and "timed out after 1 s" in outcome.message
-    assert [message.stage for message in feedback] == [Stage.STAGE_PLANNING, Stage.STAGE_EXECUTING]
+    assert [message.stage for message in feedback] == [Stage.STAGE_PLANNING, Stage.STAGE_PREDICTING]
 
     handle, result, feedback = graph.send_goal("cancel me")
     assert graph.wait(lambda: len(feedback) == 2)

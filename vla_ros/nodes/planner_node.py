@@ -1,6 +1,7 @@
 """The HAMSTER-style planner as a ROS 2 node: colour image + instruction -> 2D gripper path.
 
-Subscribes to ``interface.image_topic`` (sensor-data QoS; the latest image is kept), to
+Subscribes to ``interface.image_topic`` (sensor-data QoS; a plan uses the latest image taken after
+it was asked for), to
 ``interface.task_done_topic`` (std_msgs/Bool) and, with the oracle backend, to
 ``interface.oracle_path_topic`` (vla_ros/Path2D, latched: the simulator's privileged path).
 
@@ -10,9 +11,12 @@ topic) preempts the active one, whose goal is aborted with "preempted". An instr
 once, then again as ``interface.replan_policy`` says (``period``: every ``replan_period`` seconds;
 ``on_request``: ``~/replan``, std_srvs/Trigger, answers when the new path is out). It stays active
 until ``task_done_topic`` says true (goal succeeded), its timeout (the goal's, else
-``default_timeout``) runs out, it is cancelled or preempted, or its first plan fails (goal aborted
-with the planner's typed error). Goal feedback: STAGE_PLANNING, then STAGE_EXECUTING with each path;
-the keyframes belong to the policy and executor, so the result's ``keyframes`` is 0.
+``default_timeout``) runs out, it reaches its keyframe limit (the goal's ``max_keyframes``, else
+``default_max_keyframes``) without that signal, it is cancelled or preempted, or its first plan fails
+(all of these abort the goal with the reason). Goal feedback follows the hierarchy: STAGE_PLANNING,
+STAGE_PREDICTING keyframe k (after each path and each reached keyframe, from ``keyframe_reached_topic``),
+STAGE_EXECUTING keyframe k (when the policy's target arrives on ``keyframe_topic``); the result counts
+the keyframes reached.
 
 Publishes ``~/path`` (vla_ros/Path2D: header and size of the image planned on, instruction, planner,
 latency, raw answer) and ``~/overlay`` (rgb8, the path drawn as HAMSTER draws it), both latched.
@@ -49,7 +53,7 @@ from std_srvs.srv import Trigger
 
 from vla_ros.action import ExecuteInstruction
 from vla_ros.config import ConfigError, from_dict
-from vla_ros.msg import Path2D
+from vla_ros.msg import KeyframeTarget, Path2D
 from vla_ros.planning import (
     BackendError,
     DrawingStyle,
@@ -80,14 +84,29 @@ class PlannerInterface:
     image_topic: str
     oracle_path_topic: str
     task_done_topic: str
+    keyframe_topic: str
+    keyframe_reached_topic: str
     replan_policy: str
     replan_period: float
     image_timeout: float
     default_timeout: float
+    default_max_keyframes: int
 
     def __post_init__(self) -> None:
-        if not (self.image_topic and self.oracle_path_topic and self.task_done_topic):
-            raise ValueError("image_topic, oracle_path_topic and task_done_topic must not be empty")
+        topics = (
+            self.image_topic,
+            self.oracle_path_topic,
+            self.task_done_topic,
+            self.keyframe_topic,
+            self.keyframe_reached_topic,
+        )
+        if not all(topics):
+            raise ValueError(
+                "image_topic, oracle_path_topic, task_done_topic, keyframe_topic and "
+                "keyframe_reached_topic must not be empty"
+            )
+        if self.default_max_keyframes < 1:
+            raise ValueError(f"default_max_keyframes must be at least 1, got {self.default_max_keyframes}")
         if self.replan_policy not in REPLAN_POLICIES:
             raise ValueError(f"replan_policy must be one of {REPLAN_POLICIES}, got {self.replan_policy!r}")
         if not min(self.replan_period, self.image_timeout, self.default_timeout) > 0.0:
@@ -104,11 +123,14 @@ class Outcome:
 
 @dataclass(eq=False)
 class Instruction:
-    """The active instruction: its goal (None for ``~/instruction``), timers, paths and how it ended."""
+    """The active instruction: its goal (None for ``~/instruction``), timers, paths, keyframes and
+    how it ended."""
 
     text: str
     goal_handle: ServerGoalHandle | None
     started: Time
+    max_keyframes: int
+    keyframes_reached: int = 0
     finished: Future = field(default_factory=Future)  # resolved with an Outcome
     timers: list[Timer] = field(default_factory=list)
     path: Path2D | None = None
@@ -117,10 +139,12 @@ class Instruction:
 
 @dataclass(eq=False)
 class PlanJob:
-    """One plan of an instruction: the image it uses, its result or error, and the ``~/replan`` calls
-    waiting for it (rclpy Futures resolved with (success, message))."""
+    """One plan of an instruction: when it was asked for (it plans on an image taken after that), the
+    image it uses, its result or error, and the ``~/replan`` calls waiting for it (rclpy Futures resolved
+    with (success, message))."""
 
     instruction: Instruction
+    requested: Time
     waiters: list[Future] = field(default_factory=list)
     image: Image | None = None
     result: PlanResult | None = None
@@ -192,6 +216,10 @@ class PlannerNode(Node):
         )
         self.create_subscription(String, "~/instruction", self._on_instruction, RELIABLE)
         self.create_subscription(Bool, self.interface.task_done_topic, self._on_task_done, RELIABLE)
+        self.create_subscription(KeyframeTarget, self.interface.keyframe_topic, self._on_keyframe, RELIABLE)
+        self.create_subscription(
+            KeyframeTarget, self.interface.keyframe_reached_topic, self._on_keyframe_reached, RELIABLE
+        )
         if self.config.backend == "oracle":
             self.create_subscription(Path2D, self.interface.oracle_path_topic, self._on_oracle_path, LATCHED)
         if self.interface.replan_policy == "on_request":
@@ -215,9 +243,15 @@ class PlannerNode(Node):
     # ------------------------------------------------------------------ inputs
     def _on_image(self, msg: Image) -> None:
         self._image = msg
-        if self._job is not None and self._job.image is None:
+        if self._job is not None and self._job.image is None and self._is_fresh(msg, self._job):
             self._destroy_image_timer()
             self._dispatch(self._job)
+
+    @staticmethod
+    def _is_fresh(image: Image, job: PlanJob) -> bool:
+        """Whether ``image`` was taken after ``job`` was asked for (never plan a scene that has changed,
+        e.g. an image from before a reset)."""
+        return Time.from_msg(image.header.stamp, clock_type=job.requested.clock_type) >= job.requested
 
     def _on_oracle_path(self, msg: Path2D) -> None:
         try:
@@ -243,12 +277,31 @@ class PlannerNode(Node):
         if msg.data and self._active is not None:
             self._finish(self._active, "succeeded", f"task done (signal on {self.interface.task_done_topic})")
 
+    def _on_keyframe(self, msg: KeyframeTarget) -> None:
+        if self._active is not None and self._active.path is not None:
+            self._feedback(self._active, Feedback.STAGE_EXECUTING, msg.keyframe_index)
+
+    def _on_keyframe_reached(self, msg: KeyframeTarget) -> None:
+        active = self._active
+        if active is None or active.path is None:
+            return
+        active.keyframes_reached += 1
+        if active.keyframes_reached >= active.max_keyframes:
+            self._finish(
+                active,
+                "aborted",
+                f"{active.keyframes_reached} keyframes reached without a task-done signal on "
+                f"{self.interface.task_done_topic}",
+            )
+        else:
+            self._feedback(active, Feedback.STAGE_PREDICTING, msg.keyframe_index + 1)
+
     # ------------------------------------------------------------------ instructions
     def _on_instruction(self, msg: String) -> None:
         if not msg.data.strip():
             self.get_logger().error("ignoring an empty instruction on ~/instruction")
             return
-        self._start(msg.data, None, self.interface.default_timeout)
+        self._start(msg.data, None, self.interface.default_timeout, self.interface.default_max_keyframes)
 
     def _on_goal(self, goal: ExecuteInstruction.Goal) -> GoalResponse:
         if not goal.instruction.strip() or not (math.isfinite(goal.timeout) and goal.timeout >= 0.0):
@@ -268,7 +321,10 @@ class PlannerNode(Node):
     async def _execute(self, goal_handle: ServerGoalHandle) -> ExecuteInstruction.Result:
         goal = goal_handle.request
         instruction = self._start(
-            goal.instruction, goal_handle, goal.timeout or self.interface.default_timeout
+            goal.instruction,
+            goal_handle,
+            goal.timeout or self.interface.default_timeout,
+            goal.max_keyframes or self.interface.default_max_keyframes,
         )
         outcome: Outcome = await instruction.finished
         if outcome.status == "succeeded":
@@ -280,16 +336,18 @@ class PlannerNode(Node):
         return ExecuteInstruction.Result(
             success=outcome.status == "succeeded",
             message=outcome.message,
-            keyframes=0,
+            keyframes=instruction.keyframes_reached,
             planning_time=instruction.planning_time_s,
             total_time=self._elapsed(instruction),
         )
 
-    def _start(self, text: str, goal_handle: ServerGoalHandle | None, timeout_s: float) -> Instruction:
+    def _start(
+        self, text: str, goal_handle: ServerGoalHandle | None, timeout_s: float, max_keyframes: int
+    ) -> Instruction:
         """Make ``text`` the active instruction (preempting the one before) and plan it."""
         if self._active is not None:
             self._finish(self._active, "aborted", f"preempted by a new instruction: {text!r}")
-        instruction = Instruction(text, goal_handle, self.get_clock().now())
+        instruction = Instruction(text, goal_handle, self.get_clock().now(), max_keyframes)
         self._active = instruction
         instruction.timers.append(
             self.create_timer(
@@ -310,7 +368,7 @@ class PlannerNode(Node):
             )
         self.get_logger().info(f"instruction: {text!r}")
         self._feedback(instruction, Feedback.STAGE_PLANNING)
-        self._request_plan(PlanJob(instruction))
+        self._request_plan(PlanJob(instruction, self.get_clock().now()))
         return instruction
 
     def _finish(self, instruction: Instruction, status: str, message: str) -> None:
@@ -328,10 +386,15 @@ class PlannerNode(Node):
     def _elapsed(self, instruction: Instruction) -> float:
         return (self.get_clock().now() - instruction.started).nanoseconds * 1e-9
 
-    def _feedback(self, instruction: Instruction, stage: int) -> None:
+    def _feedback(self, instruction: Instruction, stage: int, keyframe_index: int = 0) -> None:
         if instruction.goal_handle is not None and instruction.goal_handle.is_active:
             instruction.goal_handle.publish_feedback(
-                Feedback(stage=stage, path=instruction.path or Path2D(), elapsed=self._elapsed(instruction))
+                Feedback(
+                    stage=stage,
+                    keyframe_index=keyframe_index,
+                    path=instruction.path or Path2D(),
+                    elapsed=self._elapsed(instruction),
+                )
             )
 
     # ------------------------------------------------------------------ planning
@@ -341,13 +404,13 @@ class PlannerNode(Node):
             response.message = "no active instruction: send one on ~/instruction or ~/execute_instruction"
             return response
         waiter = Future()
-        self._request_plan(PlanJob(self._active, [waiter]))
+        self._request_plan(PlanJob(self._active, self.get_clock().now(), [waiter]))
         response.success, response.message = await waiter
         return response
 
     def _replan_periodically(self, instruction: Instruction) -> None:
         if self._job is None:
-            self._request_plan(PlanJob(instruction))
+            self._request_plan(PlanJob(instruction, self.get_clock().now()))
 
     def _request_plan(self, job: PlanJob) -> None:
         """Plan now, or after the running plan (a later request of the same instruction joins it)."""
@@ -369,9 +432,10 @@ class PlannerNode(Node):
             self._resolve(earlier, False, "superseded by a new instruction")
 
     def _dispatch(self, job: PlanJob) -> None:
-        """Give ``job`` the latest image and the worker, or wait up to image_timeout for a first image."""
+        """Give ``job`` the latest image and the worker when it was taken after the request, or wait up to
+        image_timeout for one that is."""
         self._job = job
-        if self._image is None:
+        if self._image is None or not self._is_fresh(self._image, job):
             self._image_timer = self.create_timer(self.interface.image_timeout, self._on_no_image)
             return
         job.image = self._image
@@ -382,8 +446,8 @@ class PlannerNode(Node):
         job = self._job
         if job is not None and job.image is None:
             job.error = (
-                f"no image received on {self._image_subscription.topic_name} "
-                f"within {self.interface.image_timeout:g} s"
+                f"no new image received on {self._image_subscription.topic_name} within "
+                f"{self.interface.image_timeout:g} s (a plan uses an image taken after it was asked for)"
             )
             self._complete(job)
 
@@ -416,7 +480,8 @@ class PlannerNode(Node):
             self._resolve(job, False, "the instruction ended while it was planned")
         else:
             self._publish(job)
-            self._feedback(instruction, Feedback.STAGE_EXECUTING)
+            # The policy starts over at keyframe 0 on every new path.
+            self._feedback(instruction, Feedback.STAGE_PREDICTING)
             self._resolve(job, True, f"new path with {len(job.result.path)} points")
         next_job, self._next_job = self._next_job, None
         if next_job is not None and next_job.instruction is self._active:
