@@ -293,6 +293,10 @@ class EnsemblingControllerNode(Node):
                 self._tick()
             except ControlError as error:
                 self.get_logger().error(f"tick failed: {error}", throttle_duration_sec=1.0)
+            except Exception:
+                if not rclpy.ok(context=self.context):
+                    return  # Ctrl-C shut the context down during the tick: nothing to report
+                raise
             done = time.monotonic()
             self.timing.record(deadline, wake, done)
             deadline += period
