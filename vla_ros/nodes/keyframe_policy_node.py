@@ -136,9 +136,10 @@ class KeyframePolicyNode(Node):
         self._thread = threading.Thread(target=self._work, name="keyframe_policy", daemon=True)
         self._thread.start()
         record = self.policy.training_record
+        warm_up_s = self.policy.warm_up()
         self._status(
             f"ready: checkpoint {self.config.checkpoint} ({record.get('steps', '?')} training steps) "
-            f"on {self.config.device}"
+            f"on {self.config.device}, warmed up in {warm_up_s:.2f} s"
         )
 
     # ------------------------------------------------------------------ inputs

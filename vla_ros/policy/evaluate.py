@@ -29,10 +29,10 @@ from vla_ros.control.pose import Pose
 from vla_ros.control.settings import ExecutorSettings
 from vla_ros.planning.path import PlannedPath
 from vla_ros.policy.errors import PolicyInputError
-from vla_ros.policy.inference import KeyframePolicy, timing_statistics
+from vla_ros.policy.inference import KeyframePolicy
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import CONFIG_FILE, PolicyConfig, load_policy_config
-from vla_ros.reports import machine_info, write_report
+from vla_ros.reports import machine_info, timing_statistics, write_report
 from vla_ros.sim.oracle import OracleError, oracle_path
 from vla_ros.sim.settings import SPLIT_NAMES, load_sim_config
 from vla_ros.sim.tasks import TASKS

@@ -29,6 +29,11 @@ CHECKPOINT_FORMAT = "vla_ros.keyframe_policy"
 CHECKPOINT_VERSION = 1
 
 
+# The synthetic input of KeyframePolicy.warm_up.
+WARM_UP_POINTS = 2000
+WARM_UP_INSTRUCTION = "pick up the block"
+
+
 @dataclass(frozen=True)
 class DecodedKeyframe:
     """A decoded prediction: TCP pose (4x4, base frame), flags, and the translation heatmaps' agreement
@@ -53,20 +58,6 @@ class KeyframePrediction:
     cloud_points: np.ndarray
     cloud_colors: np.ndarray
     timings: dict[str, float]
-
-
-def timing_statistics(timings: list[dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Median, 95th percentile and maximum (ms) of every stage of :attr:`KeyframePrediction.timings`
-    over several predictions; empty without any."""
-    statistics = {}
-    for stage in timings[0] if timings else ():
-        values = [timing[stage] for timing in timings]
-        statistics[stage] = {
-            "median": 1000.0 * float(np.median(values)),
-            "p95": 1000.0 * float(np.percentile(values, 95)),
-            "max": 1000.0 * float(np.max(values)),
-        }
-    return statistics
 
 
 def decode(output: PolicyOutput, config: PolicyConfig) -> list[DecodedKeyframe]:
@@ -161,6 +152,20 @@ class KeyframePolicy:
                 f"{config.model.language_dim}"
             )
         self._rng = np.random.default_rng(0)
+
+    @torch.no_grad()
+    def warm_up(self) -> float:
+        """Run rendering, the network and lifting once on a synthetic cloud, untimed: torch's first calls
+        take about a second, which a robot waiting for keyframe 0 should not pay. Returns the seconds."""
+        started = time.perf_counter()
+        generator = torch.Generator().manual_seed(0)
+        points = torch.rand(WARM_UP_POINTS, 3, generator=generator).mul(2.0).sub(1.0).to(self.device)
+        features = torch.rand(WARM_UP_POINTS, FEATURE_CHANNELS, generator=generator).to(self.device)
+        views = render_clouds([(points, features)], self.config.model)
+        proprio = torch.from_numpy(proprioception(True, 0, self.config.model))[None].to(self.device)
+        language = torch.from_numpy(self.encoder(WARM_UP_INSTRUCTION))[None].to(self.device)
+        decode(self.model(views, language, proprio), self.config)
+        return time.perf_counter() - started
 
     @torch.no_grad()
     def predict(self, observation: PolicyObservation) -> KeyframePrediction:

@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 from vla_ros.policy.data import episode_observation
-from vla_ros.policy.inference import KeyframePolicy, timing_statistics
+from vla_ros.policy.inference import KeyframePolicy
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import CONFIG_FILE, load_policy_config
-from vla_ros.reports import machine_info, write_report
+from vla_ros.reports import machine_info, timing_statistics, write_report
 from vla_ros.sim.dataset import EpisodeReader, list_episodes
 
 
