@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "vla_ros.demo",
     "vla_ros.doctor",
     "vla_ros.bringup",
+    "vla_ros.graph_eval",
     "vla_ros.bench",
     "vla_ros.topic_stats",
     "vla_ros.planning.plan",

@@ -1,0 +1,49 @@
+"""The whole graph in one test: an instruction through the action ends in task success in the
+simulator; a graph started with a bad parameter fails fast, saying why."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from vla_ros.graph import resolve_arguments
+from vla_ros.graph_client import GraphSession
+
+pytestmark = pytest.mark.ros
+EPISODE_LIMIT_S = 60.0  # of simulated time; the expert needs about 8 s, the policy's episodes about 9 s
+
+
+def test_an_instruction_through_the_action_ends_in_task_success(tmp_path):
+    values = resolve_arguments({"use_sim_time": "true"})
+    with GraphSession(values, tmp_path, images=False) as session:
+        record, _ = session.client.run_episode("lift_block", "train", 0, EPISODE_LIMIT_S)
+    assert record.task_success, f"{record.task_message}; goal {record.goal_status}: {record.goal_message}"
+    assert record.goal_status == "succeeded" and "task done" in record.goal_message
+    assert record.planner.startswith("oracle") and record.path_points >= 2
+    assert record.keyframes_reached == len(record.keyframes) >= 3, "approach, grasp, lift: each reached"
+    assert [event.index for event in record.keyframes] == list(range(len(record.keyframes)))
+    assert 0.0 < record.total_time_s < EPISODE_LIMIT_S
+
+
+@pytest.mark.parametrize(
+    ("argument", "node", "reason"),
+    [
+        ("policy_checkpoint:=/nonexistent/policy.pt", "keyframe_policy", "policy checkpoint not found"),
+        ("controller:=warp_drive", "ensembling_controller", "warp_drive"),
+    ],
+)
+def test_a_bad_parameter_stops_the_demo_at_once_with_the_reason(tmp_path, argument, node, reason):
+    started = time.monotonic()
+    completed = subprocess.run(
+        [sys.executable, "-m", "vla_ros.cli", "demo", argument, "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert f"{node} exited with code 1" in completed.stderr and reason in completed.stderr
+    assert time.monotonic() - started < 60.0
+    assert not (tmp_path / "demo.json").exists()
