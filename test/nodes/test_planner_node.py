@@ -159,6 +159,11 @@ def test_goal_publishes_path_overlay_and_feedback_then_succeeds_when_the_task_is
 def test_a_goal_that_reaches_its_keyframe_limit_without_task_done_is_aborted(start_planner, tmp_path):
     graph = start_planner("backend:=file", f"file.path:={answer_file(tmp_path, ANSWER)}")
     graph.publish_images()
+    _, result, feedback = graph.send_goal("done at once")
+    assert graph.wait(lambda: len(feedback) >= 2)
+    graph.task_done_pub.publish(Bool(data=True))
+    assert graph.result(result)[0] == GoalStatus.STATUS_SUCCEEDED
+    # ... then, in the same node, a goal that ends otherwise (each outcome is logged at its severity).
     _, result, feedback = graph.send_goal("never done", max_keyframes=2)
     assert graph.wait(lambda: graph.paths and len(feedback) >= 2)
     for index in range(2):

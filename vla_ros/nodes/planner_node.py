@@ -379,8 +379,10 @@ class PlannerNode(Node):
             self.destroy_timer(timer)
         if self._active is instruction:
             self._active = None
-        log = self.get_logger().info if status == "succeeded" else self.get_logger().warning
-        log(f"instruction {instruction.text!r} {status}: {message}")
+        if status == "succeeded":  # rclpy ties one severity to each logging call site
+            self.get_logger().info(f"instruction {instruction.text!r} succeeded: {message}")
+        else:
+            self.get_logger().warning(f"instruction {instruction.text!r} {status}: {message}")
         instruction.finished.set_result(Outcome(status, message))
 
     def _elapsed(self, instruction: Instruction) -> float:

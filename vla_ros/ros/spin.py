@@ -31,6 +31,10 @@ def run_node(
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except Exception:
+        if rclpy.ok(context=node.context):
+            raise
+        # Ctrl-C shut the context down while a callback was publishing: an ordinary end, not an error
     finally:
         node.destroy_node()
         rclpy.try_shutdown()
