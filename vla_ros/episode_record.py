@@ -75,6 +75,7 @@ class EpisodeRecord:
     total_time_s: float = float("nan")  # from the action result
     wall_time_s: float = float("nan")
     keyframes: list[KeyframeEvent] = field(default_factory=list)
+    recording: dict[str, Any] = field(default_factory=dict)  # MCAP file and messages per topic, if any
 
     @property
     def keyframes_reached(self) -> int:
@@ -95,7 +96,7 @@ class EpisodeRecord:
 
     def timing_line(self) -> str:
         """One line: planning, then predict + execute per keyframe, then the total (ms / s)."""
-        parts = [f"planning {1000 * self.planning_latency_s:.0f} ms"]
+        parts = [f"planning {1000 * self.planning_latency_s:.1f} ms"]
         for event in self.keyframes:
             execute = "not reached" if event.execute_s is None else f"exec {event.execute_s:.2f} s"
             parts.append(f"kf{event.index}: predict {1000 * event.predict_s:.0f} ms, {execute}")
@@ -169,8 +170,8 @@ def episode_strip(
     rows = [
         _caption(
             _fit_height(path_overlay, height),
-            f"{record.task}/{record.seed} {outcome}: planned {record.path_points} points "
-            f"in {1000 * record.planning_latency_s:.0f} ms",
+            f"{record.task}/{record.seed} {outcome}: path of {record.path_points} points, "
+            f"{1000 * record.planning_latency_s:.1f} ms",
         )
     ]
     for number, (event, frame, heatmaps) in enumerate(

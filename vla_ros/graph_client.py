@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -216,14 +216,26 @@ class GraphClient:
         return bool(response.success), response.message
 
     def run_episode(
-        self, task: str, split: str, seed: int, timeout_s: float, max_keyframes: int = 0
+        self,
+        task: str,
+        split: str,
+        seed: int,
+        timeout_s: float,
+        max_keyframes: int = 0,
+        recording: tuple[Path, Sequence[str]] | None = None,
     ) -> tuple[EpisodeRecord, EpisodeImages]:
-        """Reset, send the scene's instruction, wait for the goal's end, check the task."""
+        """Reset, send the scene's instruction, wait for the goal's end, check the task.
+
+        ``recording`` = (file, topics): record those topics to an MCAP file from the reset (latched
+        messages of the new scene included) to the task check; its summary goes to the record.
+        """
         from vla_ros.ros.images import image_to_array
+        from vla_ros.ros.mcap_recording import McapRecorder
         from vla_ros.ros.messages import matrix_from_pose, seconds_from_stamp
 
         instruction = self.reset(task, split, seed)
         record = EpisodeRecord(task, split, seed, instruction)
+        recorder = None if recording is None else McapRecorder(self.node, *recording)
         episode = self._episode = _Episode(instruction)
         started = time.monotonic()
         goal = self._goal_type(instruction=instruction, timeout=timeout_s, max_keyframes=max_keyframes)
@@ -242,6 +254,13 @@ class GraphClient:
         record.total_time_s = outcome.result.total_time
         record.wall_time_s = time.monotonic() - started
         record.task_success, record.task_message = self.check_success()
+        if recorder is not None:
+            summary = recorder.close()
+            record.recording = {
+                "file": summary.path.name,
+                "messages": summary.message_counts,
+                "missing_topics": list(summary.missing_topics),
+            }
 
         images = EpisodeImages()
         if episode.path is not None:

@@ -9,7 +9,9 @@ inference while the robot waits, the executor's chunks and the ensembling contro
 
 Writes ``--out``/eval.json (per episode and per task: success, keyframes, episode time, planner and
 policy latency) and ``--out``/eval.md (the table), optionally an image strip per episode
-(``--strips``).
+(``--strips``) and an MCAP recording of each episode's topics (``--record``: camera, joint states,
+path, keyframes, chunks, commands, heatmaps; replay with ``ros2 bag play FILE.mcap`` or open it in
+Foxglove).
 """
 
 from __future__ import annotations
@@ -32,6 +34,27 @@ from vla_ros.reports import machine_info, timing_statistics, write_report
 from vla_ros.sim.settings import load_sim_config
 
 PLANNERS = ("oracle", "transformers", "openai", "file")
+# What --record writes per episode (relative to the graph's namespace; "camera" is the camera
+# namespace): the topics a user would record with rosbag2 to replay or debug an episode.
+RECORDED_TOPICS = (
+    "camera/color/image_raw",
+    "camera/color/camera_info",
+    "camera/color/camera_pose",
+    "camera/aligned_depth_to_color/image_raw",
+    "joint_states",
+    "simulator/instruction",
+    "planner/path",
+    "planner/overlay",
+    "policy/keyframe",
+    "chunk_executor/chunk",
+    "chunk_executor/keyframe_reached",
+    "arm_controller/joint_trajectory",
+    "gripper_controller/joint_trajectory",
+    "task_done",
+    "keyframe_policy/heatmaps/top",
+    "keyframe_policy/heatmaps/front",
+    "keyframe_policy/heatmaps/side",
+)
 
 
 def summarise(records: list[EpisodeRecord]) -> dict[str, Any]:
@@ -103,27 +126,43 @@ def graph_arguments(args: argparse.Namespace) -> dict[str, str]:
     return resolve_arguments(overrides)
 
 
+def recorded_topics(values: dict[str, str]) -> list[str]:
+    """:data:`RECORDED_TOPICS` with the graph's camera namespace."""
+    camera = (values["camera_namespace"] or "camera").strip("/")
+    return [
+        camera + topic[len("camera") :] if topic.startswith("camera/") else topic for topic in RECORDED_TOPICS
+    ]
+
+
 def evaluate(args: argparse.Namespace, values: dict[str, str]) -> dict[str, Any]:
-    """Run the episodes; returns the JSON-ready report (GraphError when the graph fails)."""
+    """Run the episodes; returns the JSON-ready report. When the graph fails, the report holds the
+    episodes run until then and ``graph_error`` says why."""
     seeds = range(args.seed, args.seed + args.episodes)
     runs = [(task, seed) for task in args.tasks for seed in seeds]
     records: list[EpisodeRecord] = []
     episodes: list[dict[str, Any]] = []
+    graph_error = ""
     started = time.monotonic()
-    with GraphSession(values, args.out / "logs", images=args.strips) as session:
-        progress = tqdm(runs, desc="eval", unit="episode")
-        for task, seed in progress:
-            record, images = session.client.run_episode(
-                task, args.split, seed, args.timeout, args.max_keyframes
-            )
-            records.append(record)
-            strip = save_strip(record, images, args.out) if args.strips else ""
-            episodes.append({**record.to_dict(), "strip": strip})
-            successes = sum(r.task_success for r in records)
-            progress.set_postfix_str(
-                f"{task}/{seed} {'ok' if record.task_success else 'fail'}, {successes}/{len(records)}"
-            )
-        planner = next((record.planner for record in records if record.planner), values["planner"])
+    try:
+        with GraphSession(values, args.out / "logs", images=args.strips) as session:
+            progress = tqdm(runs, desc="eval", unit="episode")
+            for task, seed in progress:
+                recording = None
+                if args.record:
+                    recording = (args.out / f"{task}_{args.split}_{seed:03d}.mcap", recorded_topics(values))
+                record, images = session.client.run_episode(
+                    task, args.split, seed, args.timeout, args.max_keyframes, recording
+                )
+                records.append(record)
+                strip = save_strip(record, images, args.out) if args.strips else ""
+                episodes.append({**record.to_dict(), "strip": strip})
+                successes = sum(r.task_success for r in records)
+                progress.set_postfix_str(
+                    f"{task}/{seed} {'ok' if record.task_success else 'fail'}, {successes}/{len(records)}"
+                )
+    except GraphError as error:
+        graph_error = str(error)
+    planner = next((record.planner for record in records if record.planner), values["planner"])
     per_task = {task: summarise([r for r in records if r.task == task]) for task in args.tasks}
     simulator = load_parameters([values["robot_config"], values["simulator_config"]], "simulator")
     return {
@@ -137,6 +176,7 @@ def evaluate(args: argparse.Namespace, values: dict[str, str]) -> dict[str, Any]
         "overall": summarise(records),
         "episodes": episodes,
         "wall_time_s": time.monotonic() - started,
+        "graph_error": graph_error,
         "machine": machine_info(),
     }
 
@@ -189,5 +229,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-keyframes", type=int, default=0, help="keyframes per episode (0: planner.yaml's)"
     )
     parser.add_argument("--strips", action="store_true", help="also write each episode's image strip")
+    parser.add_argument(
+        "--record", action="store_true", help="also record each episode's topics to MCAP (about 8 MB/s)"
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs/eval"), help="output folder")
     parser.set_defaults(func=run)

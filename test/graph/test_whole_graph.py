@@ -8,6 +8,8 @@ import sys
 import time
 
 import pytest
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
 
 from vla_ros.graph import resolve_arguments
 from vla_ros.graph_client import GraphSession
@@ -18,14 +20,33 @@ EPISODE_LIMIT_S = 60.0  # of simulated time; the expert needs about 8 s, the pol
 
 def test_an_instruction_through_the_action_ends_in_task_success(tmp_path):
     values = resolve_arguments({"use_sim_time": "true"})
+    recording = tmp_path / "episode.mcap"
+    topics = ["planner/path", "policy/keyframe", "chunk_executor/keyframe_reached", "joint_states"]
     with GraphSession(values, tmp_path, images=False) as session:
-        record, _ = session.client.run_episode("lift_block", "train", 0, EPISODE_LIMIT_S)
+        record, _ = session.client.run_episode(
+            "lift_block", "train", 0, EPISODE_LIMIT_S, recording=(recording, topics)
+        )
     assert record.task_success, f"{record.task_message}; goal {record.goal_status}: {record.goal_message}"
     assert record.goal_status == "succeeded" and "task done" in record.goal_message
     assert record.planner.startswith("oracle") and record.path_points >= 2
     assert record.keyframes_reached == len(record.keyframes) >= 3, "approach, grasp, lift: each reached"
     assert [event.index for event in record.keyframes] == list(range(len(record.keyframes)))
     assert 0.0 < record.total_time_s < EPISODE_LIMIT_S
+
+    # The episode's MCAP recording (vla-ros eval --record) holds what the graph said.
+    counts = record.recording["messages"]
+    assert record.recording["file"] == "episode.mcap" and not record.recording["missing_topics"]
+    assert counts["/planner/path"] == 1 and counts["/policy/keyframe"] == len(record.keyframes)
+    assert counts["/chunk_executor/keyframe_reached"] == record.keyframes_reached
+    assert counts["/joint_states"] > 100 * record.total_time_s * 0.5
+    with recording.open("rb") as stream:
+        keyframes = [
+            message.decoded_message.keyframe_index
+            for message in make_reader(stream, decoder_factories=[DecoderFactory()]).iter_decoded_messages(
+                topics=["/policy/keyframe"]
+            )
+        ]
+    assert keyframes == [event.index for event in record.keyframes]
 
 
 @pytest.mark.parametrize(
