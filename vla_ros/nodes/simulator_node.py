@@ -60,6 +60,7 @@ from vla_ros.sim.workcell import Workcell, WorkcellError
 from vla_ros.srv import ResetTask
 
 CONFIG_FILES = (ROBOT_CONFIG_FILE, "sim.yaml")
+MAX_LAG_S = 0.1  # the physics loop re-anchors to real time when it falls further behind
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,14 @@ class SimulatorNode(Node):
                 delay = start_wall + (self._sim_time - start_sim) / factor - time.monotonic()
                 if delay > 0.0:
                     time.sleep(delay)
+                elif delay < -MAX_LAG_S:
+                    # Behind real time (a slow reset or render, a loaded CPU): go on from now rather
+                    # than catch up in a burst, which would run the robot faster than the nodes see.
+                    start_wall, start_sim = time.monotonic(), self._sim_time
+                    self.get_logger().warn(
+                        f"simulation fell {-delay:.2f} s behind real time; continuing from now",
+                        throttle_duration_sec=5.0,
+                    )
 
     def _apply_commands(self, now: float) -> None:
         self.workcell.set_arm_targets(self._arm.sample(now))
@@ -231,11 +240,16 @@ class SimulatorNode(Node):
                     return
                 except queue.Full:
                     continue
-        try:
-            self._frames.put_nowait(item)
-        except queue.Full:
-            self._frames.get_nowait()
-            self._frames.put_nowait(item)
+        while True:  # the camera thread may take the waiting frame at any moment: no put/get can assume
+            try:
+                self._frames.put_nowait(item)
+                return
+            except queue.Full:
+                pass
+            try:
+                self._frames.get_nowait()
+            except queue.Empty:
+                continue
             self.frames_dropped += 1
             self.get_logger().warn(
                 f"camera falls behind real time: {self.frames_dropped} frames dropped so far "
@@ -360,7 +374,8 @@ class SimulatorNode(Node):
         self._running = False
         for name in ("_thread", "_render_thread"):  # absent when __init__ failed part-way
             thread = getattr(self, name, None)
-            if thread is not None and thread.is_alive():
+            # A loop that fails shuts the context down from its own thread, which then lands here.
+            if thread is not None and thread.is_alive() and thread is not threading.current_thread():
                 thread.join(timeout=5.0)
         for name in ("workcell", "_camera_mirror"):
             if hasattr(self, name):
