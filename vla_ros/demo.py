@@ -80,6 +80,9 @@ def run(args: argparse.Namespace) -> int:
     except GraphError as error:
         print(f"[demo] the graph failed: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("[demo] interrupted (Ctrl-C): the graph is stopped", file=sys.stderr)
+        return 130
     successes = sum(episode["task_success"] for episode in episodes)
     write_report(
         args.out / "demo.json",

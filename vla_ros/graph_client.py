@@ -84,6 +84,7 @@ class GraphClient:
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.parameter import Parameter
         from rclpy.qos import qos_profile_sensor_data
+        from rclpy.signals import SignalHandlerOptions
         from sensor_msgs.msg import CameraInfo, Image
         from std_srvs.srv import Trigger
 
@@ -98,7 +99,8 @@ class GraphClient:
         self._rclpy = rclpy
         self._watchdog = watchdog
         self._context = rclpy.Context()
-        rclpy.init(context=self._context)
+        # No rclpy signal handlers: Ctrl-C raises KeyboardInterrupt here, and the session stops the graph.
+        rclpy.init(context=self._context, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node(
             "vla_ros_client",
             namespace=namespace.strip("/"),

@@ -162,6 +162,8 @@ def evaluate(args: argparse.Namespace, values: dict[str, str]) -> dict[str, Any]
                 )
     except GraphError as error:
         graph_error = str(error)
+    except KeyboardInterrupt:
+        graph_error = "interrupted (Ctrl-C)"
     planner = next((record.planner for record in records if record.planner), values["planner"])
     per_task = {task: summarise([r for r in records if r.task == task]) for task in args.tasks}
     simulator = load_parameters([values["robot_config"], values["simulator_config"]], "simulator")
@@ -193,16 +195,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"vla-ros eval: unknown tasks {unknown}; config/sim.yaml has {sorted(load_sim_config().tasks)}")
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    try:
-        report = evaluate(args, values)
-    except GraphError as error:
-        print(f"vla-ros eval: the graph failed: {error}", file=sys.stderr)
-        return 1
+    report = evaluate(args, values)
     write_report(args.out / "eval.json", report)
     table = markdown_table(report)
     (args.out / "eval.md").write_text(table)
     print(table)
     print(f"wrote {args.out / 'eval.json'} and {args.out / 'eval.md'}")
+    if report["graph_error"]:
+        print(f"vla-ros eval: stopped early: {report['graph_error']}", file=sys.stderr)
+        return 1
     return 0
 
 

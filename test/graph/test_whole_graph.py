@@ -3,6 +3,7 @@ simulator; a graph started with a bad parameter fails fast, saying why."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -68,3 +69,22 @@ def test_a_bad_parameter_stops_the_demo_at_once_with_the_reason(tmp_path, argume
     assert f"{node} exited with code 1" in completed.stderr and reason in completed.stderr
     assert time.monotonic() - started < 60.0
     assert not (tmp_path / "demo.json").exists()
+
+
+def test_eval_reports_the_episodes_run_before_the_graph_failed(tmp_path):
+    completed = subprocess.run(
+        [
+            *(sys.executable, "-m", "vla_ros.cli", "eval", "policy_checkpoint:=/nonexistent/policy.pt"),
+            *("--tasks", "lift_block", "--episodes", "1", "--out", str(tmp_path)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 1, completed.stdout[-2000:] + completed.stderr[-2000:]
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert "keyframe_policy exited with code 1" in report["graph_error"]
+    assert (
+        report["overall"]["episodes"] == 0 and "| lift_block | - | 0 |" in (tmp_path / "eval.md").read_text()
+    )
+    assert "stopped early" in completed.stderr
