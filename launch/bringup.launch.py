@@ -6,7 +6,8 @@ files, the arguments and how they reach the nodes are declared once in ``vla_ros
 
 The graph's nodes are built when the arguments are known (OpaqueFunction), so that an empty argument
 adds no parameter override (the node keeps its parameter file's value) and bad values fail before any
-node starts.
+node starts. robot_state_publisher publishes the robot's URDF (meshes as file:// URIs, see
+vla_ros.robot_description) and its links' TF from /joint_states, for RViz.
 """
 
 from launch import LaunchContext, LaunchDescription
@@ -14,26 +15,30 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration, TextSubstitution
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 from vla_ros.graph import (
     LAUNCH_ARGUMENTS,
     NODES,
+    ROBOT_STATE_PUBLISHER,
     is_enabled,
     node_namespace,
     parameter_file_arguments,
     parameter_overrides,
     resolve_arguments,
+    robot_state_publisher_parameters,
     rviz_config_path,
     topic_remappings,
 )
 
 
 def graph_nodes(context: LaunchContext) -> list[Node]:
-    """One Node action per enabled node of the graph, from the resolved launch arguments."""
+    """One Node action per enabled node of the graph, and robot_state_publisher (unless
+    ``robot_state_publisher:=false``), from the resolved launch arguments."""
     values = resolve_arguments(
         {argument.name: context.launch_configurations[argument.name] for argument in LAUNCH_ARGUMENTS}
     )
-    return [
+    package_nodes = [
         Node(
             package="vla_ros",
             executable=node.executable,
@@ -55,6 +60,25 @@ def graph_nodes(context: LaunchContext) -> list[Node]:
         for node in NODES
         if is_enabled(node, values)
     ]
+    if values[ROBOT_STATE_PUBLISHER] == "false":
+        return package_nodes
+    parameters = robot_state_publisher_parameters(values)
+    robot_state_publisher = Node(
+        package=ROBOT_STATE_PUBLISHER,
+        executable=ROBOT_STATE_PUBLISHER,
+        name=ROBOT_STATE_PUBLISHER,
+        namespace=node_namespace(values),
+        parameters=[
+            {
+                # The URDF as a string: launch_ros would otherwise read it as YAML.
+                "robot_description": ParameterValue(parameters["robot_description"], value_type=str),
+                "use_sim_time": parameters["use_sim_time"],
+            }
+        ],
+        arguments=["--ros-args", "--log-level", values["log_level"]],
+        output="screen",
+    )
+    return [*package_nodes, robot_state_publisher]
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -132,6 +132,98 @@ def test_rviz_config_shows_the_graph_topics():
     assert shown[plugin + "RobotModel"] == {"robot_description"} and plugin + "TF" in shown
 
 
+def test_rviz_topics_are_published_by_the_graph():
+    """Every topic of the RViz config is one a node of the running graph publishes (docs/reference.md)."""
+    import re
+
+    import yaml
+
+    from vla_ros.reference import TOPICS_HEADING
+
+    config = yaml.safe_load(Path(graph.rviz_config_path()).read_text())
+
+    def topics(items):
+        for item in items:
+            topic = item.get("Topic", item.get("Description Topic"))
+            if topic:
+                yield topic["Value"]
+            yield from topics(item.get("Displays", []))
+
+    reference = (ROOT / "docs" / "reference.md").read_text().partition(TOPICS_HEADING)[2]
+    published = set(re.findall(r"^\| publishes \| `/([^`]+)`", reference, flags=re.MULTILINE))
+    # robot_state_publisher is not installed here, so the generated reference cannot list its topic.
+    shown = set(topics(config["Visualization Manager"]["Displays"]))
+    missing = shown - published - {"robot_description"}
+    assert published and not missing, f"RViz shows topics no node publishes: {sorted(missing)}"
+
+
+def test_camera_extrinsics_node_runs_on_a_real_robot_only_and_follows_the_camera_namespace(tmp_path):
+    extrinsics = next(node for node in graph.NODES if node.name == "camera_extrinsics")
+    assert extrinsics.runs_when == "sim:=false" and graph.NODES[0].runs_when == "sim:=true"
+    assert not graph.is_enabled(extrinsics, graph.resolve_arguments({}))
+    values = graph.resolve_arguments({"sim": "false", "camera_namespace": "camera/camera"})
+    assert graph.is_enabled(extrinsics, values)
+    assert graph.topic_remappings(extrinsics, values) == [
+        ("camera/color/camera_pose", "camera/camera/color/camera_pose")
+    ]
+    parameters = load_parameters(["robot.yaml", "camera_extrinsics.yaml"], extrinsics.name)
+    policy = load_parameters(["robot.yaml", "policy.yaml"], "keyframe_policy")
+    assert parameters["pose_topic"] == policy["interface"]["camera_pose_topic"]
+    assert "simulator" not in {node.name for node in graph.NODES if graph.is_enabled(node, values)}
+
+
+def test_robot_state_publisher_gets_the_robot_urdf_and_sim_time(tmp_path):
+    values = graph.resolve_arguments({"use_sim_time": "true", "namespace": "robot1", "log_level": "warn"})
+    command = graph.robot_state_publisher_command("/opt/rsp", values, tmp_path)
+    assert command[:4] == ["/opt/rsp", "--ros-args", "-r", "__node:=robot_state_publisher"]
+    assert "__ns:=/robot1" in command and command[-2:] == ["--log-level", "warn"]
+    parameters = load_parameters(command[command.index("--params-file") + 1], "robot_state_publisher")
+    assert parameters["use_sim_time"] is True
+    assert parameters["robot_description"].startswith('<robot name="panda">')
+    assert "file://" in parameters["robot_description"]
+
+
+@pytest.mark.ros
+def test_robot_state_publisher_parameter_file_reaches_a_node_unchanged(tmp_path):
+    """rcl reads the URDF from the parameter file as the same string (the launch file passes it as is)."""
+    import rclpy
+
+    values = graph.resolve_arguments({})
+    command = graph.robot_state_publisher_command("/opt/rsp", values, tmp_path)
+    context = rclpy.Context()
+    rclpy.init(args=command, context=context)
+    try:
+        node = rclpy.create_node(
+            "robot_state_publisher", context=context, automatically_declare_parameters_from_overrides=True
+        )
+        expected = graph.robot_state_publisher_parameters(values)["robot_description"]
+        assert node.get_parameter("robot_description").value == expected
+        node.destroy_node()
+    finally:
+        rclpy.shutdown(context=context)
+
+
+def test_bringup_starts_robot_state_publisher_where_installed_and_says_when_not(
+    tmp_path, monkeypatch, capsys
+):
+    from vla_ros import bringup
+
+    fake = tmp_path / "robot_state_publisher"
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(bringup, "NODES", ())
+    monkeypatch.setattr(bringup, "robot_state_publisher_executable", lambda: str(fake))
+    processes = bringup.start_graph(graph.resolve_arguments({}), tmp_path)
+    assert list(processes) == ["robot_state_publisher"] and processes["robot_state_publisher"].wait(10) == 0
+    log = (tmp_path / "robot_state_publisher.log").read_text()
+    assert "__node:=robot_state_publisher --params-file" in log
+    assert bringup.start_graph(graph.resolve_arguments({"robot_state_publisher": "false"}), tmp_path) == {}
+    monkeypatch.setattr(bringup, "robot_state_publisher_executable", lambda: None)
+    assert bringup.start_graph(graph.resolve_arguments({}), tmp_path) == {}
+    assert bringup._supervise(graph.resolve_arguments({}), {}, duration=0.0) == 0
+    assert "robot_state_publisher is not installed" in capsys.readouterr().out
+
+
 def test_actuation_is_enabled_at_start_in_the_simulator_only(tmp_path):
     controller = next(node for node in graph.NODES if node.name == "ensembling_controller")
     for sim in (True, False):

@@ -2,8 +2,9 @@
 
 Skipped where the launch system is not installed (this project's PyPI environment); on a ROS 2
 installation it loads the launch description, checks its arguments against vla_ros.graph, starts the
-graph in a namespace of its own with the camera topics moved, and waits for every node and for data
-on the graph's topics, as a launch_testing test would, with the launch service in the main thread.
+graph in a namespace of its own with the camera topics moved, and waits for every node (the simulated
+graph's and robot_state_publisher) and for data on the graph's topics (the robot's URDF included), as a
+launch_testing test would, with the launch service in the main thread.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ def test_launch_file_declares_every_graph_argument_with_its_description():
         assert declared[argument.name].default_value[0].perform(launch.LaunchContext()) == argument.default
 
 
+def expected_nodes() -> set[str]:
+    """The nodes the launch file starts with default arguments (sim:=true) in the test's namespace."""
+    values = graph.resolve_arguments({})
+    names = [node.name for node in graph.NODES if graph.is_enabled(node, values)]
+    return {f"/{NAMESPACE}/{name}" for name in [*names, graph.ROBOT_STATE_PUBLISHER]}
+
+
 def probe_graph(service: launch.LaunchService, found: dict) -> None:
     """Wait for the nodes and for messages on the topics, record them in ``found``, stop the launch."""
     import rclpy
@@ -48,11 +56,13 @@ def probe_graph(service: launch.LaunchService, found: dict) -> None:
     from sensor_msgs.msg import Image, JointState
     from std_msgs.msg import String
 
-    expected_nodes = {f"/{NAMESPACE}/{node.name}" for node in graph.NODES}
+    from vla_ros.ros.qos import LATCHED
+
     topics = {
         f"/{NAMESPACE}/{CAMERA_NAMESPACE}/color/image_raw": (Image, qos_profile_sensor_data),
         f"/{NAMESPACE}/joint_states": (JointState, qos_profile_sensor_data),
         f"/{NAMESPACE}/ensembling_controller/status": (String, 10),
+        f"/{NAMESPACE}/robot_description": (String, LATCHED),
     }
     found["topics"] = set()
     context = rclpy.Context()
@@ -69,7 +79,7 @@ def probe_graph(service: launch.LaunchService, found: dict) -> None:
             found["nodes"] = {
                 f"{namespace.rstrip('/')}/{name}" for name, namespace in node.get_node_names_and_namespaces()
             }
-            if expected_nodes <= found["nodes"] and found["topics"] == set(topics):
+            if expected_nodes() <= found["nodes"] and found["topics"] == set(topics):
                 break
     finally:
         executor.shutdown()
@@ -101,6 +111,6 @@ def test_launch_starts_every_node_in_the_namespace_with_the_camera_remapped():
     probe.start()
     return_code = service.run()
     probe.join()
-    assert {f"/{NAMESPACE}/{node.name}" for node in graph.NODES} <= found["nodes"]
-    assert len(found["topics"]) == 3, f"messages only on {sorted(found['topics'])}"
+    assert expected_nodes() <= found["nodes"], f"missing {sorted(expected_nodes() - found['nodes'])}"
+    assert len(found["topics"]) == 4, f"messages only on {sorted(found['topics'])}"
     assert return_code == 0

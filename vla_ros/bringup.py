@@ -3,8 +3,10 @@
 Takes the same ``name:=value`` arguments, starts every enabled node of :mod:`vla_ros.graph` as a process
 with the same ``--ros-args``, prefixes their output with the node name, and stops them all (SIGINT,
 then SIGKILL after a grace period) on Ctrl-C, after ``--duration`` seconds, or as soon as one node
-exits: a graph with a dead node is not left running half-way. With ``rviz:=true`` it also starts
-``rviz2`` when it is on PATH (closing RViz leaves the graph running), and says so when it is not.
+exits: a graph with a dead node is not left running half-way. robot_state_publisher (the robot in RViz)
+runs where it is installed; where it is not, the graph runs without it and says so. With ``rviz:=true``
+it also starts ``rviz2`` when it is on PATH (closing RViz leaves the graph running), and says so when it
+is not.
 """
 
 from __future__ import annotations
@@ -19,15 +21,20 @@ import threading
 import time
 from pathlib import Path
 
+from vla_ros.config import ConfigError
 from vla_ros.graph import (
     LAUNCH_ARGUMENTS,
     NODES,
+    ROBOT_STATE_PUBLISHER,
     GraphArgumentError,
     is_enabled,
     node_command,
     resolve_arguments,
+    robot_state_publisher_command,
+    robot_state_publisher_executable,
     rviz_command,
 )
+from vla_ros.robot_description import RobotDescriptionError
 
 STOP_GRACE_S = 10.0
 
@@ -74,22 +81,26 @@ def stop(processes: dict[str, subprocess.Popen]) -> None:
 def start_graph(
     values: dict[str, str], log_dir: Path | None = None, parameter_dir: Path | None = None
 ) -> dict[str, subprocess.Popen]:
-    """Start every enabled node; their output goes to ``log_dir/<node>.log``, else to stdout, prefixed.
+    """Start every enabled node, and robot_state_publisher (unless ``robot_state_publisher:=false``) where
+    it is installed; their output goes to ``log_dir/<node>.log``, else to stdout, prefixed.
 
     The parameter files written from the launch arguments go to ``parameter_dir``, else to ``log_dir``,
     else to a new temporary directory (left behind, as launch_ros leaves its parameter files).
     """
     parameter_dir = parameter_dir or log_dir or Path(tempfile.mkdtemp(prefix="vla_ros_bringup_"))
+    commands = {
+        node.name: node_command(node, values, parameter_dir) for node in NODES if is_enabled(node, values)
+    }
+    executable = robot_state_publisher_executable() if values[ROBOT_STATE_PUBLISHER] == "true" else None
+    if executable is not None:
+        commands[ROBOT_STATE_PUBLISHER] = robot_state_publisher_command(executable, values, parameter_dir)
     processes: dict[str, subprocess.Popen] = {}
-    for node in NODES:
-        if not is_enabled(node, values):
-            continue
-        command = node_command(node, values, parameter_dir)
+    for name, command in commands.items():
         if log_dir is not None:
-            with (log_dir / f"{node.name}.log").open("w") as log:
-                processes[node.name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            with (log_dir / f"{name}.log").open("w") as log:
+                processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
             continue
-        processes[node.name] = _start_relayed(node.name, command)
+        processes[name] = _start_relayed(name, command)
     return processes
 
 
@@ -115,6 +126,12 @@ def run_graph(values: dict[str, str], duration: float | None) -> int:
 
 def _supervise(values: dict[str, str], processes: dict[str, subprocess.Popen], duration: float | None) -> int:
     print(f"[bringup] started {', '.join(processes) or 'no nodes'}", flush=True)
+    if values[ROBOT_STATE_PUBLISHER] == "true" and ROBOT_STATE_PUBLISHER not in processes:
+        print(
+            f"[bringup] {ROBOT_STATE_PUBLISHER} is not installed (ROS package {ROBOT_STATE_PUBLISHER}): "
+            "RViz will show no robot links; the graph runs without it",
+            flush=True,
+        )
     rviz = start_rviz(values)
     deadline = None if duration is None else time.monotonic() + duration
     failed: list[str] = []
@@ -141,7 +158,11 @@ def run(args: argparse.Namespace) -> int:
     except GraphArgumentError as error:
         print(f"vla-ros bringup: {error}", file=sys.stderr)
         return 2
-    return run_graph(values, args.duration)
+    try:
+        return run_graph(values, args.duration)
+    except (ConfigError, RobotDescriptionError) as error:  # raised before any node starts
+        print(f"vla-ros bringup: {error}", file=sys.stderr)
+        return 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

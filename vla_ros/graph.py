@@ -6,18 +6,25 @@ actions, and ``vla-ros bringup`` (for machines without the launch system) into p
 ``--ros-args``. Both read the same YAML parameter files from ``config/``.
 
 An argument left empty changes nothing: the node keeps the value of its parameter file.
+
+Besides the package's own nodes, the graph runs robot_state_publisher (a C++ node of its own ROS package)
+with the robot's URDF (:mod:`vla_ros.robot_description`), so that RViz shows the robot from
+``/joint_states`` (``robot_state_publisher:=false`` leaves it out); ``vla-ros bringup`` starts it where
+it is installed.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from vla_ros.config import config_dir, config_path, unflatten
+from vla_ros.config import config_dir, config_path, load_parameters, unflatten
 from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.robot_description import robot_description
 
 RVIZ_CONFIG_FILE = "vla_ros.rviz"
 # The camera topics as the nodes name them (realsense2_camera's layout under the namespace "camera",
@@ -30,7 +37,10 @@ CAMERA_TOPICS = (
     "aligned_depth_to_color/image_raw",
     "aligned_depth_to_color/camera_info",
 )
-BOOLEAN_ARGUMENTS = ("sim", "use_sim_time", "rviz")
+# robot_state_publisher's package, executable and node name (the same word), and the launch argument
+# that starts it.
+ROBOT_STATE_PUBLISHER = "robot_state_publisher"
+BOOLEAN_ARGUMENTS = ("sim", "use_sim_time", "rviz", ROBOT_STATE_PUBLISHER)
 
 
 @dataclass(frozen=True)
@@ -46,11 +56,13 @@ class LaunchArgument:
 class GraphNode:
     """A node of the graph: its name (also its section in the config file), executable and config.
 
-    ``uses_robot``: the node also gets config/robot.yaml (the shared robot description), before its own
-    file. ``argument_parameters`` maps node parameters to the launch argument whose value they take
-    (on top of ``use_sim_time``, which every node gets), e.g. actuation enabled at start only with sim;
-    an empty argument leaves the parameter file's value. ``camera_topics``: the camera topics (of
-    :data:`CAMERA_TOPICS`) the node publishes or subscribes, remapped by ``camera_namespace``.
+    ``condition``: the launch argument the node runs under, when it has the value ``condition_value``
+    (``None``: always). ``uses_robot``: the node also gets config/robot.yaml (the shared robot
+    description), before its own file. ``argument_parameters`` maps node parameters to the launch
+    argument whose value they take (on top of ``use_sim_time``, which every node gets), e.g. actuation
+    enabled at start only with sim; an empty argument leaves the parameter file's value.
+    ``camera_topics``: the camera topics (of :data:`CAMERA_TOPICS`) the node publishes or subscribes,
+    remapped by ``camera_namespace``.
     """
 
     name: str
@@ -58,6 +70,7 @@ class GraphNode:
     config: str
     condition: str | None
     description: str
+    condition_value: str = "true"
     uses_robot: bool = True
     argument_parameters: tuple[tuple[str, str], ...] = ()
     camera_topics: tuple[str, ...] = ()
@@ -71,6 +84,11 @@ class GraphNode:
         """Name of the launch argument that selects this node's parameter file."""
         return f"{self.name}_config"
 
+    @property
+    def runs_when(self) -> str:
+        """When the node runs, for people: ``always`` or ``sim:=false``."""
+        return "always" if self.condition is None else f"{self.condition}:={self.condition_value}"
+
 
 NODES: tuple[GraphNode, ...] = (
     GraphNode(
@@ -80,6 +98,16 @@ NODES: tuple[GraphNode, ...] = (
         condition="sim",
         description="the simulated PyBullet workcell (camera, joint states, controllers)",
         camera_topics=CAMERA_TOPICS,
+    ),
+    GraphNode(
+        name="camera_extrinsics",
+        executable="camera_extrinsics_node",
+        config="camera_extrinsics.yaml",
+        condition="sim",
+        condition_value="false",
+        description="a real camera's pose in the base frame (hand-eye calibration, or read from TF), "
+        "latched on camera/color/camera_pose and as a static transform",
+        camera_topics=("color/camera_pose",),
     ),
     GraphNode(
         name="planner",
@@ -128,7 +156,11 @@ NODES: tuple[GraphNode, ...] = (
 )
 
 LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
-    LaunchArgument("sim", "true", "run the simulated workcell (false: a real robot and camera drivers)"),
+    LaunchArgument(
+        "sim",
+        "true",
+        "run the simulated workcell (false: a real robot and camera drivers, and the camera_extrinsics node)",
+    ),
     LaunchArgument(
         "planner",
         "",
@@ -159,6 +191,12 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
         f"realsense2_camera's default; empty: {CAMERA_NAMESPACE}",
     ),
     LaunchArgument("rviz", "false", f"start RViz with config/{RVIZ_CONFIG_FILE}"),
+    LaunchArgument(
+        ROBOT_STATE_PUBLISHER,
+        "true",
+        "start robot_state_publisher with the robot's URDF (RViz's robot model and its links' TF); "
+        "false where your robot's bringup already runs one",
+    ),
     LaunchArgument("use_sim_time", "false", "every node follows /clock (true for lock-step evaluation)"),
     LaunchArgument("namespace", "", "namespace of every node of the graph"),
     LaunchArgument("log_level", "info", "log level of every node (debug, info, warn, error)"),
@@ -196,8 +234,8 @@ def resolve_arguments(overrides: dict[str, str]) -> dict[str, str]:
 
 
 def is_enabled(node: GraphNode, values: dict[str, str]) -> bool:
-    """Whether ``node`` runs under these argument values (its condition argument is true)."""
-    return node.condition is None or values[node.condition] == "true"
+    """Whether ``node`` runs under these argument values (its condition argument has its value)."""
+    return node.condition is None or values[node.condition] == node.condition_value
 
 
 def parameter_file_arguments(node: GraphNode) -> list[str]:
@@ -270,3 +308,41 @@ def rviz_command(values: dict[str, str]) -> list[str]:
     if node_namespace(values):
         command += ["-r", f"__ns:={node_namespace(values)}"]
     return [*command, "-p", f"use_sim_time:={values['use_sim_time']}"]
+
+
+def robot_state_publisher_parameters(values: dict[str, str]) -> dict[str, str | bool]:
+    """robot_state_publisher's parameters: the URDF of ``robot_config`` for RViz, and ``use_sim_time``."""
+    robot = load_parameters(values["robot_config"], ROBOT_STATE_PUBLISHER)["robot"]
+    return {
+        "robot_description": robot_description(robot["urdf_path"]),
+        "use_sim_time": values["use_sim_time"] == "true",
+    }
+
+
+def robot_state_publisher_executable() -> str | None:
+    """robot_state_publisher's executable from the ament index, or None where it is not installed."""
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+    except ImportError:
+        return None
+    try:
+        prefix = get_package_prefix(ROBOT_STATE_PUBLISHER)
+    except PackageNotFoundError:
+        return None
+    executable = Path(prefix) / "lib" / ROBOT_STATE_PUBLISHER / ROBOT_STATE_PUBLISHER
+    return str(executable) if os.access(executable, os.X_OK) else None
+
+
+def robot_state_publisher_command(executable: str, values: dict[str, str], parameter_dir: Path) -> list[str]:
+    """The command line that starts robot_state_publisher as the launch file does; its parameters go to a
+    file in ``parameter_dir``."""
+    path = parameter_dir / f"{ROBOT_STATE_PUBLISHER}_parameters.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {f"/**/{ROBOT_STATE_PUBLISHER}": {"ros__parameters": robot_state_publisher_parameters(values)}}
+        )
+    )
+    command = [executable, "--ros-args", "-r", f"__node:={ROBOT_STATE_PUBLISHER}", "--params-file", str(path)]
+    if node_namespace(values):
+        command += ["-r", f"__ns:={node_namespace(values)}"]
+    return [*command, "--log-level", values["log_level"]]

@@ -115,7 +115,7 @@ def render_static() -> str:
         files = ", ".join(
             f"`{_default(resolve_arguments({})[a]).strip('`')}`" for a in parameter_file_arguments(node)
         )
-        runs = f"`{node.condition}:=true`" if node.condition else "always"
+        runs = f"`{node.runs_when}`" if node.condition else "always"
         lines.append(
             f"| `{node.name}` | `{node.executable}` | {runs} | {files} | {_cell(node.description)} |"
         )
