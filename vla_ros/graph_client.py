@@ -232,12 +232,15 @@ class GraphClient:
         messages of the new scene included) to the task check; its summary goes to the record.
         """
         from vla_ros.ros.images import image_to_array
-        from vla_ros.ros.mcap_recording import McapRecorder
         from vla_ros.ros.messages import matrix_from_pose, seconds_from_stamp
 
         instruction = self.reset(task, split, seed)
         record = EpisodeRecord(task, split, seed, instruction)
-        recorder = None if recording is None else McapRecorder(self.node, *recording)
+        recorder = None
+        if recording is not None:
+            from vla_ros.ros.mcap_recording import McapRecorder
+
+            recorder = McapRecorder(self.node, *recording)
         episode = self._episode = _Episode(instruction)
         started = time.monotonic()
         goal = self._goal_type(instruction=instruction, timeout=timeout_s, max_keyframes=max_keyframes)

@@ -26,6 +26,7 @@ from std_msgs.msg import Header, String
 
 from vla_ros.action import ExecuteInstruction
 from vla_ros.msg import Path2D, PathPoint2D
+from vla_ros.ros import mcap_recording
 from vla_ros.ros.mcap_recording import (
     McapRecorder,
     McapRecordingError,
@@ -162,6 +163,22 @@ def test_on_simulated_time_the_log_time_is_the_node_clock(ros_node, publisher_no
     [message] = _by_topic(recorder.close().path)["/rec/sim_chatter"]
     assert message.message.log_time == 1_000_000_000_005
     assert message.message.publish_time > 1_000_000_000_005  # the publisher's wall-clock stamp
+
+
+def test_without_message_info_humble_the_receipt_time_stamps_each_message(
+    ros_node, publisher_node, spin_until, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(mcap_recording, "MessageInfo", None)  # Humble's rclpy: one-argument callbacks
+    chatter = publisher_node.create_publisher(String, "/rec/humble_chatter", RELIABLE)
+    before = ros_node.get_clock().now().nanoseconds
+    recorder = McapRecorder(ros_node, tmp_path / "humble.mcap", ["/rec/humble_chatter"])
+    assert spin_until(ros_node, lambda: chatter.get_subscription_count() > 0)
+    chatter.publish(String(data="no message info"))
+    assert spin_until(ros_node, lambda: recorder.message_counts["/rec/humble_chatter"] == 1)
+    [message] = _by_topic(recorder.close().path)["/rec/humble_chatter"]
+    assert message.decoded_message.data == "no message info"
+    assert message.message.log_time == message.message.publish_time >= before
+    assert message.message.sequence == 0
 
 
 def test_a_topic_that_never_appears_leaves_a_valid_empty_file(ros_node, tmp_path):

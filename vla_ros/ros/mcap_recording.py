@@ -7,7 +7,9 @@ LocalMessageDefinitionSource; a type with no .msg file falls back to ``ros2idl``
 Timestamps follow rosbag2's recorder: log time = the time the middleware received the message (the
 node's clock when it runs on simulated time), publish time = the publisher's source timestamp,
 sequence = the publisher's sequence number. Chunks are uncompressed, as rosbag2's default.
-Channel metadata carries ``offered_qos_profiles`` (rosbag2's YAML) and ``topic_type_hash``.
+Channel metadata carries ``offered_qos_profiles`` (rosbag2's YAML) and ``topic_type_hash``. On Humble,
+whose rclpy gives callbacks no message info and knows no type hashes, log and publish time are the
+receipt time on the node's clock, sequence numbers 0 and the type hash is left out.
 
 One ``McapRecorder`` writes one file (one episode): it subscribes on creation, as each requested
 topic gets a publisher, with the QoS rosbag2 would request from those publishers (so latched
@@ -29,7 +31,11 @@ from ament_index_python.packages import PackageNotFoundError, get_package_share_
 from mcap.writer import CompressionType, Writer
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
-from rclpy.subscription import MessageInfo
+
+try:  # rclpy hands subscription callbacks the message info from Iron on; Humble's does not
+    from rclpy.subscription import MessageInfo
+except ImportError:
+    MessageInfo = None
 from rclpy.topic_endpoint_info import TopicEndpointInfo
 
 PROFILE = "ros2"
@@ -206,7 +212,8 @@ def offered_qos_profiles(publishers: Sequence[TopicEndpointInfo]) -> str:
 
 def _topic_type_hash(publishers: Sequence[TopicEndpointInfo]) -> str:
     """The publishers' type hash ("RIHS01_..."), or "" when none is known or they disagree (rosbag2)."""
-    hashes = {str(p.topic_type_hash) for p in publishers if p.topic_type_hash.version > 0}
+    known = [p.topic_type_hash for p in publishers if getattr(p, "topic_type_hash", None) is not None]
+    hashes = {str(type_hash) for type_hash in known if type_hash.version > 0}
     return hashes.pop() if len(hashes) == 1 else ""
 
 
@@ -314,21 +321,33 @@ class McapRecorder:
         )
         self._types[topic] = type_name
 
-        def on_message(data: bytes, info: MessageInfo) -> None:
-            self._write(topic, channel_id, data, info)
+        if MessageInfo is None:
+
+            def on_message(data: bytes) -> None:
+                self._write(topic, channel_id, data, None)
+
+        else:
+
+            def on_message(data: bytes, info: MessageInfo) -> None:
+                self._write(topic, channel_id, data, info)
 
         qos = subscription_qos(publishers)
         self._subscriptions.append(self._node.create_subscription(msg_type, topic, on_message, qos, raw=True))
 
-    def _write(self, topic: str, channel_id: int, data: bytes, info: MessageInfo) -> None:
+    def _write(self, topic: str, channel_id: int, data: bytes, info: dict | None) -> None:
         clock = self._node.get_clock()
-        log_time = clock.now().nanoseconds if clock.ros_time_is_active else info["received_timestamp"]
-        sequence = (info.get("publication_sequence_number") or 0) & 0xFFFFFFFF
+        if info is None:  # Humble: the receipt time on the node's clock
+            log_time = publish_time = clock.now().nanoseconds
+            sequence = 0
+        else:
+            log_time = clock.now().nanoseconds if clock.ros_time_is_active else info["received_timestamp"]
+            publish_time = info["source_timestamp"]
+            sequence = (info.get("publication_sequence_number") or 0) & 0xFFFFFFFF
         with self._lock:
             if self._closed:
                 return
             try:
-                self._writer.add_message(channel_id, log_time, data, info["source_timestamp"], sequence)
+                self._writer.add_message(channel_id, log_time, data, publish_time, sequence)
             except OSError as error:
                 raise RecordingFileError(f"cannot write to the MCAP file {self._path}: {error}") from error
             self._counts[topic] += 1
