@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"[demo] the graph failed: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("[demo] interrupted (Ctrl-C): the graph is stopped", file=sys.stderr)
+        print("[demo] interrupted (Ctrl-C or SIGTERM): the graph is stopped", file=sys.stderr)
         return 130
     successes = sum(episode["task_success"] for episode in episodes)
     write_report(

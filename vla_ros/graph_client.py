@@ -11,6 +11,7 @@ namespace and clock (``use_sim_time``), so its times are the nodes' times.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 from collections import deque
@@ -323,10 +324,13 @@ class GraphSession:
         self.processes: dict[str, subprocess.Popen] = {}
         self.client: GraphClient | None = None
         self.startup_s = 0.0
+        self._previous_sigterm = signal.SIG_DFL
 
     def __enter__(self) -> GraphSession:
         from vla_ros.bringup import start_graph
 
+        # SIGTERM (a job scheduler, `kill`) ends the session as Ctrl-C does: the graph is stopped too.
+        self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.processes = start_graph(self.values, log_dir=self.log_dir)
         try:
@@ -374,3 +378,8 @@ class GraphSession:
             self.client.close()
             self.client = None
         stop(self.processes)
+        signal.signal(signal.SIGTERM, self._previous_sigterm)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")

@@ -163,7 +163,7 @@ def evaluate(args: argparse.Namespace, values: dict[str, str]) -> dict[str, Any]
     except GraphError as error:
         graph_error = str(error)
     except KeyboardInterrupt:
-        graph_error = "interrupted (Ctrl-C)"
+        graph_error = "interrupted (Ctrl-C or SIGTERM)"
     planner = next((record.planner for record in records if record.planner), values["planner"])
     per_task = {task: summarise([r for r in records if r.task == task]) for task in args.tasks}
     simulator = load_parameters([values["robot_config"], values["simulator_config"]], "simulator")
