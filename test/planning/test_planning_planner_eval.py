@@ -20,6 +20,7 @@ from vla_ros.planning.planner_eval import (
     PlannerSample,
     compare_answer,
     gripper_event_sequence,
+    keypoint_errors,
     load_samples,
     path_distance,
     summarise,
@@ -121,3 +122,19 @@ def test_planner_eval_command_writes_the_report(synthetic_dataset: Path, tmp_pat
     assert report["overall"]["episodes"] == 3 and len(report["results"]) == 3
     assert set(report["per_task"]) == {"lift_block", "press_button"}
     assert 0.0 <= report["overall"]["parse_rate"] <= 1.0 and report["resample_points"] == 50
+
+
+def test_keypoint_errors_locate_the_start_the_first_gripper_event_and_the_end() -> None:
+    label = PlannedPath(np.array([[0.5, 0.1], [0.3, 0.6], [0.7, 0.5]]), np.array([True, False, False]))
+    moved = PlannedPath(np.array([[0.5, 0.1], [0.3, 0.7], [0.7, 0.2]]), np.array([True, False, False]))
+    errors = keypoint_errors(moved, label)
+    assert errors == pytest.approx({"start": 0.0, "first_event": 0.1, "end": 0.3})
+    no_events = PlannedPath(moved.points, np.array([True, True, True]))
+    assert set(keypoint_errors(no_events, label)) == {"start", "end"}
+    results = [
+        EpisodeResult("a", "lift_block", "", None, 0.1, True, errors),
+        EpisodeResult("b", "lift_block", "", None, 0.1, False, {"start": 0.2, "end": 0.1}),
+    ]
+    assert summarise(results)["mean_keypoint_error"] == pytest.approx(
+        {"start": 0.1, "first_event": 0.1, "end": 0.2}
+    )

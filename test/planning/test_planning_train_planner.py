@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 from planner_dataset import EPISODES, synthetic_label, write_synthetic_dataset
+from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from vla_ros.planning.backends.transformers_local import TransformersBackend
 from vla_ros.planning.hamster_format import build_prompt, format_answer, parse_answer
 from vla_ros.planning.planner_eval import PlannerSample, load_samples
 from vla_ros.planning.settings import PlannerConfig, load_planner_config
-from vla_ros.planning.tiny_vlm import TinyVlmSpec, train_tokenizer
+from vla_ros.planning.tiny_vlm import TinyVlmSpec, WeightTransferError, train_tokenizer
 from vla_ros.planning.train_planner import (
     CHECKPOINT_DIR,
     IGNORE_INDEX,
@@ -23,6 +24,7 @@ from vla_ros.planning.train_planner import (
     RUN_FILE,
     AnswerLoss,
     AugmentationConfig,
+    PlannerTrainer,
     TrainingConfig,
     TrainingConfigError,
     TrainingError,
@@ -194,3 +196,30 @@ def test_answer_loss_spreads_coordinate_targets() -> None:
 
     soft = AnswerLoss(tokenizer, decimals=2, sigma=0.02)
     assert soft(peaked_on("0.51"), labels) < soft(peaked_on("0.60"), labels) < soft(peaked_on("0.90"), labels)
+
+
+def test_init_from_a_trained_model_keeps_its_weights_at_a_new_image_size(
+    synthetic_dataset: Path, planner_config: PlannerConfig, tmp_path: Path
+) -> None:
+    torch.set_num_threads(1)
+    base = tmp_path / "base"
+    config = _tiny_config(max_steps=2, warmup_steps=1, checkpoint_every=2)
+    train_planner(TrainingRun(data=(synthetic_dataset,), out=base, progress=False), config, planner_config)
+    larger = dataclasses.replace(config, model=dataclasses.replace(config.model, image_size=48))
+    out = tmp_path / "larger"
+    run = TrainingRun(data=(synthetic_dataset,), out=out, init_from=base, progress=False)
+    trainer = PlannerTrainer(run, larger, planner_config)
+    source = AutoModelForImageTextToText.from_pretrained(base, local_files_only=True)
+    base_tokenizer = AutoProcessor.from_pretrained(base, local_files_only=True).tokenizer
+    assert trainer.processor.tokenizer.get_vocab() == base_tokenizer.get_vocab()
+    text_weights = "model.language_model.layers.0.self_attn.q_proj.weight"
+    assert torch.equal(trainer.model.state_dict()[text_weights], source.state_dict()[text_weights])
+    position = trainer.model.model.vision_tower.embeddings.position_embedding.weight
+    old = source.model.vision_tower.embeddings.position_embedding.weight
+    assert position.shape[0] == 1 + 6 * 6 and torch.equal(position[0], old[0])
+    assert torch.allclose(position[1:].mean(0), old[1:].mean(0), atol=0.05)  # resized, not redrawn
+    trainer.run()
+    assert json.loads((out / RUN_FILE).read_text())["init_from"] == str(base)
+    wider = dataclasses.replace(config, model=dataclasses.replace(config.model, text_width=32))
+    with pytest.raises(WeightTransferError, match="does not fit"):
+        PlannerTrainer(dataclasses.replace(run, out=tmp_path / "wider"), wider, planner_config)

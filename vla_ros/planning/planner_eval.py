@@ -12,6 +12,9 @@ episode's path label (the simulator's oracle path). Metrics, overall and per tas
 - ``gripper_event_accuracy``: share of all episodes whose answer parses and whose gripper events,
   as the ordered sequence of closes and opens along the path, equal the label's (an answer that
   does not parse counts as wrong).
+- ``mean_keypoint_error``: over the answers that parse, the mean distance between predicted and label
+  point at the path's start, at its first gripper event (where both have one: usually the grasp)
+  and at its end; it tells finding the object (first event, end) from knowing the start.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ class EpisodeResult:
     error: str | None
     path_distance: float | None
     events_match: bool | None
+    keypoint_errors: dict[str, float] | None = None
 
     @property
     def parsed(self) -> bool:
@@ -100,6 +104,20 @@ def path_distance(predicted: PlannedPath, label: PlannedPath, num_points: int) -
     return float(np.linalg.norm(predicted_points - label_points, axis=1).mean())
 
 
+def keypoint_errors(predicted: PlannedPath, label: PlannedPath) -> dict[str, float]:
+    """Distances between predicted and label point at the start, the first gripper event and the end."""
+    errors = {
+        "start": float(np.linalg.norm(predicted.points[0] - label.points[0])),
+        "end": float(np.linalg.norm(predicted.points[-1] - label.points[-1])),
+    }
+    predicted_events, label_events = predicted.gripper_events(), label.gripper_events()
+    if predicted_events and label_events:
+        errors["first_event"] = float(
+            np.linalg.norm(predicted.points[predicted_events[0][0]] - label.points[label_events[0][0]])
+        )
+    return errors
+
+
 def compare_answer(
     sample: PlannerSample, answer: str, options: ParseOptions, num_points: int
 ) -> EpisodeResult:
@@ -116,12 +134,17 @@ def compare_answer(
         None,
         path_distance(predicted, sample.label, num_points),
         gripper_event_sequence(predicted) == gripper_event_sequence(sample.label),
+        keypoint_errors(predicted, sample.label),
     )
 
 
 def summarise(results: Sequence[EpisodeResult]) -> dict[str, Any]:
     """Parse rate, path distance (mean, median, 90th percentile) and gripper-event accuracy."""
     distances = [r.path_distance for r in results if r.path_distance is not None]
+    keypoints: dict[str, list[float]] = {}
+    for result in results:
+        for name, error in (result.keypoint_errors or {}).items():
+            keypoints.setdefault(name, []).append(error)
     return {
         "episodes": len(results),
         "parse_rate": sum(r.parsed for r in results) / len(results) if results else float("nan"),
@@ -131,6 +154,7 @@ def summarise(results: Sequence[EpisodeResult]) -> dict[str, Any]:
         "gripper_event_accuracy": (
             sum(bool(r.events_match) for r in results) / len(results) if results else float("nan")
         ),
+        "mean_keypoint_error": {name: float(np.mean(errors)) for name, errors in keypoints.items()},
     }
 
 
@@ -185,6 +209,8 @@ def _run(args: argparse.Namespace) -> int:
             "resampled to resample_points points along their length, normalised image units",
             "gripper_event_accuracy": "share of all episodes whose answer parses and whose ordered "
             "gripper events (close/open) equal the label's",
+            "mean_keypoint_error": "over parsed answers: mean distance between predicted and label point "
+            "at the start, the first gripper event (where both have one) and the end",
         },
         **summarise_by_task(results),
         "machine": machine_info(),

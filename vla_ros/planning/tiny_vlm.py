@@ -201,6 +201,52 @@ def _init_geometry(
             weights[ids] = sinusoids(values, spec.text_width) * float(weights.detach().std()) * math.sqrt(2)
 
 
+class WeightTransferError(ValueError):
+    """A trained model's weights do not fit the new model (other widths, depths or vocabulary)."""
+
+
+def transfer_weights(source: torch.nn.Module, target: LlavaForConditionalGeneration) -> list[str]:
+    """Copy a trained tiny LLaVA's weights into ``target``, resizing the vision position grid.
+
+    Every parameter must exist in both with the same shape, except the vision tower's position
+    embeddings when the input image size differs: the class-token row is copied and the square grid
+    of patch rows is resized bilinearly (as ViTs are fine-tuned at a higher resolution). Returns the
+    names of the resized parameters.
+    """
+    source_state = source.state_dict()
+    target_state = target.state_dict()
+    if source_state.keys() != target_state.keys():
+        missing = sorted(source_state.keys() ^ target_state.keys())[:5]
+        raise WeightTransferError(f"the models' parameters differ: {missing}")
+    position_key = next(key for key in target_state if key.endswith("embeddings.position_embedding.weight"))
+    resized = []
+    with torch.no_grad():
+        for key, value in target_state.items():
+            weights = source_state[key]
+            if weights.shape == value.shape:
+                value.copy_(weights)
+            elif key == position_key and weights.shape[1] == value.shape[1]:
+                value.copy_(_resize_position_grid(weights, value.shape[0] - 1))
+                resized.append(key)
+            else:
+                raise WeightTransferError(
+                    f"{key}: trained shape {tuple(weights.shape)} does not fit {tuple(value.shape)}"
+                )
+    return resized
+
+
+def _resize_position_grid(weights: torch.Tensor, patches: int) -> torch.Tensor:
+    """Class row + ``patches`` rows bilinearly resized from the square grid of ``weights[1:]``."""
+    old_grid, new_grid = math.isqrt(weights.shape[0] - 1), math.isqrt(patches)
+    if old_grid**2 != weights.shape[0] - 1 or new_grid**2 != patches:
+        raise WeightTransferError("vision position embeddings are not a square grid of patches")
+    grid = weights[1:].reshape(old_grid, old_grid, -1).permute(2, 0, 1)[None]
+    resized = torch.nn.functional.interpolate(
+        grid, size=(new_grid, new_grid), mode="bilinear", align_corners=False
+    )
+    return torch.cat([weights[:1], resized[0].permute(1, 2, 0).reshape(patches, -1)])
+
+
 def build_tiny_llava(
     out_dir: str | Path, texts: Iterable[str], spec: TinyVlmSpec | None = None, seed: int = 0
 ) -> Path:

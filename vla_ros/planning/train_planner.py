@@ -7,8 +7,10 @@ through the model's chat template with the generation prompt) followed by the la
 the end-of-sequence token; the loss covers the answer tokens only. The output directory is a
 standard transformers model directory (model, processor, tokenizer, chat template) at every
 checkpoint; ``checkpoint/state.pt`` beside it holds the optimiser and the step, so ``--resume``
-goes on where a run stopped. ``training_log.jsonl`` logs training loss and the validation metrics
-of :mod:`vla_ros.planning.planner_eval`; ``training.json`` records the command and timing.
+goes on where a run stopped; ``--init-from`` starts from another trained model's tokenizer and
+weights instead of random ones (fine-tuning, also at a larger image size). ``training_log.jsonl``
+logs training loss and the validation metrics of :mod:`vla_ros.planning.planner_eval`;
+``training.json`` records the command and timing.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from vla_ros.planning.tiny_vlm import (
     build_model,
     build_processor,
     train_tokenizer,
+    transfer_weights,
 )
 from vla_ros.reports import machine_info
 
@@ -131,9 +134,10 @@ class TrainingConfig:
             raise ValueError(f"resample_points must be at least 2, got {self.resample_points}")
 
 
-def load_training_config(file_name: str = CONFIG_FILE) -> TrainingConfig:
-    """Load and validate the training configuration (default ``config/planner_training.yaml``)."""
-    return from_dict(TrainingConfig, load_parameters(file_name, NODE_NAME), NODE_NAME, TrainingConfigError)
+def load_training_config(file_names: str | Sequence[str] = CONFIG_FILE) -> TrainingConfig:
+    """Load and validate the training configuration (default ``config/planner_training.yaml``;
+    several files apply in order, later ones overriding earlier ones)."""
+    return from_dict(TrainingConfig, load_parameters(file_names, NODE_NAME), NODE_NAME, TrainingConfigError)
 
 
 def chat_text(processor: Any, prompt: str) -> str:
@@ -306,6 +310,7 @@ class TrainingRun:
     keep_checkpoint: bool = False
     progress: bool = True
     stop_after: int | None = None
+    init_from: Path | None = None
 
 
 class PlannerTrainer:
@@ -332,6 +337,8 @@ class PlannerTrainer:
                 raise TrainingError(f"nothing to resume: {state_path} does not exist")
             self.processor = AutoProcessor.from_pretrained(run.out, local_files_only=True)
             self.model = AutoModelForImageTextToText.from_pretrained(run.out, local_files_only=True)
+        elif run.init_from is not None:
+            self.processor, self.model = self._warm_start(run.init_from)
         else:
             texts = [build_prompt(planner_config.prompt_template, s.instruction) for s in self.train_samples]
             texts += [format_answer(s.label, planner_config.answer_decimals) for s in self.train_samples]
@@ -371,6 +378,15 @@ class PlannerTrainer:
             torch.set_rng_state(state["torch_rng"])
         else:
             torch.manual_seed(run.seed)
+
+    def _warm_start(self, model_dir: Path) -> tuple[Any, Any]:
+        """Tokenizer and weights of a trained model, at this configuration's image size."""
+        tokenizer = AutoProcessor.from_pretrained(model_dir, local_files_only=True).tokenizer
+        processor = build_processor(tokenizer, self.config.model)
+        model = build_model(tokenizer, self.config.model, self.run_spec.seed)
+        source = AutoModelForImageTextToText.from_pretrained(model_dir, local_files_only=True)
+        transfer_weights(source, model)
+        return processor, model
 
     def run(self) -> dict[str, Any]:
         """Train to ``max_steps`` with checkpoints and validations; return the final validation."""
@@ -490,6 +506,7 @@ class PlannerTrainer:
             "command": sys.argv,
             "data": [str(p) for p in self.run_spec.data],
             "val_data": [str(p) for p in self.run_spec.val_data],
+            "init_from": None if self.run_spec.init_from is None else str(self.run_spec.init_from),
             "train_episodes": len(self.train_samples),
             "val_episodes": len(self.val_samples),
             "seed": self.run_spec.seed,
@@ -522,6 +539,7 @@ def _run(args: argparse.Namespace) -> int:
         resume=args.resume,
         keep_checkpoint=args.keep_checkpoint,
         stop_after=args.stop_after,
+        init_from=args.init_from,
     )
     config = load_training_config(args.config)
     if args.max_steps is not None:
@@ -551,6 +569,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--resume", action="store_true", help="go on from the checkpoint in --out")
     parser.add_argument(
+        "--init-from",
+        type=Path,
+        help="start from this trained model's tokenizer and weights (its widths and depths must match "
+        "the config; a new image_size resizes the vision position grid) instead of random weights",
+    )
+    parser.add_argument(
         "--max-steps",
         type=int,
         help="train to this step instead of the config's max_steps (the cosine schedule ends there); "
@@ -562,6 +586,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--keep-checkpoint", action="store_true", help="keep the optimiser state after the last step"
     )
-    parser.add_argument("--config", default="planner_training.yaml", help="training parameter file")
+    parser.add_argument(
+        "--config",
+        nargs="+",
+        default=["planner_training.yaml"],
+        help="training parameter file(s), later ones overriding earlier ones",
+    )
     parser.add_argument("--planner-config", default="planner.yaml", help="planner parameter file")
     parser.set_defaults(func=_run)

@@ -1,7 +1,12 @@
 """``vla-ros policy-eval``: closed-loop success of the keyframe policy in the simulated workcell.
 
-ROS-free and in lock-step: per episode the simulator's oracle path (the scripted expert's trace, as
-the oracle planner answers it) conditions the policy; every predicted keyframe goes to the same
+ROS-free and in lock-step: per episode the planner core (:class:`~vla_ros.planning.Planner`, set up
+from config/planner.yaml as the planner node does) answers a path on the episode's first colour frame
+and that path conditions the policy. ``--planner oracle`` (the default) gives the simulator's oracle
+path (the scripted expert's trace) as the oracle backend answers it; ``--planner transformers`` asks
+the trained planner VLM (``--planner-model``), so its closed-loop success can be set beside the
+oracle's on the same seeds. An answer that does not parse fails the episode. Seeds the expert cannot
+solve are skipped with either planner. Every predicted keyframe goes to the same
 :class:`~vla_ros.control.executor.ChunkExecutor` the chunk_executor node runs (IK, grasp structure,
 timing), whose plan drives the workcell at the expert's control rate until the keyframe is reached
 (:class:`~vla_ros.control.keyframe.KeyframeReachedDetector`, as the node decides it) or times out.
@@ -14,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +33,10 @@ from vla_ros.control.keyframe import KeyframeReachedDetector
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.pose import Pose
 from vla_ros.control.settings import ExecutorSettings
+from vla_ros.planning.errors import PlannerError
 from vla_ros.planning.path import PlannedPath
+from vla_ros.planning.planner import Planner
+from vla_ros.planning.settings import PlannerConfig, load_planner_config
 from vla_ros.policy.errors import PolicyInputError
 from vla_ros.policy.inference import KeyframePolicy
 from vla_ros.policy.observation import PolicyObservation
@@ -37,6 +46,10 @@ from vla_ros.sim.oracle import OracleError, oracle_path
 from vla_ros.sim.settings import SPLIT_NAMES, load_sim_config
 from vla_ros.sim.tasks import TASKS
 from vla_ros.sim.workcell import Workcell
+
+PLANNER_CHOICES = ("oracle", "transformers")
+# Plans an episode's path from its first colour frame and its instruction.
+PathPlanner = Callable[[np.ndarray, str], PlannedPath]
 
 
 @dataclass
@@ -95,13 +108,22 @@ class ClosedLoopRunner:
             self.workcell.step(self.dt)
         return False
 
-    def run_episode(self, task: str, split: str, seed: int, path: PlannedPath) -> EpisodeResult:
-        """Reset to (task, split, seed) and run the policy conditioned on ``path``."""
+    def run_episode(
+        self, task: str, split: str, seed: int, path: PlannedPath | PathPlanner
+    ) -> EpisodeResult:
+        """Reset to (task, split, seed) and run the policy conditioned on ``path``, or on the path a
+        :data:`PathPlanner` answers on the first colour frame (a planner error fails the episode)."""
         scene = self.workcell.reset(task, split, seed)
         config: PolicyConfig = self.policy.config
         executor = ChunkExecutor(self.kinematics, self.executor_settings)
         detector = KeyframeReachedDetector(self.executor_settings.keyframe_reached)
         result = EpisodeResult(task, seed, scene.instruction, False, "", 0, 0.0)
+        if not isinstance(path, PlannedPath):
+            try:
+                path = path(self.workcell.render().rgb, scene.instruction)
+            except PlannerError as error:
+                result.reason = f"planner: {type(error).__name__}: {error}"
+                return result
         gripper_open = True
         intrinsics = self.workcell.intrinsics.matrix
         for index in range(config.episode.max_keyframes):
@@ -165,6 +187,47 @@ def summarise(results: list[EpisodeResult]) -> dict[str, Any]:
     }
 
 
+class EpisodePlanner:
+    """The planner core as the planner node sets it up; the oracle backend reads :attr:`oracle`."""
+
+    def __init__(self, config: PlannerConfig) -> None:
+        self.config = config
+        self.oracle: PlannedPath | None = None
+        self.planner = Planner.from_config(config, self._oracle_path)
+
+    def _oracle_path(self) -> PlannedPath:
+        if self.oracle is None:
+            raise RuntimeError("no oracle path set for this episode")
+        return self.oracle
+
+    def __call__(self, image_rgb: np.ndarray, instruction: str) -> PlannedPath:
+        """The planned path for the episode's first colour frame and instruction."""
+        return self.planner.plan(image_rgb, instruction).path
+
+    def describe(self) -> str:
+        """The planner in words, for the report."""
+        if self.config.backend == "oracle":
+            return "oracle (the scripted expert's path, through the oracle backend)"
+        if self.config.backend == "transformers":
+            return f"transformers ({self.config.transformers.model_dir})"
+        return self.config.backend
+
+
+def planner_config_for(
+    choice: str, model_dir: str = "", config_file: str = "planner.yaml"
+) -> PlannerConfig:
+    """config/planner.yaml with its backend set to ``choice`` (and the transformers model directory)."""
+    if choice not in PLANNER_CHOICES:
+        raise ValueError(f"planner must be one of {PLANNER_CHOICES}, got {choice!r}")
+    config = load_planner_config(config_file)
+    if choice == "transformers":
+        model_dir = model_dir or config.transformers.model_dir
+        if not model_dir:
+            raise ValueError("the transformers planner needs a model directory (--planner-model)")
+        config = replace(config, transformers=replace(config.transformers, model_dir=model_dir))
+    return replace(config, backend=choice)
+
+
 def evaluate(
     tasks: list[str],
     split: str,
@@ -172,8 +235,13 @@ def evaluate(
     first_seed: int,
     config: PolicyConfig,
     progress: bool = True,
+    planner_config: PlannerConfig | None = None,
 ) -> dict[str, Any]:
-    """Run ``episodes`` episodes of every task and return the JSON-ready report."""
+    """Run ``episodes`` episodes of every task and return the JSON-ready report.
+
+    ``planner_config`` (default: config/planner.yaml with the oracle backend) sets up the planner.
+    """
+    planner = EpisodePlanner(planner_config or planner_config_for("oracle"))
     policy = KeyframePolicy(config)
     runner = ClosedLoopRunner(policy)
     started = time.perf_counter()
@@ -185,11 +253,11 @@ def evaluate(
             skipped: list[dict[str, Any]] = []
             for seed in tqdm(range(first_seed, first_seed + episodes), desc=task, disable=not progress):
                 try:
-                    path = oracle_path(runner.sim_config, task, split, seed)
+                    planner.oracle = oracle_path(runner.sim_config, task, split, seed)
                 except OracleError as error:
                     skipped.append({"seed": seed, "reason": str(error)})
                     continue
-                results.append(runner.run_episode(task, split, seed, path))
+                results.append(runner.run_episode(task, split, seed, planner))
             all_results += results
             per_task[task] = {
                 **summarise(results),
@@ -210,7 +278,7 @@ def evaluate(
     return {
         "split": split,
         "seeds": [first_seed, first_seed + episodes - 1],
-        "planner": "oracle (the scripted expert's path)",
+        "planner": planner.describe(),
         "checkpoint": config.checkpoint,
         "device": config.device,
         "tasks": per_task,
@@ -259,7 +327,10 @@ def _run(args: argparse.Namespace) -> int:
         overrides["checkpoint"] = args.checkpoint
     if overrides:
         config = replace(config, **overrides)
-    report = evaluate(args.tasks, args.split, args.episodes, args.seed, config)
+    planner_config = planner_config_for(args.planner, args.planner_model, args.planner_config)
+    report = evaluate(
+        args.tasks, args.split, args.episodes, args.seed, config, planner_config=planner_config
+    )
     write_report(args.out, report)
     table = markdown_table(report)
     args.out.with_suffix(".md").write_text(table)
@@ -272,7 +343,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``policy-eval`` subcommand."""
     parser = subparsers.add_parser(
         "policy-eval",
-        help="closed-loop success of the keyframe policy with oracle paths (no ROS graph)",
+        help="closed-loop success of the keyframe policy with oracle or planned paths (no ROS graph)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -283,6 +354,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", default="", help="checkpoint (default: the config's)")
     parser.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: the config's)")
     parser.add_argument("--config", default=CONFIG_FILE, help="policy parameter file")
+    parser.add_argument(
+        "--planner",
+        default="oracle",
+        choices=PLANNER_CHOICES,
+        help="planner backend answering each episode's path on its first colour frame",
+    )
+    parser.add_argument(
+        "--planner-model",
+        default="",
+        help="model directory of the transformers planner (default: the config's model_dir)",
+    )
+    parser.add_argument("--planner-config", default="planner.yaml", help="planner parameter file")
     parser.add_argument(
         "--out", type=Path, default=Path("results/policy/eval_train.json"), help="JSON report"
     )
