@@ -135,13 +135,16 @@ def test_servo_twist_is_the_tcp_velocity_of_the_command(ros_node, spin_until, ki
     np.testing.assert_allclose([twist.angular.x, twist.angular.y, twist.angular.z], angular, atol=1e-4)
 
 
-def test_gripper_opening_maps_to_the_joint_and_is_sent_on_change(ros_node, spin_until):
+def test_gripper_opening_maps_to_the_joint_is_sent_on_change_and_resent_while_unchanged(ros_node, spin_until):
     settings = _settings(gripper="forward")
     driver = GripperDriver(ros_node, settings)
     assert driver.joint_position(1.0) == settings.gripper_open_position
     assert driver.joint_position(0.0) == settings.gripper_closed_position
     assert driver.joint_position(0.5) == pytest.approx(0.5 * settings.gripper_open_position)
-    assert driver.send(0.5) and not driver.send(0.5) and driver.send(0.0)
+    period = settings.gripper_resend_period
+    assert driver.send(0.5, 10.0) and not driver.send(0.5, 10.0 + 0.5 * period) and driver.send(0.0, 10.5)
+    assert not driver.send(0.0, 10.5 + 0.9 * period), "unchanged, within the period"
+    assert driver.send(0.0, 10.5 + period), "unchanged, but the gripper may have been moved since"
     trajectory = GripperDriver(ros_node, _settings(gripper="trajectory"))
     openings = iter(np.linspace(1.0, 0.5, 500))  # a new opening each try: an unchanged one is not sent
     message = _receive(
@@ -149,7 +152,7 @@ def test_gripper_opening_maps_to_the_joint_and_is_sent_on_change(ros_node, spin_
         spin_until,
         JointTrajectory,
         "/gripper_controller/joint_trajectory",
-        lambda: trajectory.send(float(next(openings))),
+        lambda: trajectory.send(float(next(openings)), 0.0),
     )
     assert list(message.joint_names) == [settings.gripper_joint]
     assert (

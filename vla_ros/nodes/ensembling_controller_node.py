@@ -325,7 +325,7 @@ class EnsemblingControllerNode(Node):
         header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.robot.base_frame)
         self.arm_driver.send(ArmCommand(command.positions, command.velocities, preview), header)
         if self.gripper_driver is not None and command.gripper is not None:
-            self.gripper_driver.send(command.gripper)
+            self.gripper_driver.send(command.gripper, time.monotonic())
         self._moving = bool(np.any(command.velocities != 0.0))
         state = JointState(header=header, name=list(self.core.joint_names))
         state.position, state.velocity = command.positions.tolist(), command.velocities.tolist()

@@ -64,6 +64,7 @@ class DriverSettings:
     gripper_closed_position: float
     gripper_open_position: float
     gripper_motion_time: float
+    gripper_resend_period: float
 
     def __post_init__(self) -> None:
         if self.arm not in ARM_DRIVERS:
@@ -74,6 +75,10 @@ class DriverSettings:
             )
         if self.gripper_motion_time <= 0.0:
             raise DriverConfigError(f"driver.gripper_motion_time must be > 0, got {self.gripper_motion_time}")
+        if self.gripper_resend_period <= 0.0:
+            raise DriverConfigError(
+                f"driver.gripper_resend_period must be > 0, got {self.gripper_resend_period}"
+            )
 
 
 @dataclass(frozen=True)
@@ -205,11 +210,14 @@ def make_arm_driver(node: Node, settings: DriverSettings, kinematics: ArmKinemat
 
 
 class GripperDriver:
-    """Commands the gripper joint through its own controller when the normalised opening changes."""
+    """Commands the gripper joint through its own controller when the normalised opening changes, and
+    again every ``gripper_resend_period`` while it does not (the gripper may have been moved by
+    something else, e.g. a simulator reset that opened it, and a command sent once would not fix it)."""
 
     def __init__(self, node: Node, settings: DriverSettings) -> None:
         self.settings = settings
         self._last_opening: float | None = None
+        self._last_sent = float("-inf")
         if settings.gripper == "trajectory":
             self.topic = _topic(settings.gripper_trajectory_controller, "joint_trajectory")
             self._publisher = node.create_publisher(JointTrajectory, self.topic, COMMAND_QOS)
@@ -223,9 +231,11 @@ class GripperDriver:
         closed, opened = self.settings.gripper_closed_position, self.settings.gripper_open_position
         return closed + opening * (opened - closed)
 
-    def send(self, opening: float) -> bool:
-        """Command ``opening`` unless it equals the last one sent; returns whether it was sent."""
-        if self._last_opening is not None and abs(opening - self._last_opening) < OPENING_CHANGE:
+    def send(self, opening: float, now: float) -> bool:
+        """Command ``opening`` (at ``now``, monotonic seconds) unless it equals the last one sent less than
+        ``gripper_resend_period`` ago; returns whether it was sent."""
+        unchanged = self._last_opening is not None and abs(opening - self._last_opening) < OPENING_CHANGE
+        if unchanged and now - self._last_sent < self.settings.gripper_resend_period:
             return False
         position = self.joint_position(opening)
         if self.settings.gripper == "trajectory":
@@ -239,7 +249,7 @@ class GripperDriver:
             self._publisher.publish(message)
         else:
             self._publisher.publish(Float64MultiArray(data=[position]))
-        self._last_opening = opening
+        self._last_opening, self._last_sent = opening, now
         return True
 
 
