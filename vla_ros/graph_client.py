@@ -30,7 +30,9 @@ RESULT_GRACE_S = 30.0  # wall time allowed past a goal's own timeout for its res
 FRAME_BUFFER = 60  # colour frames kept to find the one a keyframe was predicted from (4 s at 15 Hz)
 HEATMAP_BUFFER = 32  # heatmap images kept per view (more than an episode's keyframes)
 LOG_TAIL_LINES = 3  # lines of a dead node's output quoted in the error
-GOAL_STATUS = {4: "succeeded", 5: "canceled", 6: "aborted"}  # action_msgs/GoalStatus
+GOAL_SUCCEEDED = 4
+GOAL_STATUS = {GOAL_SUCCEEDED: "succeeded", 5: "canceled", 6: "aborted"}  # action_msgs/GoalStatus
+ECHO_GRACE_S = 2.0  # wall time allowed, after a goal succeeded, for the last keyframe's reached echo
 
 
 class GraphError(RuntimeError):
@@ -183,13 +185,19 @@ class GraphClient:
     # ------------------------------------------------------------------ calls
     def spin_until(self, condition: Callable[[], bool], timeout_s: float, what: str) -> None:
         """Spin until ``condition()``; GraphError after ``timeout_s`` of wall time."""
+        if not self.spin_for(condition, timeout_s):
+            raise GraphError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+    def spin_for(self, condition: Callable[[], bool], timeout_s: float) -> bool:
+        """Spin until ``condition()`` or for ``timeout_s`` of wall time; returns ``condition()``."""
         deadline = time.monotonic() + timeout_s
         while not condition():
             if self._watchdog is not None:
                 self._watchdog()
             if time.monotonic() > deadline:
-                raise GraphError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+                return False
             self._executor.spin_once(timeout_sec=0.02)
+        return True
 
     def is_ready(self) -> bool:
         """Whether the simulator's services, the planner's action server, the policy's and the executor's
@@ -252,8 +260,10 @@ class GraphClient:
             raise GraphError(f"the planner rejected the instruction {instruction!r}")
         result = handle.get_result_async()
         self.spin_until(result.done, timeout_s + RESULT_GRACE_S, f"the result of {instruction!r}")
-        self._episode = None
         outcome = result.result()
+        if outcome.status == GOAL_SUCCEEDED:  # the done keyframe was reached: its echo may still come
+            self.spin_for(lambda: len(episode.reached) >= len(episode.keyframes), ECHO_GRACE_S)
+        self._episode = None
         record.goal_status = GOAL_STATUS.get(outcome.status, f"status {outcome.status}")
         record.goal_message = outcome.result.message
         record.planning_time_s = outcome.result.planning_time
