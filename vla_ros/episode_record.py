@@ -50,6 +50,12 @@ class KeyframeEvent:
         return self.predicted_at - self.observed_at
 
     @property
+    def delivered_late(self) -> bool:
+        """The target reached this client after the executor's echo of it: the middleware held it back
+        (a dropped, resent message), so its receipt time is not when it was predicted."""
+        return self.reached_at is not None and self.reached_at < self.predicted_at
+
+    @property
     def execute_s(self) -> float | None:
         """From the target to its reached echo: the executor's chunks and the controller's motion."""
         return None if self.reached_at is None else self.reached_at - self.predicted_at
@@ -98,6 +104,9 @@ class EpisodeRecord:
         """One line: planning, then predict + execute per keyframe, then the total (ms / s)."""
         parts = [f"planning {1000 * self.planning_latency_s:.1f} ms"]
         for event in self.keyframes:
+            if event.delivered_late:
+                parts.append(f"kf{event.index}: target received late here, timing unknown")
+                continue
             execute = "not reached" if event.execute_s is None else f"exec {event.execute_s:.2f} s"
             parts.append(f"kf{event.index}: predict {1000 * event.predict_s:.0f} ms, {execute}")
         parts.append(f"total {self.total_time_s:.1f} s")

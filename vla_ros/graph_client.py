@@ -27,8 +27,8 @@ from vla_ros.episode_record import EpisodeRecord, KeyframeEvent
 GRAPH_START_TIMEOUT_S = 90.0
 SERVICE_TIMEOUT_S = 60.0
 RESULT_GRACE_S = 30.0  # wall time allowed past a goal's own timeout for its result to come
-FRAME_BUFFER = 60  # colour frames kept to find the one a keyframe was predicted from (4 s at 15 Hz)
-HEATMAP_BUFFER = 32  # heatmap images kept per view (more than an episode's keyframes)
+# Observation frames and heatmap images kept (per view): more than an episode's keyframes.
+FRAME_BUFFER = HEATMAP_BUFFER = 32
 LOG_TAIL_LINES = 3  # lines of a dead node's output quoted in the error
 GOAL_SUCCEEDED = 4
 GOAL_STATUS = {GOAL_SUCCEEDED: "succeeded", 5: "canceled", 6: "aborted"}  # action_msgs/GoalStatus
@@ -60,7 +60,6 @@ class _Episode:
     path_received: float = 0.0
     overlays: list = field(default_factory=list)
     keyframes: list[tuple[float, object]] = field(default_factory=list)
-    frames: list[object | None] = field(default_factory=list)
     reached: list[tuple[float, int]] = field(default_factory=list)
 
 
@@ -135,8 +134,10 @@ class GraphClient:
         )
         if not images:
             return
+        # The frame each keyframe was predicted from, as the policy republishes it (not the camera
+        # stream: 15 images/s in this process make the middleware drop and resend its other messages).
         node.create_subscription(
-            Image, f"{camera}/color/image_raw", lambda msg: self._frames.append(msg), qos_profile_sensor_data
+            Image, "keyframe_policy/observation", lambda msg: self._frames.append(msg), LATCHED
         )
         node.create_subscription(
             CameraInfo, f"{camera}/color/camera_info", self._on_camera_info, qos_profile_sensor_data
@@ -169,8 +170,6 @@ class GraphClient:
         if episode is None or episode.path is None:
             return
         episode.keyframes.append((self.now(), msg))
-        stamp = msg.header.stamp
-        episode.frames.append(next((frame for frame in self._frames if frame.header.stamp == stamp), None))
 
     def _on_reached(self, msg) -> None:
         if self._episode is not None and self._episode.path is not None:
@@ -287,7 +286,8 @@ class GraphClient:
             images.path_overlay = None if overlay is None else image_to_array(overlay)
         requested_at = episode.path_received
         reached = list(episode.reached)
-        for (received, msg), frame in zip(episode.keyframes, episode.frames, strict=True):
+        for received, msg in episode.keyframes:
+            frame = next((image for image in self._frames if image.header.stamp == msg.header.stamp), None)
             position = msg.pose.position
             event = KeyframeEvent(
                 index=int(msg.keyframe_index),

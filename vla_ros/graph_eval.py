@@ -61,7 +61,8 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, Any]:
     """Success rate, keyframes, episode time and latencies (median / p95 / max, ms) over ``records``."""
     if not records:
         return {"episodes": 0, "successes": 0, "success_rate": 0.0}
-    keyframes = [event for record in records for event in record.keyframes]
+    # Targets that reached the client after their own echo have no meaningful receipt time.
+    keyframes = [event for record in records for event in record.keyframes if not event.delivered_late]
     return {
         "episodes": len(records),
         "successes": sum(record.task_success for record in records),

@@ -65,6 +65,15 @@ def test_keyframe_timings_come_from_the_receipt_times():
     )
     line = episode.timing_line()
     assert "kf0: predict 200 ms, exec 1.50 s" in line and "kf1: predict 200 ms, not reached" in line
+    late = event(2, requested=3.0, predicted=5.5, reached=4.0)
+    assert late.delivered_late and not first.delivered_late
+    assert (
+        "kf2: target received late here, timing unknown" in record("lift_block", True, [late]).timing_line()
+    )
+    assert "keyframe_latency_ms" in summarise([record("lift_block", True, [first, late])])
+    assert summarise([record("lift_block", True, [first, late])])["keyframe_execution_ms"]["execute"][
+        "max"
+    ] == (pytest.approx(1500.0)), "the late target is left out of the statistics"
 
 
 def test_keyframes_project_where_their_pixels_deproject():

@@ -9,7 +9,8 @@ target: the next keyframe is predicted from the first colour frame stamped after
 
 Publishes ``keyframe_topic`` (vla_ros/KeyframeTarget, reliable), and latched for RViz ``~/pose``
 (PoseStamped), ``~/markers`` (MarkerArray), ``~/cloud`` (PointCloud2, the cropped cloud),
-``~/heatmaps/<view>`` (rgb8: each view's heatmap over the rendered view) and ``~/status`` (String).
+``~/heatmaps/<view>`` (rgb8: each view's heatmap over the rendered view), ``~/observation`` (the colour
+image the keyframe was predicted from) and ``~/status`` (String).
 When the policy predicts "done" and that keyframe is reached, it publishes true on
 ``task_done_topic`` (std_msgs/Bool: the planner ends the instruction). After
 ``episode.max_keyframes`` it stops and says so.
@@ -108,7 +109,7 @@ class KeyframePolicyNode(Node):
         self._gripper_open = True
         self._last_sent: KeyframeTarget | None = None
         self._last_done = False
-        self._finished: deque[tuple[Request, KeyframePrediction | None, str, Header]] = deque()
+        self._finished: deque[tuple[Request, KeyframePrediction | None, str, Image]] = deque()
 
         self._keyframe_pub = self.create_publisher(KeyframeTarget, self.interface.keyframe_topic, RELIABLE)
         self._done_pub = self.create_publisher(Bool, self.interface.task_done_topic, RELIABLE)
@@ -116,6 +117,7 @@ class KeyframePolicyNode(Node):
         self._pose_pub = self.create_publisher(PoseStamped, "~/pose", LATCHED)
         self._markers_pub = self.create_publisher(MarkerArray, "~/markers", LATCHED)
         self._cloud_pub = self.create_publisher(PointCloud2, "~/cloud", LATCHED)
+        self._observation_pub = self.create_publisher(Image, "~/observation", LATCHED)
         self._heatmap_pubs = {
             view: self.create_publisher(Image, f"~/heatmaps/{view}", LATCHED)
             for view in self.config.model.views
@@ -254,24 +256,24 @@ class KeyframePolicyNode(Node):
                 error = f"{type(failure).__name__}: {failure}"
             except Exception as failure:  # a bug must cost one prediction, not the node
                 error = f"unexpected {type(failure).__name__}: {failure}"
-            self._finished.append((request, prediction, error, color.header))
+            self._finished.append((request, prediction, error, color))
             self._wake.trigger()
 
     def _on_predictions(self) -> None:
         while self._finished:
-            request, prediction, error, image_header = self._finished.popleft()
+            request, prediction, error, color = self._finished.popleft()
             self._busy = False
             if prediction is None:
                 self._status(f"no keyframe {request.index}: {error}", error=True)
                 continue
             if self._path_message is None:
                 continue
-            self._publish(request, prediction, image_header)
+            self._publish(request, prediction, color)
         self._try_dispatch()
 
-    def _publish(self, request: Request, prediction: KeyframePrediction, image_header: Header) -> None:
+    def _publish(self, request: Request, prediction: KeyframePrediction, color: Image) -> None:
         keyframe = prediction.keyframe
-        header = Header(stamp=image_header.stamp, frame_id=self.base_frame)
+        header = Header(stamp=color.header.stamp, frame_id=self.base_frame)
         target = KeyframeTarget(
             header=header,
             pose=pose_from_matrix(keyframe.pose),
@@ -288,6 +290,7 @@ class KeyframePolicyNode(Node):
             gripper_markers(keyframe.pose, keyframe.gripper_open, keyframe.confidence, header, "keyframe")
         )
         self._cloud_pub.publish(cloud_message(prediction.cloud_points, prediction.cloud_colors, header))
+        self._observation_pub.publish(color)
         scale = max(1, HEATMAP_DISPLAY_SIZE // prediction.heatmaps.shape[-1])
         for index, view in enumerate(self.config.model.views):
             overlay = heatmap_overlay(prediction.view_images[index], prediction.heatmaps[index], scale)
