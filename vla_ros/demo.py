@@ -16,37 +16,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from vla_ros.episode_record import EpisodeRecord, episode_strip, project_keyframes
+from vla_ros.episode_record import save_strip
 from vla_ros.graph import GraphArgumentError, resolve_arguments
-from vla_ros.graph_client import EpisodeImages, GraphError, GraphSession
+from vla_ros.graph_client import GraphError, GraphSession
 from vla_ros.reports import machine_info, write_report
 
 # (task, split, seed) of the three demo episodes.
 EPISODES = (("pick_place_bowl", "train", 0), ("stack_blocks", "train", 0), ("press_button", "train", 0))
 EPISODE_TIMEOUT_S = 90.0
-
-
-def save_strip(record: EpisodeRecord, images: EpisodeImages, out: Path) -> str:
-    """Write the episode's image strip as PNG under ``out``; returns its file name ("" without a path)."""
-    from PIL import Image as PILImage
-
-    if images.path_overlay is None:
-        return ""
-    height, width = images.path_overlay.shape[:2]
-    if images.camera_matrix is None or images.camera_pose is None:  # keyframes are not drawn
-        pixels = np.full((len(record.keyframes), 2), np.nan)
-    else:
-        pixels = project_keyframes(
-            record.keyframes, images.camera_matrix, images.camera_pose, (width, height)
-        )
-    strip = episode_strip(
-        record, images.path_overlay, images.keyframe_frames, images.keyframe_heatmaps, pixels
-    )
-    name = f"{record.task}_{record.split}_{record.seed:03d}.png"
-    PILImage.fromarray(strip).save(out / name)
-    return name
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ graph's clock (simulated time under ``use_sim_time``).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -201,3 +202,34 @@ def episode_strip(
     width = max(row.shape[1] for row in rows)
     padded = [np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0))) for row in rows]
     return np.concatenate(padded, axis=0)
+
+
+@dataclass
+class EpisodeImages:
+    """The images of an episode, for its strip: the path overlay, and per keyframe its camera frame and
+    each view's heatmap."""
+
+    path_overlay: np.ndarray | None = None
+    keyframe_frames: list[np.ndarray | None] = field(default_factory=list)
+    keyframe_heatmaps: list[dict[str, np.ndarray]] = field(default_factory=list)
+    camera_matrix: np.ndarray | None = None
+    camera_pose: np.ndarray | None = None
+
+
+def save_strip(record: EpisodeRecord, images: EpisodeImages, out: Path) -> str:
+    """Write the episode's image strip as PNG under ``out``; returns its file name ("" without a path)."""
+    if images.path_overlay is None:
+        return ""
+    height, width = images.path_overlay.shape[:2]
+    if images.camera_matrix is None or images.camera_pose is None:  # keyframes are not drawn
+        pixels = np.full((len(record.keyframes), 2), np.nan)
+    else:
+        pixels = project_keyframes(
+            record.keyframes, images.camera_matrix, images.camera_pose, (width, height)
+        )
+    strip = episode_strip(
+        record, images.path_overlay, images.keyframe_frames, images.keyframe_heatmaps, pixels
+    )
+    name = f"{record.task}_{record.split}_{record.seed:03d}.png"
+    cv2.imwrite(str(out / name), cv2.cvtColor(strip, cv2.COLOR_RGB2BGR))
+    return name

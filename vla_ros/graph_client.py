@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_ros.config import load_parameters
-from vla_ros.episode_record import EpisodeRecord, KeyframeEvent
+from vla_ros.episode_record import EpisodeImages, EpisodeRecord, KeyframeEvent
 
 GRAPH_START_TIMEOUT_S = 90.0
 SERVICE_TIMEOUT_S = 60.0
@@ -37,18 +37,6 @@ ECHO_GRACE_S = 2.0  # wall time allowed, after a goal succeeded, for the last ke
 
 class GraphError(RuntimeError):
     """The graph failed: a node exited, or a service or the action did not answer in time."""
-
-
-@dataclass
-class EpisodeImages:
-    """The images of an episode, for its strip: the path overlay, and per keyframe its camera frame and
-    each view's heatmap."""
-
-    path_overlay: np.ndarray | None = None
-    keyframe_frames: list[np.ndarray | None] = field(default_factory=list)
-    keyframe_heatmaps: list[dict[str, np.ndarray]] = field(default_factory=list)
-    camera_matrix: np.ndarray | None = None
-    camera_pose: np.ndarray | None = None
 
 
 @dataclass

@@ -26,8 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vla_ros.config import load_parameters
-from vla_ros.demo import save_strip
-from vla_ros.episode_record import EpisodeRecord
+from vla_ros.episode_record import EpisodeRecord, save_strip
 from vla_ros.graph import GraphArgumentError, resolve_arguments
 from vla_ros.graph_client import GraphError, GraphSession
 from vla_ros.reports import machine_info, timing_statistics, write_report
