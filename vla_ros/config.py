@@ -58,6 +58,15 @@ def config_dir() -> Path:
     )
 
 
+def resolve_package_path(path: str) -> Path:
+    """A path as given when it exists or is absolute, else relative to the package's share directory
+    (the parent of :func:`config_dir`), where the shipped models install: ``models/policy/policy.pt``."""
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute() and not candidate.exists():
+        candidate = config_dir().parent / candidate
+    return candidate
+
+
 def config_path(name: str) -> Path:
     """Return the path of a config file given its name (``"sim"`` or ``"sim.yaml"``) or a path."""
     path = Path(name)

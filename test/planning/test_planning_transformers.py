@@ -119,3 +119,12 @@ def test_missing_or_broken_model_directories(model_dir: Path, tmp_path: Path) ->
     (no_template / "chat_template.jinja").unlink()
     with pytest.raises(ModelLoadError, match="chat template"):
         TransformersBackend(_backend_config(no_template))
+
+
+def test_a_relative_model_directory_is_found_in_the_package_share(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``model_dir: models/planner`` (the shipped model) loads from any working directory."""
+    monkeypatch.chdir(tmp_path)
+    backend = TransformersBackend(_backend_config("models/planner"))
+    assert backend.model.config.model_type == "llava"

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vla_ros.config import config_dir
+from vla_ros.config import resolve_package_path
 from vla_ros.policy.errors import PolicyCheckpointError, PolicyInputError
 from vla_ros.policy.language import InstructionEncoder
 from vla_ros.policy.lifting import lift
@@ -87,14 +87,6 @@ def decode(output: PolicyOutput, config: PolicyConfig) -> list[DecodedKeyframe]:
     return keyframes
 
 
-def resolve_checkpoint(path: str) -> Path:
-    """A checkpoint path as given, or relative to the package's share directory (config/..)."""
-    candidate = Path(path).expanduser()
-    if not candidate.is_absolute() and not candidate.exists():
-        candidate = config_dir().parent / candidate
-    return candidate
-
-
 def load_checkpoint(
     path: Path, config: PolicyConfig, device: str
 ) -> tuple[MultiViewTransformer, dict[str, Any]]:
@@ -143,7 +135,7 @@ class KeyframePolicy:
         self.config = config
         self.device = config.device
         self.model, self.training_record = load_checkpoint(
-            resolve_checkpoint(config.checkpoint), config, self.device
+            resolve_package_path(config.checkpoint), config, self.device
         )
         self.encoder = encoder or InstructionEncoder(self.device)
         if self.encoder.dim != config.model.language_dim:

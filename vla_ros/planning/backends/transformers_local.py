@@ -16,6 +16,7 @@ import torch
 import transformers
 from PIL import Image
 
+from vla_ros.config import resolve_package_path
 from vla_ros.planning.backends.base import PlannerAnswer, PlannerBackend
 from vla_ros.planning.errors import BackendError, ModelLoadError
 from vla_ros.planning.images import check_rgb_image
@@ -31,7 +32,7 @@ class TransformersBackend(PlannerBackend):
 
     def __init__(self, config: TransformersBackendConfig) -> None:
         self.config = config
-        model_dir = Path(config.model_dir).expanduser()
+        model_dir = resolve_package_path(config.model_dir)
         if not config.model_dir or not (model_dir / "config.json").is_file():
             raise ModelLoadError(
                 f"not a model directory (no config.json): {config.model_dir!r}; give a local directory "
