@@ -67,9 +67,7 @@ class CameraExtrinsicsSettings:
                 "the order is x, y, z, w"
             )
         if self.source == "tf" and self.publish_tf:
-            raise ValueError(
-                "publish_tf must be false with source 'tf': the transform is already on TF"
-            )
+            raise ValueError("publish_tf must be false with source 'tf': the transform is already on TF")
         if self.tf_lookup_period <= 0.0:
             raise ValueError(f"tf_lookup_period must be > 0 s, got {self.tf_lookup_period}")
 

@@ -10,12 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from vla_ros.policy.data import episode_observation, load_samples
+from vla_ros.planning.path import PlannedPath
+from vla_ros.policy.data import episode_observation, load_samples, perturb_path
 from vla_ros.policy.errors import PolicyCheckpointError, PolicyInputError
 from vla_ros.policy.evaluate import ClosedLoopRunner, markdown_table, summarise
 from vla_ros.policy.inference import KeyframePolicy, load_checkpoint
 from vla_ros.policy.language import InstructionEncoder
-from vla_ros.policy.settings import PolicyConfig
+from vla_ros.policy.settings import PathNoiseConfig, PolicyConfig
 from vla_ros.policy.train import train
 from vla_ros.sim.collect import collect
 from vla_ros.sim.dataset import EpisodeReader, list_episodes
@@ -135,3 +136,20 @@ def test_a_closed_loop_episode_runs_the_policy_through_the_executor(
         "overall": summary,
     }
     assert "| lift_block |" in markdown_table(report)
+
+
+def test_path_noise_moves_all_but_the_start() -> None:
+    path = PlannedPath([(0.5, 0.1), (0.4, 0.6), (0.6, 0.6), (0.98, 0.5)], [True, False, False, True])
+    rng = np.random.default_rng(0)
+    assert perturb_path(path, PathNoiseConfig(0.0, 0.05, 0.02), rng) is path
+    moved = [perturb_path(path, PathNoiseConfig(1.0, 0.05, 0.02), rng) for _ in range(200)]
+    for noisy in moved:
+        assert np.array_equal(noisy.points[0], path.points[0])  # the gripper's start is kept
+        assert noisy.points.min() >= 0.0 and noisy.points.max() <= 1.0
+        assert np.array_equal(noisy.gripper_open, path.gripper_open)
+    shifts = np.stack([noisy.points[1:3] - path.points[1:3] for noisy in moved])  # (200, 2, 2)
+    # one offset shared by the points (std ~0.05) and a smaller jitter between them (std ~0.02 * sqrt 2)
+    assert 0.035 < shifts[:, 0].std() < 0.07
+    assert 0.015 < (shifts[:, 0] - shifts[:, 1]).std() < 0.045
+    with pytest.raises(ValueError, match="path_noise"):
+        PathNoiseConfig(1.5, 0.0, 0.0)

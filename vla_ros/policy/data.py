@@ -22,7 +22,7 @@ from vla_ros.planning.path import PlannedPath
 from vla_ros.policy.errors import PolicyInputError
 from vla_ros.policy.observation import PolicyObservation, proprioception
 from vla_ros.policy.pointcloud import scene_cloud
-from vla_ros.policy.settings import PolicyConfig
+from vla_ros.policy.settings import PathNoiseConfig, PolicyConfig
 from vla_ros.sim.dataset import DatasetError, EpisodeReader, list_episodes
 from vla_ros.sim.geometry import quaternion_to_matrix
 
@@ -50,6 +50,17 @@ def episode_path(reader: EpisodeReader) -> PlannedPath:
     return PlannedPath(label["points"], label["gripper_open"], label["initial_gripper_open"])
 
 
+def perturb_path(path: PlannedPath, noise: PathNoiseConfig, rng: np.random.Generator) -> PlannedPath:
+    """``path`` moved as a planner might get it wrong (see :class:`PathNoiseConfig`); the start point
+    (the gripper, which planners find) stays, the points stay inside the image."""
+    if rng.random() >= noise.probability:
+        return path
+    moved = path.points.copy()
+    offset = rng.normal(0.0, noise.offset, 2)
+    moved[1:] += offset + rng.normal(0.0, noise.jitter, (len(moved) - 1, 2))
+    return PlannedPath(np.clip(moved, 0.0, 1.0), path.gripper_open, path.initial_gripper_open)
+
+
 def episode_observation(
     reader: EpisodeReader, frame: int, gripper_open: bool, keyframe_index: int
 ) -> PolicyObservation:
@@ -67,9 +78,13 @@ def episode_observation(
 
 
 def episode_samples(
-    reader: EpisodeReader, config: PolicyConfig, embed: Callable[[str], np.ndarray], rng: np.random.Generator
+    reader: EpisodeReader,
+    config: PolicyConfig,
+    embed: Callable[[str], np.ndarray],
+    rng: np.random.Generator,
+    path_noise: PathNoiseConfig | None = None,
 ) -> list[KeyframeSample]:
-    """Every keyframe sample of one episode."""
+    """Every keyframe sample of one episode (each with its own path perturbation, given ``path_noise``)."""
     keyframes = reader.meta.get("expert_keyframes")
     if not keyframes:
         raise DatasetError(f"{reader.directory}: no expert_keyframes (recorded by an older collect?)")
@@ -86,7 +101,7 @@ def episode_samples(
             depth[frame],
             reader.intrinsics_matrix,
             reader.camera_pose,
-            path,
+            path if path_noise is None else perturb_path(path, path_noise, rng),
             config.scene,
             config.path_channels,
             rng,
@@ -116,8 +131,10 @@ def load_samples(
     embed: Callable[[str], np.ndarray],
     seed: int,
     progress: bool = True,
+    path_noise: PathNoiseConfig | None = None,
 ) -> list[KeyframeSample]:
-    """The samples of every episode of ``datasets`` (episodes whose frames give no cloud are reported).
+    """The samples of every episode of ``datasets`` (episodes whose frames give no cloud are reported),
+    their paths perturbed by ``path_noise`` when given.
 
     Each dataset's samples are cached in the dataset directory (``.policy_samples_<key>.pt``, the key
     a hash of everything that shapes them), so a second training run starts at once.
@@ -132,6 +149,7 @@ def load_samples(
             "seed": seed,
             "inputs": config.architecture(),
             "labels": asdict(config.labels),
+            **({} if path_noise is None else {"path_noise": asdict(path_noise)}),
         }
         digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         cache = Path(dataset) / f".policy_samples_{digest}.pt"
@@ -142,7 +160,7 @@ def load_samples(
         loaded: list[KeyframeSample] = []
         for directory in tqdm(episodes, desc=f"load {Path(dataset).name}", disable=not progress):
             try:
-                loaded.extend(episode_samples(EpisodeReader(directory), config, embed, rng))
+                loaded.extend(episode_samples(EpisodeReader(directory), config, embed, rng, path_noise))
             except PolicyInputError as error:
                 print(f"skipping {directory.name}: {error}")
         torch.save([asdict(sample) for sample in loaded], cache)

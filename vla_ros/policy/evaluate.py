@@ -108,9 +108,7 @@ class ClosedLoopRunner:
             self.workcell.step(self.dt)
         return False
 
-    def run_episode(
-        self, task: str, split: str, seed: int, path: PlannedPath | PathPlanner
-    ) -> EpisodeResult:
+    def run_episode(self, task: str, split: str, seed: int, path: PlannedPath | PathPlanner) -> EpisodeResult:
         """Reset to (task, split, seed) and run the policy conditioned on ``path``, or on the path a
         :data:`PathPlanner` answers on the first colour frame (a planner error fails the episode)."""
         scene = self.workcell.reset(task, split, seed)
@@ -213,9 +211,7 @@ class EpisodePlanner:
         return self.config.backend
 
 
-def planner_config_for(
-    choice: str, model_dir: str = "", config_file: str = "planner.yaml"
-) -> PlannerConfig:
+def planner_config_for(choice: str, model_dir: str = "", config_file: str = "planner.yaml") -> PlannerConfig:
     """config/planner.yaml with its backend set to ``choice`` (and the transformers model directory)."""
     if choice not in PLANNER_CHOICES:
         raise ValueError(f"planner must be one of {PLANNER_CHOICES}, got {choice!r}")
@@ -328,9 +324,7 @@ def _run(args: argparse.Namespace) -> int:
     if overrides:
         config = replace(config, **overrides)
     planner_config = planner_config_for(args.planner, args.planner_model, args.planner_config)
-    report = evaluate(
-        args.tasks, args.split, args.episodes, args.seed, config, planner_config=planner_config
-    )
+    report = evaluate(args.tasks, args.split, args.episodes, args.seed, config, planner_config=planner_config)
     write_report(args.out, report)
     table = markdown_table(report)
     args.out.with_suffix(".md").write_text(table)

@@ -115,6 +115,21 @@ class LabelConfig:
 
 
 @dataclass(frozen=True)
+class PathNoiseConfig:
+    """Planner errors simulated in training: with ``probability`` a sample's path moves, past its start
+    point, by one offset drawn per sample plus a jitter per point (both Gaussian, standard deviations
+    in normalised image units), so the policy learns to take the path as a hint, not as the target."""
+
+    probability: float
+    offset: float
+    jitter: float
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.probability <= 1 or self.offset < 0 or self.jitter < 0:
+            raise ValueError("path_noise probability must be in [0, 1], offset and jitter not negative")
+
+
+@dataclass(frozen=True)
 class TrainingConfig:
     """Optimisation, targets and augmentation of ``vla-ros train-policy``."""
 
@@ -126,6 +141,7 @@ class TrainingConfig:
     heatmap_sigma: float
     augment_translation: float
     augment_yaw: float
+    path_noise: PathNoiseConfig
     validation_every: int
     checkpoint_every: int
     seed: int

@@ -181,7 +181,7 @@ def train(
     np.random.seed(seed)
     torch.manual_seed(seed)
     encoder = InstructionEncoder(device)
-    train_samples = load_samples(data, config, encoder, seed, progress)
+    train_samples = load_samples(data, config, encoder, seed, progress, training.path_noise)
     val_samples = load_samples(val_data, config, encoder, seed + 1, progress) if val_data else []
     model = MultiViewTransformer(config.model, FEATURE_CHANNELS).to(device)
     optimizer = torch.optim.AdamW(
