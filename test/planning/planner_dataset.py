@@ -26,8 +26,36 @@ def synthetic_label(centre: tuple[float, float]) -> PlannedPath:
     return PlannedPath([(0.50, 0.15), (x, y), (x, y - 0.20)], [True, False, False])
 
 
-def write_episode(directory: Path, task: str, instruction: str, image: np.ndarray, answer: str) -> None:
-    """One episode as :class:`vla_ros.sim.dataset.EpisodeReader` reads it (meta + first frame)."""
+FOCAL_PX = 100.0
+
+
+def synthetic_camera_and_object(
+    centre: tuple[float, float], colour_name: str
+) -> tuple[dict[str, object], dict[str, object]]:
+    """A camera at the base origin looking along +z and one cube whose centre (at the landmark
+    height, 2 cm) projects to ``centre`` (normalised) in an image of IMAGE_SIZE."""
+    height, width = IMAGE_SIZE
+    u, v = centre[0] * width - 0.5, centre[1] * height - 0.5
+    camera = {
+        "width": width,
+        "height": height,
+        "K": [[FOCAL_PX, 0.0, 0.0], [0.0, FOCAL_PX, 0.0], [0.0, 0.0, 1.0]],
+        "base_from_camera": np.eye(4).tolist(),
+    }
+    cube = {"kind": "cube", "colour": colour_name, "x": u * 0.02 / FOCAL_PX, "y": v * 0.02 / FOCAL_PX}
+    return camera, {"objects": [cube]}
+
+
+def write_episode(
+    directory: Path,
+    task: str,
+    instruction: str,
+    image: np.ndarray,
+    answer: str,
+    scene: tuple[dict[str, object], dict[str, object]] | None = None,
+) -> None:
+    """One episode as :class:`vla_ros.sim.dataset.EpisodeReader` reads it (meta + first frame,
+    with ``scene`` = (camera, scene) when given)."""
     directory.mkdir(parents=True)
     meta = {
         "format": FORMAT_NAME,
@@ -37,6 +65,8 @@ def write_episode(directory: Path, task: str, instruction: str, image: np.ndarra
         "instruction": instruction,
         "path": {"answer": answer},
     }
+    if scene is not None:
+        meta["camera"], meta["scene"] = scene
     (directory / META_FILE).write_text(json.dumps(meta))
     np.savez_compressed(directory / FRAMES_FILE, rgb=image[None])
 
@@ -49,5 +79,6 @@ def write_synthetic_dataset(root: Path) -> Path:
         column, row = int(centre[0] * width), int(centre[1] * height)
         image[row - 4 : row + 4, column - 4 : column + 4] = colour
         answer = format_answer(synthetic_label(centre))
-        write_episode(root / f"{task}_{index:03d}", task, instruction, image, answer)
+        scene = synthetic_camera_and_object(centre, instruction.split()[-2])
+        write_episode(root / f"{task}_{index:03d}", task, instruction, image, answer, scene)
     return root

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from planner_dataset import EPISODES, write_episode, write_synthetic_dataset
+from planner_dataset import EPISODES, synthetic_camera_and_object, write_episode, write_synthetic_dataset
 
 from vla_ros.planning import planner_eval
 from vla_ros.planning.hamster_format import ParseOptions, format_answer
@@ -96,12 +96,28 @@ def test_load_samples_and_bad_datasets(synthetic_dataset: Path, tmp_path: Path) 
     samples = load_samples([synthetic_dataset], OPTIONS)
     assert [s.instruction for s in samples] == [instruction for _, instruction, _, _ in EPISODES]
     assert samples[0].image.shape == (60, 80, 3) and len(samples[0].label) == 3
+    for sample, (_, instruction, _, centre) in zip(samples, EPISODES, strict=True):
+        # the scene's cube, projected through the recorded camera, lands on the label's grasp point
+        (landmark,) = sample.landmarks
+        assert landmark.description == f"{instruction.split()[-2]} cube"
+        assert np.allclose(landmark.point, centre, atol=1e-9)
     (tmp_path / "empty").mkdir()
     with pytest.raises(PlannerDataError, match="no episodes"):
         load_samples([tmp_path / "empty"], OPTIONS)
     write_episode(tmp_path / "bad" / "ep", "lift_block", "lift", np.zeros((4, 4, 3), np.uint8), "no path")
     with pytest.raises(PlannerDataError, match="no readable path label"):
         load_samples([tmp_path / "bad"], OPTIONS)
+    no_scene = tmp_path / "no_scene"
+    write_episode(no_scene / "ep", "lift_block", "lift", np.zeros((4, 4, 3), np.uint8), format_answer(LABEL))
+    assert load_samples([no_scene], OPTIONS)[0].landmarks == ()  # external data without a scene record
+    broken = tmp_path / "broken_scene"
+    camera, _ = synthetic_camera_and_object((0.5, 0.5), "red")
+    scene = (camera, {"objects": [{"kind": "cube", "colour": "red"}]})  # no position
+    write_episode(
+        broken / "ep", "lift_block", "lift", np.zeros((4, 4, 3), np.uint8), format_answer(LABEL), scene
+    )
+    with pytest.raises(PlannerDataError, match="unreadable scene objects or camera"):
+        load_samples([broken], OPTIONS)
 
 
 def test_planner_eval_command_writes_the_report(synthetic_dataset: Path, tmp_path: Path) -> None:

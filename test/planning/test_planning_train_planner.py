@@ -13,10 +13,10 @@ from planner_dataset import EPISODES, synthetic_label, write_synthetic_dataset
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from vla_ros.planning.backends.transformers_local import TransformersBackend
-from vla_ros.planning.hamster_format import build_prompt, format_answer, parse_answer
+from vla_ros.planning.hamster_format import build_prompt, format_answer
 from vla_ros.planning.planner_eval import PlannerSample, load_samples
 from vla_ros.planning.settings import PlannerConfig, load_planner_config
-from vla_ros.planning.tiny_vlm import TinyVlmSpec, WeightTransferError, train_tokenizer
+from vla_ros.planning.tiny_vlm import TinyVlmSpec, WeightTransferError, build_processor, train_tokenizer
 from vla_ros.planning.train_planner import (
     CHECKPOINT_DIR,
     IGNORE_INDEX,
@@ -24,7 +24,9 @@ from vla_ros.planning.train_planner import (
     RUN_FILE,
     AnswerLoss,
     AugmentationConfig,
+    ExampleEncoder,
     PlannerTrainer,
+    PointingConfig,
     TrainingConfig,
     TrainingConfigError,
     TrainingError,
@@ -114,13 +116,40 @@ def test_augmentation_moves_the_label_with_the_image(
     config = AugmentationConfig(max_shift=0.1, max_zoom=0.2, brightness_jitter=0.0, contrast_jitter=0.0)
     rng = np.random.default_rng(0)
     for _ in range(5):
-        image, answer = augment(sample, config, rng, decimals=2)
+        image, label, landmarks = augment(sample, config, rng, decimals=2)
         pixels = np.asarray(image)
         assert pixels.shape == sample.image.shape
-        cube = parse_answer(answer).points[1]  # the label's second point is the cube's centre
+        cube = label.points[1]  # the label's second point is the cube's centre
         red = np.argwhere((pixels[..., 0] > 150) & (pixels[..., 2] < 100))
         centre = (red.mean(axis=0)[::-1] + 0.5) / np.array([pixels.shape[1], pixels.shape[0]])
         assert np.allclose(centre, cube, atol=0.03)
+        (landmark,) = landmarks  # the pointing target moves with the image too
+        assert np.allclose(landmark.point, centre, atol=0.03)
+
+
+def test_pointing_turns_follow_the_path_answer(
+    synthetic_dataset: Path, planner_config: PlannerConfig
+) -> None:
+    samples = load_samples([synthetic_dataset], planner_config.parser)
+    tokenizer = train_tokenizer(["point to the red cube", "lift the red block"], 300)
+    processor = build_processor(tokenizer, TinyVlmSpec())
+    pointing = PointingConfig(enabled=True, prompt="point to the {object}")
+    rng = np.random.default_rng(0)
+    batch = ExampleEncoder(processor, planner_config, pointing).batch(samples, None, rng)
+    plain = ExampleEncoder(processor, planner_config).batch(samples, None, rng)
+    for row, labels, sample in zip(batch["input_ids"], batch["labels"], samples, strict=True):
+        text = tokenizer.decode(row[row != tokenizer.pad_token_id])
+        learned = tokenizer.decode(labels[labels != IGNORE_INDEX])
+        x, y = sample.landmarks[0].point
+        path_answer = format_answer(sample.label)
+        # the path answer comes first (as at run time), then the question, masked, and the point, learned
+        question = f"point to the {sample.landmarks[0].description}"
+        assert text.index(path_answer) < text.index(question)
+        assert learned == f"{path_answer}</s>({x:.2f}, {y:.2f})</s>"
+    # without pointing the example ends at the path answer
+    assert plain["input_ids"].shape[1] < batch["input_ids"].shape[1]
+    with pytest.raises(ValueError, match="object"):
+        PointingConfig(enabled=True, prompt="point to it")
 
 
 def test_training_lowers_the_loss_and_the_planner_loads_the_model(
@@ -132,7 +161,7 @@ def test_training_lowers_the_loss_and_the_planner_loads_the_model(
     final = train_planner(run, _tiny_config(max_steps=60), planner_config)
     log = [json.loads(line) for line in (out / LOG_FILE).read_text().splitlines()]
     assert [record["step"] for record in log] == [20, 40, 60]
-    assert log[-1]["train_loss"] < 0.5 * log[0]["train_loss"]
+    assert log[-1]["train_loss"] < 0.6 * log[0]["train_loss"]
     assert final["step"] == 60 and final["val_episodes"] == 3 and 0.0 <= final["val_parse_rate"] <= 1.0
     assert json.loads((out / RUN_FILE).read_text())["finished"]
     assert not (out / CHECKPOINT_DIR).exists()  # the optimiser state is dropped at the end
@@ -220,6 +249,16 @@ def test_init_from_a_trained_model_keeps_its_weights_at_a_new_image_size(
     assert torch.allclose(position[1:].mean(0), old[1:].mean(0), atol=0.05)  # resized, not redrawn
     trainer.run()
     assert json.loads((out / RUN_FILE).read_text())["init_from"] == str(base)
+    # twice the pixels per patch on the same grid: on a twice-enlarged image the model answers as before
+    finer = dataclasses.replace(config, model=dataclasses.replace(config.model, image_size=64, patch_size=16))
+    finer_trainer = PlannerTrainer(dataclasses.replace(run, out=tmp_path / "finer"), finer, planner_config)
+    pixels = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        before = source.model.vision_tower(pixels).last_hidden_state
+        after = finer_trainer.model.model.vision_tower(
+            pixels.repeat_interleave(2, 2).repeat_interleave(2, 3)
+        ).last_hidden_state
+    assert torch.allclose(before, after, atol=1e-4)
     wider = dataclasses.replace(config, model=dataclasses.replace(config.model, text_width=32))
     with pytest.raises(WeightTransferError, match="does not fit"):
         PlannerTrainer(dataclasses.replace(run, out=tmp_path / "wider"), wider, planner_config)

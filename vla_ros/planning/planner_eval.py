@@ -37,7 +37,12 @@ from vla_ros.planning.hamster_format import ParseOptions, build_prompt, parse_an
 from vla_ros.planning.path import PlannedPath
 from vla_ros.planning.settings import PlannerConfig, load_planner_config
 from vla_ros.reports import machine_info, write_report
+from vla_ros.sim.camera import CameraIntrinsics
 from vla_ros.sim.dataset import EpisodeReader, list_episodes
+from vla_ros.sim.path_labels import normalised_image_points
+
+# Height (m) above the table at which an object's landmark point is taken: a cube's centre.
+LANDMARK_HEIGHT_M = 0.02
 
 
 class PlannerDataError(ValueError):
@@ -45,14 +50,44 @@ class PlannerDataError(ValueError):
 
 
 @dataclass(frozen=True, eq=False)
+class Landmark:
+    """An object in the first frame: how it is named (``"red cube"``) and where it is in the image
+    (normalised x, y of its centre at :data:`LANDMARK_HEIGHT_M`)."""
+
+    description: str
+    point: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class PlannerSample:
-    """One episode as the planner sees it: first colour frame, instruction and the path label."""
+    """One episode as the planner sees it: first colour frame, instruction and the path label,
+    with the scene's objects as landmarks (for pointing examples in training)."""
 
     name: str
     task: str
     instruction: str
     image: np.ndarray
     label: PlannedPath
+    landmarks: tuple[Landmark, ...] = ()
+
+
+def episode_landmarks(episode: EpisodeReader) -> tuple[Landmark, ...]:
+    """Every object of the episode's scene, named by colour and kind, projected into the first frame
+    (none when the episode records no scene)."""
+    objects = episode.meta.get("scene", {}).get("objects", [])
+    if not objects:
+        return ()
+    matrix = episode.intrinsics_matrix
+    camera = episode.meta["camera"]
+    intrinsics = CameraIntrinsics(
+        int(camera["width"]), int(camera["height"]), matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2]
+    )
+    centres = np.array([[item["x"], item["y"], LANDMARK_HEIGHT_M] for item in objects], dtype=float)
+    points = normalised_image_points(intrinsics, episode.camera_pose, centres)
+    return tuple(
+        Landmark(f"{item['colour']} {item['kind']}", point)
+        for item, point in zip(objects, points, strict=True)
+    )
 
 
 @dataclass(frozen=True)
@@ -84,8 +119,14 @@ def load_samples(datasets: Sequence[Path], options: ParseOptions) -> list[Planne
                 label = parse_answer(episode.meta["path"]["answer"], options, image.shape[1], image.shape[0])
             except (KeyError, PathParseError) as error:
                 raise PlannerDataError(f"{directory}: no readable path label: {error}") from error
+            try:
+                landmarks = episode_landmarks(episode)
+            except (KeyError, TypeError, ValueError) as error:
+                raise PlannerDataError(f"{directory}: unreadable scene objects or camera: {error}") from error
             samples.append(
-                PlannerSample(directory.name, str(episode.meta["task"]), episode.instruction, image, label)
+                PlannerSample(
+                    directory.name, str(episode.meta["task"]), episode.instruction, image, label, landmarks
+                )
             )
     if not samples:
         raise PlannerDataError(f"no episodes in {', '.join(str(d) for d in datasets)}")

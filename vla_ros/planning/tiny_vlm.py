@@ -206,12 +206,14 @@ class WeightTransferError(ValueError):
 
 
 def transfer_weights(source: torch.nn.Module, target: LlavaForConditionalGeneration) -> list[str]:
-    """Copy a trained tiny LLaVA's weights into ``target``, resizing the vision position grid.
+    """Copy a trained tiny LLaVA's weights into ``target``, resizing what the image size changes.
 
-    Every parameter must exist in both with the same shape, except the vision tower's position
-    embeddings when the input image size differs: the class-token row is copied and the square grid
-    of patch rows is resized bilinearly (as ViTs are fine-tuned at a higher resolution). Returns the
-    names of the resized parameters.
+    Every parameter must exist in both with the same shape, except two of the vision tower's when
+    the input image size differs. Position embeddings: the class-token row is copied and the square
+    grid of patch rows is resized bilinearly (as ViTs are fine-tuned at a higher resolution). Patch
+    embedding: a kernel ``m`` times larger (same grid, ``m`` times the pixels per patch) is the old
+    kernel repeated ``m`` x ``m`` per weight and divided by ``m**2``, so on an image enlarged ``m``
+    times the new model starts out answering as the old one did. Returns the resized parameters' names.
     """
     source_state = source.state_dict()
     target_state = target.state_dict()
@@ -219,6 +221,7 @@ def transfer_weights(source: torch.nn.Module, target: LlavaForConditionalGenerat
         missing = sorted(source_state.keys() ^ target_state.keys())[:5]
         raise WeightTransferError(f"the models' parameters differ: {missing}")
     position_key = next(key for key in target_state if key.endswith("embeddings.position_embedding.weight"))
+    patch_key = next(key for key in target_state if key.endswith("embeddings.patch_embedding.weight"))
     resized = []
     with torch.no_grad():
         for key, value in target_state.items():
@@ -228,11 +231,25 @@ def transfer_weights(source: torch.nn.Module, target: LlavaForConditionalGenerat
             elif key == position_key and weights.shape[1] == value.shape[1]:
                 value.copy_(_resize_position_grid(weights, value.shape[0] - 1))
                 resized.append(key)
+            elif key == patch_key and _is_kernel_multiple(weights.shape, value.shape):
+                factor = value.shape[-1] // weights.shape[-1]
+                value.copy_(weights.repeat_interleave(factor, 2).repeat_interleave(factor, 3) / factor**2)
+                resized.append(key)
             else:
                 raise WeightTransferError(
                     f"{key}: trained shape {tuple(weights.shape)} does not fit {tuple(value.shape)}"
                 )
     return resized
+
+
+def _is_kernel_multiple(old: torch.Size, new: torch.Size) -> bool:
+    """Whether conv kernel shape ``new`` is ``old`` with both spatial sizes times the same integer."""
+    return (
+        old[:2] == new[:2]
+        and new[2] % old[2] == 0
+        and new[2] // old[2] == new[3] // old[3]
+        and new[3] % old[3] == 0
+    )
 
 
 def _resize_position_grid(weights: torch.Tensor, patches: int) -> torch.Tensor:

@@ -35,9 +35,20 @@ from tqdm import tqdm
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from vla_ros.config import ConfigError, from_dict, load_parameters
+from vla_ros.planning.grounding import (
+    GroundingConfig,
+    GroundingHead,
+    ImageTokenTap,
+    ReferenceHead,
+    colour_word_ids,
+    grounding_targets,
+    landmark_colour,
+    reference_targets,
+)
 from vla_ros.planning.hamster_format import INSTRUCTION_PLACEHOLDER, build_prompt, format_answer
 from vla_ros.planning.path import PlannedPath
 from vla_ros.planning.planner_eval import (
+    Landmark,
     PlannerSample,
     evaluate_model,
     load_samples,
@@ -89,6 +100,18 @@ class AugmentationConfig:
 
 
 @dataclass(frozen=True)
+class PointingConfig:
+    """Pointing turns after the path answer: "point to the red cube" -> "(x, y)" for every object."""
+
+    enabled: bool
+    prompt: str
+
+    def __post_init__(self) -> None:
+        if "{object}" not in self.prompt:
+            raise ValueError(f"the pointing prompt must contain {{object}}, got {self.prompt!r}")
+
+
+@dataclass(frozen=True)
 class ValidationConfig:
     """Validation split and schedule."""
 
@@ -116,6 +139,8 @@ class TrainingConfig:
     grad_clip_norm: float
     checkpoint_every: int
     augmentation: AugmentationConfig
+    pointing: PointingConfig
+    grounding: GroundingConfig
     validation: ValidationConfig
     resample_points: int
     template_tokens: bool
@@ -140,32 +165,42 @@ def load_training_config(file_names: str | Sequence[str] = CONFIG_FILE) -> Train
     return from_dict(TrainingConfig, load_parameters(file_names, NODE_NAME), NODE_NAME, TrainingConfigError)
 
 
-def chat_text(processor: Any, prompt: str) -> str:
+def chat_text(processor: Any, prompt: str, image: bool = True) -> str:
     """The text the transformers backend feeds the model: image then prompt, with the generation prompt."""
-    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+    content = [{"type": "image"}] if image else []
+    messages = [{"role": "user", "content": [*content, {"type": "text", "text": prompt}]}]
     return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+def format_point(point: np.ndarray, decimals: int) -> str:
+    """A pointing answer: ``(x, y)`` with the coordinates written as in a path answer."""
+    return f"({point[0]:.{decimals}f}, {point[1]:.{decimals}f})"
 
 
 def augment(
     sample: PlannerSample, config: AugmentationConfig, rng: np.random.Generator, decimals: int
-) -> tuple[Image.Image, str]:
-    """A randomly cropped, rescaled and jittered image and the label answer moved with it.
+) -> tuple[Image.Image, PlannedPath, tuple[Landmark, ...]]:
+    """A randomly cropped, rescaled and jittered image with the label path and landmarks moved with it.
 
     The crop (which may reach past the border, filled black) is drawn until every label point stays
-    inside it; after a few misses the whole image is used.
+    inside it; after a few misses the whole image is used. Landmarks the crop cuts off are dropped.
     """
     image = Image.fromarray(sample.image)
     width, height = image.size
     points = sample.label.points
+    landmarks = sample.landmarks
     for _ in range(_AUGMENT_TRIES):
         zoom = rng.uniform(1 - config.max_zoom, 1 + config.max_zoom)
         shift = rng.uniform(-config.max_shift, config.max_shift, 2)
         left, top = 0.5 + shift - 0.5 / zoom
-        moved = (points - np.array([left, top])) * zoom
+        corner = np.array([left, top])
+        moved = (points - corner) * zoom
         if moved.min() >= 0 and moved.max() <= 1:
             box = (left * width, top * height, (left + 1 / zoom) * width, (top + 1 / zoom) * height)
             image = image.transform(image.size, Image.Transform.EXTENT, box, Image.Resampling.BILINEAR)
             points = moved
+            shifted = (Landmark(item.description, (item.point - corner) * zoom) for item in landmarks)
+            landmarks = tuple(item for item in shifted if item.point.min() >= 0 and item.point.max() <= 1)
             break
     image = ImageEnhance.Brightness(image).enhance(
         rng.uniform(1 - config.brightness_jitter, 1 + config.brightness_jitter)
@@ -176,18 +211,63 @@ def augment(
     label = PlannedPath(
         np.round(points, decimals), sample.label.gripper_open, sample.label.initial_gripper_open
     )
-    return image, format_answer(label, decimals)
+    return image, label, landmarks
 
 
 class ExampleEncoder:
-    """Turns samples into padded training batches: prompt tokens masked, answer + EOS learned."""
+    """Turns samples into padded training batches: prompt tokens masked, answer + EOS learned.
 
-    def __init__(self, processor: Any, planner_config: PlannerConfig) -> None:
+    With ``pointing`` enabled, each example goes on after the path answer with one pointing turn per
+    landmark in random order (question masked, ``(x, y)`` + EOS learned), HAMSTER's co-training on
+    pointing data: every object of the scene, distractors included, is named and located, which
+    teaches the model to find objects by colour and kind. At run time generation stops at the path
+    answer's EOS, so the planner never sees these turns.
+    """
+
+    def __init__(
+        self,
+        processor: Any,
+        planner_config: PlannerConfig,
+        pointing: PointingConfig | None = None,
+        grounding: tuple[Sequence[str], int, float] | None = None,
+    ) -> None:
         self.processor = processor
         self.tokenizer = processor.tokenizer
         self.template = planner_config.prompt_template
         self.decimals = planner_config.answer_decimals
+        self.pointing = pointing if pointing is not None and pointing.enabled else None
+        # (colours, patch grid size, sigma in patches) of the grounding targets, when trained
+        self.grounding = grounding
+        self.colour_ids = {} if grounding is None else colour_word_ids(self.tokenizer, grounding[0])
         self._prompt_ids: dict[str, list[int]] = {}
+        self._question_ids: dict[str, list[int]] = {}
+
+    def _ids(self, text: str) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def pointing_turns(
+        self, landmarks: Sequence[Landmark], rng: np.random.Generator
+    ) -> tuple[list[int], list[int]]:
+        """Token ids and labels of the pointing turns for ``landmarks`` (shuffled)."""
+        ids: list[int] = []
+        labels: list[int] = []
+        if self.pointing is None:
+            return ids, labels
+        for index in rng.permutation(len(landmarks)):
+            landmark = landmarks[int(index)]
+            if landmark.description not in self._question_ids:
+                question = self.pointing.prompt.replace("{object}", landmark.description)
+                self._question_ids[landmark.description] = self._ids(
+                    chat_text(self.processor, question, image=False)
+                )
+            question_ids = self._question_ids[landmark.description]
+            answer_ids = [
+                *self._ids(format_point(landmark.point, self.decimals)),
+                self.tokenizer.eos_token_id,
+            ]
+            ids += question_ids + answer_ids
+            labels += [IGNORE_INDEX] * len(question_ids) + answer_ids
+        return ids, labels
 
     def prompt_ids(self, sample: PlannerSample) -> list[int]:
         """The prompt's token ids with the image tokens expanded, as the processor gives them."""
@@ -203,21 +283,21 @@ class ExampleEncoder:
         augmentation: AugmentationConfig | None,
         rng: np.random.Generator,
     ) -> dict[str, torch.Tensor]:
-        """input_ids, attention_mask, labels and pixel_values of the samples (augmented if asked)."""
-        images, rows, labels = [], [], []
+        """input_ids, attention_mask, labels and pixel_values of the samples (augmented if asked), and
+        grounding_targets when the encoder has grounding colours."""
+        images, rows, labels, shown = [], [], [], []
         for sample in samples:
             if augmentation is None:
-                image, answer = Image.fromarray(sample.image), format_answer(sample.label, self.decimals)
+                image, label, landmarks = Image.fromarray(sample.image), sample.label, sample.landmarks
             else:
-                image, answer = augment(sample, augmentation, rng, self.decimals)
+                image, label, landmarks = augment(sample, augmentation, rng, self.decimals)
             prompt = self.prompt_ids(sample)
-            answer_ids = [
-                *self.tokenizer(answer, add_special_tokens=False)["input_ids"],
-                self.tokenizer.eos_token_id,
-            ]
+            answer_ids = [*self._ids(format_answer(label, self.decimals)), self.tokenizer.eos_token_id]
+            turn_ids, turn_labels = self.pointing_turns(landmarks, rng)
             images.append(image)
-            rows.append(prompt + answer_ids)
-            labels.append([IGNORE_INDEX] * len(prompt) + answer_ids)
+            shown.append(landmarks)
+            rows.append(prompt + answer_ids + turn_ids)
+            labels.append([IGNORE_INDEX] * len(prompt) + answer_ids + turn_labels)
         length = max(len(row) for row in rows)
         pad = self.tokenizer.pad_token_id
         input_ids = torch.full((len(rows), length), pad, dtype=torch.long)
@@ -228,12 +308,18 @@ class ExampleEncoder:
             label_ids[index, : len(row)] = torch.tensor(label)
             attention[index, : len(row)] = 1
         pixel_values = self.processor.image_processor(images, return_tensors="pt")["pixel_values"]
-        return {
+        batch = {
             "input_ids": input_ids,
             "attention_mask": attention,
             "labels": label_ids,
             "pixel_values": pixel_values,
         }
+        if self.grounding is not None:
+            batch["grounding_targets"] = grounding_targets(shown, *self.grounding)
+            batch["reference_targets"] = reference_targets(
+                rows, [[label != IGNORE_INDEX for label in row] for row in labels], shown, self.colour_ids
+            )
+        return batch
 
 
 def split_validation(
@@ -342,6 +428,12 @@ class PlannerTrainer:
         else:
             texts = [build_prompt(planner_config.prompt_template, s.instruction) for s in self.train_samples]
             texts += [format_answer(s.label, planner_config.answer_decimals) for s in self.train_samples]
+            if config.pointing.enabled:
+                texts += [
+                    config.pointing.prompt.replace("{object}", landmark.description)
+                    for s in self.train_samples
+                    for landmark in s.landmarks
+                ]
             whole = (
                 planner_config.prompt_template.split(INSTRUCTION_PLACEHOLDER)
                 if config.template_tokens
@@ -356,12 +448,25 @@ class PlannerTrainer:
             self.processor = build_processor(tokenizer, config.model)
             self.model = build_model(tokenizer, config.model, run.seed)
         self.model.to(self.device)
-        self.encoder = ExampleEncoder(self.processor, planner_config)
+        self.grounding_head, self.image_tap = self._grounding(state_path if run.resume else None)
+        grounding = (
+            None
+            if self.grounding_head is None
+            else (
+                self.grounding_head.colours,
+                config.model.image_size // config.model.patch_size,
+                config.grounding.sigma_patches,
+            )
+        )
+        self.encoder = ExampleEncoder(self.processor, planner_config, config.pointing, grounding)
         self.loss = AnswerLoss(
             self.processor.tokenizer, config.model.coordinate_decimals, config.coordinate_sigma
         )
+        parameters = list(self.model.parameters())
+        for head in (self.grounding_head, self.reference_head):
+            parameters += [] if head is None else list(head.parameters())
         self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+            parameters, lr=config.learning_rate, weight_decay=config.weight_decay
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda step: learning_rate_factor(step, config.warmup_steps, config.max_steps)
@@ -374,10 +479,31 @@ class PlannerTrainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.step, self.elapsed_s = state["step"], state["elapsed_s"]
+            if self.grounding_head is not None:
+                self.grounding_head.load_state_dict(state["grounding_head"])
+                self.reference_head.load_state_dict(state["reference_head"])  # type: ignore[union-attr]
             self.rng.bit_generator.state = state["rng"]
             torch.set_rng_state(state["torch_rng"])
         else:
             torch.manual_seed(run.seed)
+
+    def _grounding(self, state_path: Path | None) -> tuple[GroundingHead | None, ImageTokenTap | None]:
+        """The grounding head (colours of the training landmarks, or of the resumed run) and the tap
+        on the vision tower it reads; none when grounding is off or no sample has landmarks."""
+        self.reference_head: ReferenceHead | None = None
+        if not self.config.grounding.enabled:
+            return None, None
+        if state_path is not None:
+            colours = torch.load(state_path, map_location="cpu", weights_only=False).get("grounding_colours")
+        else:
+            colours = sorted({landmark_colour(item) for s in self.train_samples for item in s.landmarks})
+        if not colours:
+            return None, None
+        head = GroundingHead(self.config.model.text_width, colours).to(self.device)
+        self.reference_head = ReferenceHead(
+            self.config.model.text_width, 10**self.config.model.coordinate_decimals + 1
+        ).to(self.device)
+        return head, ImageTokenTap(self.model.model.multi_modal_projector)
 
     def _warm_start(self, model_dir: Path) -> tuple[Any, Any]:
         """Tokenizer and weights of a trained model, at this configuration's image size."""
@@ -470,8 +596,25 @@ class PlannerTrainer:
         return {"val_loss": float(np.mean(losses)), **{f"val_{k}": v for k, v in summarise(results).items()}}
 
     def _batch_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        inputs = {key: value.to(self.device) for key, value in batch.items() if key != "labels"}
-        return self.loss(self.model(**inputs).logits, batch["labels"])
+        """Answer loss, plus the weighted grounding loss when it is trained."""
+        inputs = {
+            key: value.to(self.device)
+            for key, value in batch.items()
+            if key not in ("labels", "grounding_targets", "reference_targets")
+        }
+        grounding = self.config.grounding
+        if self.grounding_head is None or self.reference_head is None or self.image_tap is None:
+            return self.loss(self.model(**inputs).logits, batch["labels"])
+        output = self.model(**inputs, output_hidden_states=True)
+        seen = self.grounding_head.loss(self.image_tap.patch_features(), batch["grounding_targets"])
+        named = self.reference_head.loss(
+            output.hidden_states[-1], batch["reference_targets"], grounding.reference_sigma
+        )
+        return (
+            self.loss(output.logits, batch["labels"])
+            + grounding.weight * seen
+            + grounding.reference_weight * named
+        )
 
     def _batch_indices(self) -> Iterator[np.ndarray]:
         """Endless shuffled epochs of batch indices (the last partial batch of an epoch dropped)."""
@@ -495,6 +638,10 @@ class PlannerTrainer:
             "rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
         }
+        if self.grounding_head is not None:
+            state["grounding_head"] = self.grounding_head.state_dict()
+            state["reference_head"] = self.reference_head.state_dict()  # type: ignore[union-attr]
+            state["grounding_colours"] = list(self.grounding_head.colours)
         torch.save(state, out / CHECKPOINT_DIR / STATE_FILE)
 
     def _last_validation(self) -> dict[str, Any]:
