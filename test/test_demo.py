@@ -31,7 +31,7 @@ def test_demo_runs_three_instructions_through_a_namespaced_graph(tmp_path):
     for episode in episodes:
         assert (
             episode["instruction"]
-            and episode["planner"].startswith("oracle")
+            and episode["planner"].startswith("transformers")
             and "<ans>" in episode["raw_answer"]
         )
         assert episode["goal_status"] in ("succeeded", "aborted"), episode["goal_message"]
