@@ -157,6 +157,8 @@ class GraphClient:
         episode = self._episode
         if episode is None or episode.path is None:
             return
+        if _nanoseconds(msg.header.stamp) < _nanoseconds(episode.path.header.stamp):
+            return  # predicted from a frame older than this episode's plan: the previous episode's
         episode.keyframes.append((self.now(), msg))
 
     def _on_reached(self, msg) -> None:
@@ -381,3 +383,8 @@ class GraphSession:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _nanoseconds(stamp) -> int:
+    """A builtin_interfaces/Time as integer nanoseconds."""
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
