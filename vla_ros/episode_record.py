@@ -124,9 +124,7 @@ def project_keyframes(
     if not events:
         return np.zeros((0, 2))
     width, height = size
-    intrinsics = CameraIntrinsics(
-        width, height, camera_matrix[0, 0], camera_matrix[1, 1], camera_matrix[0, 2], camera_matrix[1, 2]
-    )
+    intrinsics = CameraIntrinsics.from_matrix(width, height, camera_matrix)
     pixels, _ = project_points(intrinsics, base_from_optical, [event.position for event in events])
     return pixels
 

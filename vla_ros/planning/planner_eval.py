@@ -77,11 +77,8 @@ def episode_landmarks(episode: EpisodeReader) -> tuple[Landmark, ...]:
     objects = episode.meta.get("scene", {}).get("objects", [])
     if not objects:
         return ()
-    matrix = episode.intrinsics_matrix
     camera = episode.meta["camera"]
-    intrinsics = CameraIntrinsics(
-        int(camera["width"]), int(camera["height"]), matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2]
-    )
+    intrinsics = CameraIntrinsics.from_matrix(camera["width"], camera["height"], episode.intrinsics_matrix)
     centres = np.array([[item["x"], item["y"], LANDMARK_HEIGHT_M] for item in objects], dtype=float)
     points = normalised_image_points(intrinsics, episode.camera_pose, centres)
     return tuple(

@@ -46,6 +46,11 @@ class CameraIntrinsics:
         focal = 0.5 * height / np.tan(0.5 * vertical_fov)
         return cls(width, height, focal, focal, 0.5 * (width - 1), 0.5 * (height - 1))
 
+    @classmethod
+    def from_matrix(cls, width: int, height: int, matrix: NDArray[np.float64]) -> CameraIntrinsics:
+        """The intrinsics of an image of ``width`` x ``height`` pixels with camera matrix K ``matrix``."""
+        return cls(int(width), int(height), matrix[0, 0], matrix[1, 1], matrix[0, 2], matrix[1, 2])
+
     @property
     def matrix(self) -> NDArray[np.float64]:
         """The 3x3 camera matrix K."""
