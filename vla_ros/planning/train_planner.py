@@ -448,7 +448,8 @@ class PlannerTrainer:
             self.processor = build_processor(tokenizer, config.model)
             self.model = build_model(tokenizer, config.model, run.seed)
         self.model.to(self.device)
-        self.grounding_head, self.image_tap = self._grounding(state_path if run.resume else None)
+        state = torch.load(state_path, map_location=self.device, weights_only=False) if run.resume else None
+        self.grounding_head, self.reference_head, self.image_tap = self._grounding(state)
         grounding = (
             None
             if self.grounding_head is None
@@ -474,36 +475,38 @@ class PlannerTrainer:
         self.step = 0
         self.rng = np.random.default_rng(run.seed)
         self.elapsed_s = 0.0
-        if run.resume:
-            state = torch.load(state_path, map_location=self.device, weights_only=False)
+        if state is not None:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.step, self.elapsed_s = state["step"], state["elapsed_s"]
-            if self.grounding_head is not None:
+            if self.grounding_head is not None and self.reference_head is not None:
                 self.grounding_head.load_state_dict(state["grounding_head"])
-                self.reference_head.load_state_dict(state["reference_head"])  # type: ignore[union-attr]
+                self.reference_head.load_state_dict(state["reference_head"])
             self.rng.bit_generator.state = state["rng"]
             torch.set_rng_state(state["torch_rng"])
         else:
             torch.manual_seed(run.seed)
 
-    def _grounding(self, state_path: Path | None) -> tuple[GroundingHead | None, ImageTokenTap | None]:
-        """The grounding head (colours of the training landmarks, or of the resumed run) and the tap
-        on the vision tower it reads; none when grounding is off or no sample has landmarks."""
-        self.reference_head: ReferenceHead | None = None
+    def _grounding(
+        self, state: dict[str, Any] | None
+    ) -> tuple[GroundingHead | None, ReferenceHead | None, ImageTokenTap | None]:
+        """The grounding head (colours of the training landmarks, or of the resumed run's ``state``),
+        the reference head and the tap on the projector's image tokens; none when grounding is off or
+        no sample has landmarks."""
         if not self.config.grounding.enabled:
-            return None, None
-        if state_path is not None:
-            colours = torch.load(state_path, map_location="cpu", weights_only=False).get("grounding_colours")
+            return None, None, None
+        if state is not None:
+            colours = state.get("grounding_colours")
         else:
             colours = sorted({landmark_colour(item) for s in self.train_samples for item in s.landmarks})
         if not colours:
-            return None, None
-        head = GroundingHead(self.config.model.text_width, colours).to(self.device)
-        self.reference_head = ReferenceHead(
-            self.config.model.text_width, 10**self.config.model.coordinate_decimals + 1
-        ).to(self.device)
-        return head, ImageTokenTap(self.model.model.multi_modal_projector)
+            return None, None, None
+        width = self.config.model.text_width
+        return (
+            GroundingHead(width, colours).to(self.device),
+            ReferenceHead(width, 10**self.config.model.coordinate_decimals + 1).to(self.device),
+            ImageTokenTap(self.model.model.multi_modal_projector),
+        )
 
     def _warm_start(self, model_dir: Path) -> tuple[Any, Any]:
         """Tokenizer and weights of a trained model, at this configuration's image size."""
