@@ -70,6 +70,7 @@ class EpisodeRecord:
     split: str
     seed: int
     instruction: str
+    episode_id: str = ""  # the goal id (32 hex digits) every message of the episode carried
     goal_status: str = ""  # succeeded, aborted or canceled (the action's)
     goal_message: str = ""
     task_success: bool = False  # the simulator's ~/check_success, after the goal ended
@@ -82,6 +83,7 @@ class EpisodeRecord:
     total_time_s: float = float("nan")  # from the action result
     wall_time_s: float = float("nan")
     keyframes: list[KeyframeEvent] = field(default_factory=list)
+    hold_transitions: int = 0  # the controller's motions interrupted by a hold during the episode
     recording: dict[str, Any] = field(default_factory=dict)  # MCAP file and messages per topic, if any
 
     @property

@@ -6,14 +6,17 @@ simulator (``simulator/reset``), sends the instruction through the planner's ``E
 action, follows the hierarchy on its topics (the path and its overlay, each keyframe the policy
 predicts and the executor reaches, the heatmaps, the camera frames they were predicted from), and asks
 the simulator whether the task was achieved (``simulator/check_success``). It lives in the graph's
-namespace and clock (``use_sim_time``), so its times are the nodes' times.
+namespace and clock (``use_sim_time``), so its times are the nodes' times. It chooses each goal's id,
+so it knows the episode's id before the goal is sent, and takes only the messages of that episode.
 """
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +47,7 @@ class _Episode:
     """Messages of the running episode, with their receipt times."""
 
     instruction: str
+    episode_id: str
     path: object | None = None
     path_received: float = 0.0
     overlays: list = field(default_factory=list)
@@ -76,7 +80,9 @@ class GraphClient:
         from rclpy.qos import qos_profile_sensor_data
         from rclpy.signals import SignalHandlerOptions
         from sensor_msgs.msg import CameraInfo, Image
+        from std_msgs.msg import String
         from std_srvs.srv import Trigger
+        from unique_identifier_msgs.msg import UUID
 
         from vla_ros.action import ExecuteInstruction
         from vla_ros.msg import KeyframeTarget, Path2D
@@ -104,7 +110,8 @@ class GraphClient:
         self._check = node.create_client(Trigger, "simulator/check_success")
         self._action = ActionClient(node, ExecuteInstruction, "planner/execute_instruction")
         self._reset_request, self._check_request = ResetTask.Request, Trigger.Request
-        self._goal_type = ExecuteInstruction.Goal
+        self._goal_type, self._uuid_type = ExecuteInstruction.Goal, UUID
+        self._controller_status: dict = {}
         # Each of these exists once its node has loaded (the policy its checkpoint, ...).
         self._node_outputs = (planner["keyframe_topic"], planner["keyframe_reached_topic"])
         self._controller_input = chunk_topic
@@ -120,6 +127,7 @@ class GraphClient:
         node.create_subscription(
             KeyframeTarget, planner["keyframe_reached_topic"], self._on_reached, RELIABLE
         )
+        node.create_subscription(String, "ensembling_controller/status", self._on_controller_status, LATCHED)
         if not images:
             return
         # The frame each keyframe was predicted from, as the policy republishes it (not the camera
@@ -144,9 +152,14 @@ class GraphClient:
         """The graph's time (simulated under use_sim_time), in seconds."""
         return self.node.get_clock().now().nanoseconds * 1e-9
 
-    def _on_path(self, msg) -> None:
+    def _of_episode(self, episode_id: str) -> _Episode | None:
+        """The running episode when ``episode_id`` names it."""
         episode = self._episode
-        if episode is not None and msg.instruction == episode.instruction and episode.path is None:
+        return episode if episode is not None and episode.episode_id == episode_id else None
+
+    def _on_path(self, msg) -> None:
+        episode = self._of_episode(msg.episode_id)
+        if episode is not None and episode.path is None:
             episode.path, episode.path_received = msg, self.now()
 
     def _on_overlay(self, msg) -> None:
@@ -154,16 +167,21 @@ class GraphClient:
             self._episode.overlays.append(msg)
 
     def _on_keyframe(self, msg) -> None:
-        episode = self._episode
-        if episode is None or episode.path is None:
-            return
-        if _nanoseconds(msg.header.stamp) < _nanoseconds(episode.path.header.stamp):
-            return  # predicted from a frame older than this episode's plan: the previous episode's
-        episode.keyframes.append((self.now(), msg))
+        episode = self._of_episode(msg.episode_id)
+        if episode is not None:
+            episode.keyframes.append((self.now(), msg))
 
     def _on_reached(self, msg) -> None:
-        if self._episode is not None and self._episode.path is not None:
-            self._episode.reached.append((self.now(), msg.keyframe_index))
+        episode = self._of_episode(msg.episode_id)
+        if episode is not None:
+            episode.reached.append((self.now(), msg.keyframe_index))
+
+    def _on_controller_status(self, msg) -> None:
+        self._controller_status = json.loads(msg.data)
+
+    def hold_transitions(self) -> int:
+        """The controller's count of motions interrupted by a hold (stale input or no covering chunk)."""
+        return int(self._controller_status.get("hold_transitions", 0))
 
     def _on_camera_info(self, msg) -> None:
         self._camera_info = msg
@@ -239,10 +257,12 @@ class GraphClient:
             from vla_ros.ros.mcap_recording import McapRecorder
 
             recorder = McapRecorder(self.node, *recording)
-        episode = self._episode = _Episode(instruction)
+        goal_id = uuid.uuid4()
+        episode = self._episode = _Episode(instruction, goal_id.hex)
+        holds_before = self.hold_transitions()
         started = time.monotonic()
         goal = self._goal_type(instruction=instruction, timeout=timeout_s, max_keyframes=max_keyframes)
-        sent = self._action.send_goal_async(goal)
+        sent = self._action.send_goal_async(goal, goal_uuid=self._uuid_type(uuid=list(goal_id.bytes)))
         self.spin_until(sent.done, SERVICE_TIMEOUT_S, "the planner to accept the goal")
         handle = sent.result()
         if not handle.accepted:
@@ -258,6 +278,8 @@ class GraphClient:
         record.planning_time_s = outcome.result.planning_time
         record.total_time_s = outcome.result.total_time
         record.wall_time_s = time.monotonic() - started
+        record.episode_id = episode.episode_id
+        record.hold_transitions = self.hold_transitions() - holds_before
         record.task_success, record.task_message = self.check_success()
         if recorder is not None:
             summary = recorder.close()
@@ -383,8 +405,3 @@ class GraphSession:
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _nanoseconds(stamp) -> int:
-    """A builtin_interfaces/Time as integer nanoseconds."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)

@@ -49,7 +49,8 @@ RECORDED_TOPICS = (
     "chunk_executor/keyframe_reached",
     "arm_controller/joint_trajectory",
     "gripper_controller/joint_trajectory",
-    "task_done",
+    "planner/episode",
+    "policy/outcome",
     "keyframe_policy/heatmaps/top",
     "keyframe_policy/heatmaps/front",
     "keyframe_policy/heatmaps/side",
@@ -68,6 +69,8 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, Any]:
         "success_rate": float(np.mean([record.task_success for record in records])),
         "mean_keyframes": float(np.mean([record.keyframes_reached for record in records])),
         "mean_episode_time_s": float(np.mean([record.total_time_s for record in records])),
+        "max_episode_time_s": float(np.max([record.total_time_s for record in records])),
+        "hold_transitions": sum(record.hold_transitions for record in records),
         "planning_latency_ms": timing_statistics([{"planner": r.planning_latency_s} for r in records]),
         "keyframe_latency_ms": timing_statistics(
             [{"predict": e.predict_s, "camera_to_keyframe": e.camera_to_keyframe_s} for e in keyframes]
@@ -88,21 +91,22 @@ def markdown_table(report: dict[str, Any]) -> str:
         f"Through the ROS graph: split `{report['split']}`, planner `{report['planner']}`, "
         f"seeds {report['seeds'][0]}-{report['seeds'][1]}, real-time factor {report['real_time_factor']}.",
         "",
-        "| task | success | episodes | keyframes | episode time (s) | planner (ms) "
+        "| task | success | episodes | keyframes | episode time mean / max (s) | holds | planner (ms) "
         "| keyframe predict median / p95 (ms) | camera-to-keyframe median (ms) |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     rows = {**report["tasks"], "**all tasks**": report["overall"]}
     for task, row in rows.items():
         if not row["episodes"]:
-            lines.append(f"| {task} | - | 0 | - | - | - | - | - |")
+            lines.append(f"| {task} | - | 0 | - | - | - | - | - | - |")
             continue
         predict = row["keyframe_latency_ms"].get("predict")
         camera = row["keyframe_latency_ms"].get("camera_to_keyframe")
         planner = row["planning_latency_ms"]["planner"]
         lines.append(
             f"| {task} | {row['success_rate']:.0%} | {row['episodes']} | {row['mean_keyframes']:.1f} | "
-            f"{row['mean_episode_time_s']:.1f} | {planner['median']:.0f} | "
+            f"{row['mean_episode_time_s']:.1f} / {row['max_episode_time_s']:.1f} | "
+            f"{row['hold_transitions']} | {planner['median']:.0f} | "
             + (
                 f"{predict['median']:.0f} / {predict['p95']:.0f} | {camera['median']:.0f} |"
                 if predict

@@ -8,7 +8,16 @@ import pytest
 from vla_ros.control.chunk import ActionChunkData
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import WorkspaceViolationError
-from vla_ros.control.safety import ACTIVE, DISABLED, ESTOP, NO_TARGET, STALE, CommandLimiter, WorkspaceBox
+from vla_ros.control.safety import (
+    ACTIVE,
+    DISABLED,
+    ESTOP,
+    IDLE,
+    NO_TARGET,
+    STALE,
+    CommandLimiter,
+    WorkspaceBox,
+)
 
 
 @pytest.fixture()
@@ -126,7 +135,7 @@ def test_estop_latches_until_reset_and_old_chunks_do_not_resume(controller, read
     held = controller.tick(0.3).positions
     controller.reset_estop()
     command = controller.tick(0.31)
-    assert command.status == STALE  # the chunks from before the e-stop are gone
+    assert command.status == IDLE  # the chunks from before the e-stop are gone
     np.testing.assert_allclose(command.positions, held, atol=1e-12)
     controller.add_chunk(_hold_chunk(names, ready, 0.32, 2), 0.32)
     assert controller.tick(0.32).status == ACTIVE

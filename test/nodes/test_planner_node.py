@@ -1,4 +1,5 @@
-"""The planner node on a real graph: action, topic entry point, path and overlay, replanning, errors."""
+"""The planner node on a real graph: action, topic entry point, path and overlay, replanning, errors,
+and the episode life cycle it owns."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import Image  # noqa: E402
-from std_msgs.msg import Bool, Header, String  # noqa: E402
+from std_msgs.msg import Header, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from vla_ros.action import ExecuteInstruction  # noqa: E402
-from vla_ros.msg import KeyframeTarget, Path2D  # noqa: E402
+from vla_ros.msg import EpisodeStatus, KeyframeTarget, Path2D  # noqa: E402
 from vla_ros.nodes.planner_node import describe_error  # noqa: E402
 from vla_ros.planning import (  # noqa: E402
     PlannedPath,
@@ -28,6 +29,7 @@ from vla_ros.planning import (  # noqa: E402
 from vla_ros.planning.errors import MalformedPointError  # noqa: E402
 from vla_ros.ros.images import ImageEncodingError, array_to_image, image_to_array, rgb_from_message  # noqa: E402
 from vla_ros.ros.path_messages import path_from_message, path_to_message  # noqa: E402
+from vla_ros.ros.qos import EPISODE_EVENTS  # noqa: E402
 
 pytestmark = pytest.mark.ros
 CONFIG = load_planner_config()
@@ -55,7 +57,10 @@ class PlannerGraph:
         node.create_subscription(Path2D, "/planner/path", self.paths.append, LATCHED)
         node.create_subscription(Image, "/planner/overlay", self.overlays.append, LATCHED)
         self.instruction_pub = node.create_publisher(String, "/planner/instruction", RELIABLE)
-        self.task_done_pub = node.create_publisher(Bool, "/task_done", RELIABLE)
+        self.episodes: list[EpisodeStatus] = []
+        node.create_subscription(EpisodeStatus, "/planner/episode", self.episodes.append, EPISODE_EVENTS)
+        self.outcome_pub = node.create_publisher(EpisodeStatus, "/policy/outcome", RELIABLE)
+        self.stop_pub = node.create_publisher(String, "/stop_episode", RELIABLE)
         self.keyframe_pub = node.create_publisher(KeyframeTarget, "/policy/keyframe", RELIABLE)
         self.reached_pub = node.create_publisher(KeyframeTarget, "/chunk_executor/keyframe_reached", RELIABLE)
         self.image_pub = node.create_publisher(Image, "/camera/color/image_raw", qos_profile_sensor_data)
@@ -69,6 +74,21 @@ class PlannerGraph:
         header = Header(stamp=self.node.get_clock().now().to_msg(), frame_id=FRAME)
         self.image_headers.append(header)
         self.image_pub.publish(array_to_image(IMAGE, "rgb8", header))
+
+    def episode_id(self) -> str:
+        """The id of the latest episode the planner announced."""
+        assert self.wait(lambda: self.episodes)
+        return self.episodes[-1].episode_id
+
+    def done(self, episode_id: str | None = None) -> None:
+        """The policy says the episode (default: the latest) is done."""
+        episode_id = self.episode_id() if episode_id is None else episode_id
+        self.outcome_pub.publish(EpisodeStatus(episode_id=episode_id, state=EpisodeStatus.SUCCEEDED))
+
+    def ended(self, episode_id: str) -> EpisodeStatus:
+        """The planner's end message of ``episode_id``."""
+        assert self.wait(lambda: any(m.episode_id == episode_id and m.state for m in self.episodes))
+        return next(m for m in self.episodes if m.episode_id == episode_id and m.state)
 
     def wait(self, condition, timeout_s: float = 20.0) -> bool:
         return self.spin_until(self.node, condition, timeout_s=timeout_s)
@@ -119,7 +139,7 @@ def test_goal_publishes_path_overlay_and_feedback_then_succeeds_when_the_task_is
     graph = start_planner("backend:=file", f"file.path:={answer_file(tmp_path, ANSWER)}")
     graph.publish_images()
     assert graph.wait(lambda: graph.image_headers)
-    _, result, feedback = graph.send_goal("put the red cube in the bowl")
+    handle, result, feedback = graph.send_goal("put the red cube in the bowl")
     assert graph.wait(lambda: graph.paths and graph.overlays and len(feedback) >= 2)
 
     path_msg = graph.paths[-1]
@@ -140,20 +160,38 @@ def test_goal_publishes_path_overlay_and_feedback_then_succeeds_when_the_task_is
     assert not feedback[0].path.points and feedback[1].path == path_msg
     assert not result.done(), "the goal stays active until the task is done"
 
+    # The episode is the goal: every message of it names the goal's id.
+    episode = graph.episode_id()
+    assert (
+        graph.episodes[-1].state == EpisodeStatus.ACTIVE
+        and graph.episodes[-1].instruction == path_msg.instruction
+    )
+    assert episode == bytes(handle.goal_id.uuid).hex() and len(episode) == 32
+    assert path_msg.episode_id == episode and {message.episode_id for message in feedback} == {episode}
+
+    # Messages of another episode change nothing: a late keyframe, echo or "done" of an earlier goal.
+    graph.keyframe_pub.publish(KeyframeTarget(keyframe_index=5, episode_id="0" * 32))
+    graph.reached_pub.publish(KeyframeTarget(keyframe_index=5, episode_id="0" * 32))
+    graph.done("0" * 32)
+    graph.wait(lambda: False, timeout_s=0.5)
+    assert len(feedback) == 2 and not result.done()
+
     # The policy's keyframe 0 is executed, reached; then keyframe 1 is predicted.
-    graph.keyframe_pub.publish(KeyframeTarget(keyframe_index=0))
+    graph.keyframe_pub.publish(KeyframeTarget(keyframe_index=0, episode_id=episode))
     assert graph.wait(lambda: len(feedback) >= 3)
-    graph.reached_pub.publish(KeyframeTarget(keyframe_index=0))
+    graph.reached_pub.publish(KeyframeTarget(keyframe_index=0, episode_id=episode))
     assert graph.wait(lambda: len(feedback) >= 4)
     assert [(message.stage, message.keyframe_index) for message in feedback[2:4]] == [
         (Stage.STAGE_EXECUTING, 0),
         (Stage.STAGE_PREDICTING, 1),
     ]
-    graph.task_done_pub.publish(Bool(data=True))
+    graph.done()
     status, outcome = graph.result(result)
     assert status == GoalStatus.STATUS_SUCCEEDED and outcome.success, outcome.message
     assert "task done" in outcome.message
     assert 0.0 < outcome.planning_time <= outcome.total_time and outcome.keyframes == 1
+    assert (outcome.episode_id, outcome.outcome) == (episode, EpisodeStatus.SUCCEEDED)
+    assert graph.ended(episode).state == EpisodeStatus.SUCCEEDED
 
 
 def test_a_goal_that_reaches_its_keyframe_limit_without_task_done_is_aborted(start_planner, tmp_path):
@@ -161,16 +199,27 @@ def test_a_goal_that_reaches_its_keyframe_limit_without_task_done_is_aborted(sta
     graph.publish_images()
     _, result, feedback = graph.send_goal("done at once")
     assert graph.wait(lambda: len(feedback) >= 2)
-    graph.task_done_pub.publish(Bool(data=True))
+    graph.done()
     assert graph.result(result)[0] == GoalStatus.STATUS_SUCCEEDED
     # ... then, in the same node, a goal that ends otherwise (each outcome is logged at its severity).
     _, result, feedback = graph.send_goal("never done", max_keyframes=2)
-    assert graph.wait(lambda: graph.paths and len(feedback) >= 2)
+    assert graph.wait(lambda: len(graph.paths) == 2 and len(feedback) >= 2)
     for index in range(2):
-        graph.reached_pub.publish(KeyframeTarget(keyframe_index=index))
+        graph.reached_pub.publish(KeyframeTarget(keyframe_index=index, episode_id=graph.episode_id()))
     status, outcome = graph.result(result)
     assert status == GoalStatus.STATUS_ABORTED and not outcome.success
-    assert outcome.keyframes == 2 and "2 keyframes reached without a task-done signal" in outcome.message
+    assert outcome.keyframes == 2 and "2 keyframes reached without the policy saying done" in outcome.message
+
+    # The policy gives a keyframe up: the goal aborts at once with the policy's reasons.
+    _, result, feedback = graph.send_goal("unreachable")
+    assert graph.wait(lambda: len(graph.paths) == 3 and len(feedback) >= 2)
+    reason = "keyframe 0 failed 2 times: rejected by the executor: unreachable; not reached within 10 s"
+    graph.outcome_pub.publish(
+        EpisodeStatus(episode_id=graph.episode_id(), state=EpisodeStatus.ABORTED, reason=reason)
+    )
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_ABORTED and outcome.message == reason
+    assert graph.ended(outcome.episode_id).state == EpisodeStatus.ABORTED
 
 
 def test_planning_errors_abort_the_goal_with_the_typed_error(start_planner, tmp_path):
@@ -214,6 +263,7 @@ def test_timeout_cancel_and_preemption_end_goals(start_planner, tmp_path):
     status, outcome = graph.result(result)
     assert status == GoalStatus.STATUS_ABORTED and "timed out after 1 s" in outcome.message
     assert [message.stage for message in feedback] == [Stage.STAGE_PLANNING, Stage.STAGE_PREDICTING]
+    assert graph.ended(outcome.episode_id).state == EpisodeStatus.TIMED_OUT == outcome.outcome
 
     handle, result, feedback = graph.send_goal("cancel me")
     assert graph.wait(lambda: len(feedback) == 2)
@@ -221,6 +271,7 @@ def test_timeout_cancel_and_preemption_end_goals(start_planner, tmp_path):
     assert graph.wait(cancel.done)
     status, outcome = graph.result(result)
     assert status == GoalStatus.STATUS_CANCELED and outcome.message == "canceled"
+    assert graph.ended(outcome.episode_id).state == EpisodeStatus.CANCELED
 
     _, first, _ = graph.send_goal("first")
     _, second, _ = graph.send_goal("second")
@@ -228,10 +279,21 @@ def test_timeout_cancel_and_preemption_end_goals(start_planner, tmp_path):
     assert (
         status == GoalStatus.STATUS_ABORTED and "preempted by a new instruction: 'second'" in outcome.message
     )
+    # The old episode ends before the new one starts, so the robot stops before the new plan.
+    first_end = graph.episodes.index(graph.ended(outcome.episode_id))
+    assert graph.episodes[first_end].state == EpisodeStatus.PREEMPTED
+    assert graph.episodes[first_end + 1].instruction == "second" and graph.episodes[first_end + 1].state == 0
     assert graph.wait(lambda: graph.paths and graph.paths[-1].instruction == "second")
     graph.instruction_pub.publish(String(data="third"))  # the topic preempts a goal too
     status, outcome = graph.result(second)
     assert status == GoalStatus.STATUS_ABORTED and "'third'" in outcome.message
+
+    # A stop (the simulator's reset, a supervisor) ends the active episode with its reason.
+    assert graph.wait(lambda: graph.episodes[-1].instruction == "third")
+    third = graph.episode_id()
+    graph.stop_pub.publish(String(data="simulator reset to push/train/3"))
+    ended = graph.ended(third)
+    assert ended.state == EpisodeStatus.ABORTED and "simulator reset to push/train/3" in ended.reason
 
 
 def oracle_path(first_x: float) -> Path2D:
@@ -278,7 +340,7 @@ def test_periodic_replanning_follows_the_latest_image(start_planner, tmp_path):
     assert graph.wait(lambda: len(graph.paths) >= 3)
     stamps = [(path.header.stamp.sec, path.header.stamp.nanosec) for path in graph.paths]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
-    graph.task_done_pub.publish(Bool(data=True))
+    graph.done()
     graph.wait(lambda: False, timeout_s=1.0)
     count = len(graph.paths)
     graph.wait(lambda: False, timeout_s=1.0)

@@ -60,6 +60,11 @@ class EnsemblingController:
         self.ensembler.clear()
         self.last_input_time = None
 
+    def stop(self) -> None:
+        """Forget every live chunk (an episode ended): brake within the limits and hold (IDLE)."""
+        self.ensembler.clear()
+        self.last_input_time = None
+
     def reset_estop(self) -> None:
         """Clear the e-stop; the arm holds until a new chunk arrives."""
         self.safety.reset_estop()

@@ -116,6 +116,14 @@ class ChunkExecutor:
         self.keyframe_done_time = math.inf
         return self.update(now, positions, velocities)
 
+    def stop(self) -> None:
+        """Forget the target (an episode ended): no chunk until the next :meth:`set_target`."""
+        self.target = None
+        self._stops = []
+        self._plan = None
+        self._dwell = None
+        self.keyframe_done_time = math.inf
+
     def _line_path(self, start: Pose, start_positions: np.ndarray, end: Pose) -> np.ndarray:
         """Joint knots (IK, each seeded from the previous) on the straight line ``start`` -> ``end``.
 

@@ -106,15 +106,20 @@ class SafetyCommand:
 ACTIVE = "active"
 DISABLED = "disabled"
 ESTOP = "estop"
+IDLE = "idle"
 STALE = "stale"
 NO_TARGET = "no_target"
+HOLDS = frozenset({STALE, NO_TARGET})
+"""The holds that interrupt motion while input is expected (a slow or dead upstream), unlike IDLE
+(no input since the last stop: an episode ended, an e-stop reset, nothing sent yet)."""
 
 
 class SafetyFilter:
     """Limits every command and decides when to hold.
 
-    Holds (brake, then keep position) on a latched e-stop, when the last input is older than
-    ``stale_timeout`` (or there was none) and when there is no (finite) target; publishes nothing while
+    Holds (brake, then keep position) on a latched e-stop (ESTOP), without input since the last stop
+    (IDLE), when the last input is older than ``stale_timeout`` (STALE: a deadman for a dead upstream)
+    and when no live chunk covers now or the target is not finite (NO_TARGET); publishes nothing while
     disabled. ``enable`` and ``initialize`` start from the measured positions.
     """
 
@@ -171,7 +176,9 @@ class SafetyFilter:
         status = ACTIVE
         if self.estopped:
             status = ESTOP
-        elif last_input_time is None or now - last_input_time > self.stale_timeout:
+        elif last_input_time is None:
+            status = IDLE
+        elif now - last_input_time > self.stale_timeout:
             status = STALE
         elif target is None or not np.all(np.isfinite(target)):
             status = NO_TARGET

@@ -1,7 +1,11 @@
 """The action-chunk executor node: each KeyframeTarget -> IK -> a timed joint-space plan -> ActionChunks.
 
 Subscribes ``interface.keyframe_topic`` (vla_ros/KeyframeTarget, reliable; the pose in the robot base
-frame, or an empty frame_id) and ``interface.joint_state_topic`` (sensor_msgs/JointState, sensor-data QoS).
+frame, or an empty frame_id), ``interface.joint_state_topic`` (sensor_msgs/JointState, sensor-data QoS;
+mapped by name in every message, a message with non-finite or missing arm positions is ignored) and
+``interface.episode_topic`` (vla_ros/EpisodeStatus, latched): only the keyframes of the active episode
+are executed (without an active episode, only keyframes without one), and when the episode ends, or a
+new one starts, streaming stops at once (the controller then brakes and holds).
 
 Publishes:
 - ``~/chunk`` (vla_ros/ActionChunk, reliable): ``chunk.horizon`` actions at ``chunk.dt``, stamped with the
@@ -10,10 +14,12 @@ Publishes:
   :mod:`vla_ros.control.executor`). Chunks keep coming after the target is reached (they hold it), so
   the controller does not fall into its stale-input hold.
 - ``~/keyframe_reached`` (vla_ros/KeyframeTarget, reliable): the reached target, echoed unchanged (its
-  ``keyframe_index`` and header identify it), once per target, when the TCP is within the
+  ``keyframe_index``, header and episode identify it), once per target, when the TCP is within the
   ``keyframe_reached`` tolerances, every joint is settled and the gripper has had its time.
+- ``~/keyframe_rejected`` (vla_ros/KeyframeRejection, reliable): a target it refused, and why.
 - ``~/status`` (std_msgs/String, latched, JSON): ``state`` (``idle``, ``waiting_for_joint_states``,
-  ``moving``, ``reached``, ``rejected``), ``keyframe_index`` and ``message`` (the reason of a rejection).
+  ``moving``, ``reached``, ``rejected``, ``stopped``), ``keyframe_index``, ``episode_id`` and ``message``
+  (the reason of a rejection or a stop).
 - ``~/planned_path`` (visualization_msgs/Marker LINE_STRIP, latched): the planned TCP path.
 
 A target that is unreachable, outside the workspace box, in another frame or not a valid pose is
@@ -44,11 +50,12 @@ from vla_ros.control.keyframe import KeyframeReachedDetector
 from vla_ros.control.pose import Pose
 from vla_ros.control.settings import CONFIG_FILE, EXECUTOR_NODE, ExecutorSettings
 from vla_ros.control.trajectory import JointPlan
-from vla_ros.msg import ActionChunk, KeyframeTarget
+from vla_ros.episode import EpisodeGate, state_name
+from vla_ros.msg import ActionChunk, EpisodeStatus, KeyframeRejection, KeyframeTarget
 from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_to_message
 from vla_ros.ros.parameters import declare_parameters_from_config
-from vla_ros.ros.qos import LATCHED, RELIABLE
+from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
 
@@ -65,6 +72,7 @@ class ExecutorInterface:
 
     keyframe_topic: str
     joint_state_topic: str
+    episode_topic: str
     path_marker_points: int
 
     def __post_init__(self) -> None:
@@ -83,20 +91,24 @@ class ChunkExecutorNode(Node):
         self.kinematics = declare_robot_kinematics(self, self.settings.robot)
         self.chunk_executor = ChunkExecutor(self.kinematics, self.settings)
         self.detector = KeyframeReachedDetector(self.settings.keyframe_reached)
-        self._joint_columns: list[int] | None = None
         self._positions: np.ndarray | None = None
         self._velocities: np.ndarray | None = None
         self._pending: KeyframeTarget | None = None
         self._keyframe: KeyframeTarget | None = None
         self._shown_plan: JointPlan | None = None
+        self.gate = EpisodeGate()
 
         self._chunk_pub = self.create_publisher(ActionChunk, "~/chunk", RELIABLE)
         self._reached_pub = self.create_publisher(KeyframeTarget, "~/keyframe_reached", RELIABLE)
+        self._rejected_pub = self.create_publisher(KeyframeRejection, "~/keyframe_rejected", RELIABLE)
         self._status_pub = self.create_publisher(String, "~/status", LATCHED)
         self._path_pub = self.create_publisher(Marker, "~/planned_path", LATCHED)
         self.create_subscription(KeyframeTarget, self.interface.keyframe_topic, self._on_keyframe, RELIABLE)
         self.create_subscription(
             JointState, self.interface.joint_state_topic, self._on_joint_state, qos_profile_sensor_data
+        )
+        self.create_subscription(
+            EpisodeStatus, self.interface.episode_topic, self._on_episode, EPISODE_EVENTS
         )
         self.create_timer(1.0 / self.settings.chunk.replan_rate, self._on_replan)
         self._publish_status("idle", None, "no target yet")
@@ -109,27 +121,54 @@ class ChunkExecutorNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _publish_status(self, state: str, keyframe_index: int | None, message: str) -> None:
-        report = {"state": state, "keyframe_index": keyframe_index, "message": message}
+        report = {
+            "state": state,
+            "keyframe_index": keyframe_index,
+            "episode_id": self.gate.active,
+            "message": message,
+        }
         self._status_pub.publish(String(data=json.dumps(report)))
 
     # ------------------------------------------------------------------ inputs
+    def _on_episode(self, message: EpisodeStatus) -> None:
+        change = self.gate.update(message.episode_id, message.state)
+        if change is None:
+            return
+        stopped = self.chunk_executor.target is not None or self._pending is not None
+        self.chunk_executor.stop()
+        self._pending = None
+        self._keyframe = None
+        if change.started:
+            self._publish_status(
+                "idle", None, f"episode {change.episode_id} started: waiting for its keyframes"
+            )
+        else:
+            reason = f"episode {change.episode_id} {state_name(change.state)}"
+            self._publish_status("stopped", None, reason)
+            if stopped:
+                self.get_logger().info(f"stopped streaming: {reason}")
+
     def _on_joint_state(self, message: JointState) -> None:
         names = list(message.name)
-        if self._joint_columns is None or len(names) <= max(self._joint_columns):
-            missing = [name for name in self.kinematics.joint_names if name not in names]
-            if missing:
-                self.get_logger().error(
-                    f"joint states lack the arm joints {missing}", throttle_duration_sec=5.0
-                )
-                return
-            self._joint_columns = [names.index(name) for name in self.kinematics.joint_names]
-        columns = self._joint_columns
-        self._positions = np.asarray(message.position, dtype=float)[columns]
-        self._velocities = (
+        missing = [name for name in self.kinematics.joint_names if name not in names]
+        if missing or len(message.position) != len(names):
+            self.get_logger().error(
+                f"ignoring joint states without a position for each name, or lacking the arm joints "
+                f"{missing}",
+                throttle_duration_sec=5.0,
+            )
+            return
+        columns = [names.index(name) for name in self.kinematics.joint_names]
+        positions = np.asarray(message.position, dtype=float)[columns]
+        velocities = (
             np.asarray(message.velocity, dtype=float)[columns]
             if len(message.velocity) == len(names)
             else np.zeros(len(columns))
         )
+        if not (np.all(np.isfinite(positions)) and np.all(np.isfinite(velocities))):
+            self.get_logger().error("ignoring joint states with non-finite values", throttle_duration_sec=5.0)
+            return
+        self._positions, self._velocities = positions, velocities
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._on_keyframe(pending)
@@ -137,6 +176,11 @@ class ChunkExecutorNode(Node):
 
     def _on_keyframe(self, message: KeyframeTarget) -> None:
         index = int(message.keyframe_index)
+        if not self.gate.admits(message.episode_id):
+            self.get_logger().debug(
+                f"ignoring keyframe {index} of episode {message.episode_id!r}: not the active one"
+            )
+            return
         if self._positions is None or self._velocities is None:
             self._pending = message
             self._publish_status("waiting_for_joint_states", index, "planning once joint states arrive")
@@ -158,11 +202,11 @@ class ChunkExecutorNode(Node):
         except ControlError as error:
             self.get_logger().error(f"keyframe {index} rejected, no motion toward it: {error}")
             self._publish_status("rejected", index, str(error))
+            self._rejected_pub.publish(KeyframeRejection(target=message, reason=str(error)))
             return
         self._keyframe = message
         self.detector.set_target(pose, self.chunk_executor.keyframe_done_time)
-        self._chunk_pub.publish(chunk_to_message(chunk))
-        self._publish_path()
+        self._publish_chunk(chunk)
         self._publish_status("moving", index, f"{len(self.chunk_executor.waypoints)} stop(s) planned")
         self.get_logger().info(
             f"keyframe {index}: {[w.label for w in self.chunk_executor.waypoints]}, gripper "
@@ -179,8 +223,13 @@ class ChunkExecutorNode(Node):
             self.get_logger().error(f"re-planning failed: {error}", throttle_duration_sec=1.0)
             return
         if chunk is not None:
-            self._chunk_pub.publish(chunk_to_message(chunk))
-            self._publish_path()
+            self._publish_chunk(chunk)
+
+    def _publish_chunk(self, chunk) -> None:
+        message = chunk_to_message(chunk)
+        message.episode_id = "" if self._keyframe is None else self._keyframe.episode_id
+        self._chunk_pub.publish(message)
+        self._publish_path()
 
     def _check_reached(self) -> None:
         if self._keyframe is None or self.detector.reached or self._positions is None:

@@ -2,14 +2,18 @@
 
 Subscribes (reliable): ``interface.chunk_topic`` (vla_ros/ActionChunk; malformed chunks, unknown joint
 names or NaN are rejected with the reason in the log), ``interface.estop_topic`` (std_msgs/Bool, true
-latches the e-stop) and ``interface.joint_state_topic`` (sensor_msgs/JointState, sensor-data QoS: where
-commanding starts).
+latches the e-stop), ``interface.joint_state_topic`` (sensor_msgs/JointState, sensor-data QoS: where
+commanding starts) and ``interface.episode_topic`` (vla_ros/EpisodeStatus, latched): only chunks of
+the active episode are blended (without an active episode, only chunks without one); when the episode
+ends the live chunks are dropped, so the arm brakes within the limits and holds; when a new one starts
+at rest, commanding restarts from the measured state.
 
 Commands through the driver ``driver.arm`` (joint_trajectory_controller, forward_position_controller or
 MoveIt Servo) and the gripper through ``driver.gripper`` (see :mod:`vla_ros.ros.command_drivers`).
 
-Publishes ``~/status`` (std_msgs/String, latched, JSON: state, enabled, e-stop reason, live chunks,
-counters, and the loop's period error / lateness / tick cost p50/p99/max over the last
+Publishes ``~/status`` (std_msgs/String, latched, JSON: state, enabled, e-stop reason, active episode,
+live chunks, counters (``hold_transitions``: active -> stale or no_target, motion interrupted while
+input was expected), and the loop's period error / lateness / tick cost p50/p99/max over the last
 ``interface.timing_window`` ticks) every ``interface.status_period`` s and on every change, and
 ``~/commanded_state`` (sensor_msgs/JointState) with each published command (for RViz and plots).
 
@@ -22,7 +26,8 @@ deadlines are skipped and counted), under SCHED_FIFO when ``realtime_priority`` 
 callback thread then runs one priority level lower (it holds the GIL the loop needs: without it, any
 other process could preempt it while it holds the GIL, a priority inversion), and the GIL switch
 interval is cut to a fiftieth of the period. On an
-e-stop, stale input (no chunk for ``safety.stale_timeout``) or no chunk covering now, the command brakes
+e-stop, no input since the last stop (idle), stale input (no chunk for ``safety.stale_timeout``: the
+deadman for a dead upstream) or no chunk covering now, the command brakes
 within the acceleration limits and then stays quiet: the controllers hold the last command (never zeros,
 never a jump, nothing published while at rest).
 """
@@ -50,9 +55,10 @@ from vla_ros.config import ConfigError, from_dict
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import ControlError, InvalidChunkError
 from vla_ros.control.realtime import RealtimeUnavailableError, set_realtime_priority
-from vla_ros.control.safety import ACTIVE, SafetyCommand
+from vla_ros.control.safety import ACTIVE, HOLDS, SafetyCommand
 from vla_ros.control.settings import CONFIG_FILE, CONTROLLER_NODE, ControllerSettings
-from vla_ros.msg import ActionChunk
+from vla_ros.episode import EpisodeGate, state_name
+from vla_ros.msg import ActionChunk, EpisodeStatus
 from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_from_message
 from vla_ros.ros.command_drivers import (
@@ -62,7 +68,7 @@ from vla_ros.ros.command_drivers import (
     make_gripper_driver,
 )
 from vla_ros.ros.parameters import declare_parameters_from_config
-from vla_ros.ros.qos import LATCHED, RELIABLE
+from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
 
@@ -76,6 +82,7 @@ class ControllerInterface:
     chunk_topic: str
     joint_state_topic: str
     estop_topic: str
+    episode_topic: str
     status_period: float
     timing_window: int
 
@@ -149,7 +156,14 @@ class EnsemblingControllerNode(Node):
         self._joint_columns: list[int] | None = None
         self._state = UNINITIALIZED
         self._moving = False
-        self._counters = {"chunks_accepted": 0, "chunks_rejected": 0, "chunks_dropped_estop": 0}
+        self.gate = EpisodeGate()
+        self._counters = {
+            "chunks_accepted": 0,
+            "chunks_rejected": 0,
+            "chunks_dropped_estop": 0,
+            "chunks_dropped_episode": 0,
+            "hold_transitions": 0,
+        }
         self._last_rejection = ""
 
         self._status_pub = self.create_publisher(String, "~/status", LATCHED)
@@ -159,6 +173,9 @@ class EnsemblingControllerNode(Node):
             JointState, self.interface.joint_state_topic, self._on_joint_state, qos_profile_sensor_data
         )
         self.create_subscription(Bool, self.interface.estop_topic, self._on_estop_topic, RELIABLE)
+        self.create_subscription(
+            EpisodeStatus, self.interface.episode_topic, self._on_episode, EPISODE_EVENTS
+        )
         self.create_service(Trigger, "~/enable", self._on_enable)
         self.create_service(Trigger, "~/disable", self._on_disable)
         self.create_service(Trigger, "~/estop", self._on_estop_service)
@@ -184,7 +201,29 @@ class EnsemblingControllerNode(Node):
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
 
+    def _on_episode(self, message: EpisodeStatus) -> None:
+        with self._lock:
+            change = self.gate.update(message.episode_id, message.state)
+            if change is None:
+                return
+            self.core.stop()
+            if change.started and not self._moving and self._measured is not None:
+                self.core.safety.initialize(self._measured)  # at rest: start from where the arm is
+        if change.started:
+            self.get_logger().info(f"episode {change.episode_id} started")
+        else:
+            self.get_logger().info(
+                f"episode {change.episode_id} {state_name(change.state)}: braking to a hold"
+            )
+        self.publish_status()
+
     def _on_chunk(self, message: ActionChunk) -> None:
+        if not self.gate.admits(message.episode_id):
+            self._counters["chunks_dropped_episode"] += 1
+            self.get_logger().debug(
+                f"dropped chunk {message.chunk_id} of episode {message.episode_id!r}: not the active one"
+            )
+            return
         try:
             chunk = chunk_from_message(message)
             with self._lock:
@@ -334,6 +373,8 @@ class EnsemblingControllerNode(Node):
     def _on_state_change(self, previous: str, state: str) -> None:
         self._state = state
         message = f"state {previous} -> {state}"
+        if previous == ACTIVE and state in HOLDS:
+            self._counters["hold_transitions"] += 1
         if state == ACTIVE or previous == UNINITIALIZED:
             self.get_logger().info(message)
         else:
@@ -349,6 +390,7 @@ class EnsemblingControllerNode(Node):
                 "state": self._state,
                 "enabled": safety.enabled,
                 "estop": safety.estop_reason,
+                "episode_id": self.gate.active,
                 "live_chunks": len(self.core.ensembler.chunks),
                 "driver": self.driver_settings.arm,
                 "rate_hz": self.settings.rate,

@@ -1,24 +1,35 @@
 """The RVT-style keyframe policy as a ROS 2 node: RGB-D + the planner's path -> the next keyframe.
 
+Episodes: the policy follows the owner's ``episode_topic`` (vla_ros/EpisodeStatus) live, not latched,
+so a policy started or restarted in the middle of an episode acts on nothing until the next one
+starts. It takes only the path, reached keyframes and rejections of the active episode, stamps its
+keyframes with the episode's id, and when the episode ends for any reason drops its request and any
+prediction in flight.
+
 Subscribes to ``interface.color_topic`` and ``interface.depth_topic`` (sensor-data QoS, paired by
 stamp within ``sync_tolerance``; depth 32FC1 metres or 16UC1 millimetres), ``camera_info_topic``
 (K), ``camera_pose_topic`` (geometry_msgs/PoseStamped, latched: the colour optical frame in the base
-frame), ``path_topic`` (vla_ros/Path2D, latched: a new path starts a new instruction at keyframe 0,
-with the path's initial gripper state) and ``keyframe_reached_topic`` (the executor's echo of the
-target: the next keyframe is predicted from the first colour frame stamped after it arrives).
+frame), ``path_topic`` (vla_ros/Path2D, latched: a new path of the active episode starts at keyframe
+0), ``keyframe_reached_topic`` (the executor's echo of the target: the next keyframe is predicted from
+the first colour frame stamped after it arrives), ``keyframe_rejected_topic`` (vla_ros/KeyframeRejection)
+and ``joint_state_topic`` (the gripper state the policy sees is the measured one: the mean of
+``robot.gripper_joints`` above ``gripper_open_position`` is open; until joint states come, the
+path's initial state and then the last keyframe's).
 
-Publishes ``keyframe_topic`` (vla_ros/KeyframeTarget, reliable), and latched for RViz ``~/pose``
+Failures are retried: a failed prediction (all-NaN depth, an empty cloud, ...), a keyframe the executor
+rejects, or one not reached within ``episode.keyframe_timeout`` (ROS time) is predicted again from a
+fresh frame, ``episode.max_attempts`` attempts in all; then the policy gives the episode up.
+
+Publishes ``keyframe_topic`` (vla_ros/KeyframeTarget, reliable), ``outcome_topic`` (vla_ros/EpisodeStatus:
+SUCCEEDED once the "done" keyframe is reached, ABORTED with the reasons when it gives up or after
+``episode.max_keyframes``: the planner ends the episode), and latched for RViz ``~/pose``
 (PoseStamped), ``~/markers`` (MarkerArray), ``~/cloud`` (PointCloud2, the cropped cloud),
 ``~/heatmaps/<view>`` (rgb8: each view's heatmap over the rendered view), ``~/observation`` (the colour
 image the keyframe was predicted from) and ``~/status`` (String).
-When the policy predicts "done" and that keyframe is reached, it publishes true on
-``task_done_topic`` (std_msgs/Bool: the planner ends the instruction). After
-``episode.max_keyframes`` it stops and says so.
 
 Inference runs in a worker thread (one prediction at a time); results come back to the executor's
-thread through a guard condition, so callbacks never wait for the network. Bad input (no path yet,
-no camera pose or intrinsics, all-NaN depth, an empty cloud) is logged and published on ``~/status``;
-no target is sent, and the next reached keyframe or new path tries again.
+thread through a guard condition, so callbacks never wait for the network. Bad input (no camera pose
+or intrinsics, all-NaN depth, an empty cloud) is logged and published on ``~/status``.
 """
 
 from __future__ import annotations
@@ -32,12 +43,13 @@ import numpy as np
 from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image, PointCloud2
-from std_msgs.msg import Bool, Header, String
+from sensor_msgs.msg import CameraInfo, Image, JointState, PointCloud2
+from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
 
 from vla_ros.config import ConfigError, from_dict
-from vla_ros.msg import KeyframeTarget, Path2D
+from vla_ros.episode import ABORTED, SUCCEEDED, EpisodeGate, KeyframeRetry
+from vla_ros.msg import EpisodeStatus, KeyframeRejection, KeyframeTarget, Path2D
 from vla_ros.planning.errors import PlannerError
 from vla_ros.policy.errors import PolicyCheckpointError, PolicyError, PolicyInputError
 from vla_ros.policy.frames import FramePairer
@@ -45,16 +57,18 @@ from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
 from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.ros.episode_messages import episode_status
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.path_messages import path_from_message
 from vla_ros.ros.policy_messages import cloud_message, gripper_markers, heatmap_overlay
-from vla_ros.ros.qos import LATCHED, RELIABLE
+from vla_ros.ros.qos import LATCHED, LIVE_EPISODE_EVENTS, RELIABLE
 from vla_ros.ros.spin import run_node
 
 CONFIG_FILE = "policy.yaml"
 HEATMAP_DISPLAY_SIZE = 256  # pixels of the published heatmap images
+KEYFRAME_TIMEOUT_CHECK_S = 0.2  # period of the check for a keyframe not reached in time
 
 
 @dataclass(frozen=True)
@@ -68,7 +82,11 @@ class PolicyInterface:
     path_topic: str
     keyframe_reached_topic: str
     keyframe_topic: str
-    task_done_topic: str
+    keyframe_rejected_topic: str
+    episode_topic: str
+    outcome_topic: str
+    joint_state_topic: str
+    gripper_open_position: float
     sync_tolerance: float
     predict_period: float
 
@@ -79,10 +97,24 @@ class PolicyInterface:
 
 @dataclass(frozen=True)
 class Request:
-    """A keyframe to predict: its index and the earliest colour stamp (s) it may be predicted from."""
+    """A keyframe to predict: its index, the earliest colour stamp (s) it may be predicted from and the
+    episode it belongs to."""
 
     index: int
     not_before: float
+    episode_id: str
+
+
+def gripper_is_open(message: JointState, joints: list[str], open_position: float) -> bool | None:
+    """Whether the measured gripper is open (mean of ``joints`` above ``open_position``); None when the
+    message lacks a joint or a finite position for it (mapped by name, every message)."""
+    names = list(message.name)
+    if len(message.position) != len(names) or not all(joint in names for joint in joints):
+        return None
+    positions = np.array([message.position[names.index(joint)] for joint in joints], dtype=float)
+    if not np.all(np.isfinite(positions)):
+        return None
+    return bool(positions.mean() > open_position)
 
 
 class KeyframePolicyNode(Node):
@@ -98,6 +130,7 @@ class KeyframePolicyNode(Node):
             PolicyInterface, parameters.pop("interface"), "keyframe_policy.interface", PolicyConfigError
         )
         self.base_frame = str(parameters["robot"]["base_frame"])
+        self.gripper_joints = [str(name) for name in parameters["robot"]["gripper_joints"]]
         self.config = PolicyConfig.from_parameters(parameters)
         self.policy = KeyframePolicy(self.config)
         self.frames: FramePairer[Image] = FramePairer(self.interface.sync_tolerance)
@@ -106,13 +139,17 @@ class KeyframePolicyNode(Node):
         self._path_message: Path2D | None = None
         self._request: Request | None = None
         self._busy = False
-        self._gripper_open = True
+        self._gripper_open = True  # last commanded (the path's initial state, then each keyframe's)
+        self._measured_gripper_open: bool | None = None
         self._last_sent: KeyframeTarget | None = None
+        self._sent_at = 0.0  # ROS time (s) the last keyframe was sent
         self._last_done = False
+        self.gate = EpisodeGate()
+        self.retry = KeyframeRetry(self.config.episode.max_attempts)
         self._finished: deque[tuple[Request, KeyframePrediction | None, str, Image]] = deque()
 
         self._keyframe_pub = self.create_publisher(KeyframeTarget, self.interface.keyframe_topic, RELIABLE)
-        self._done_pub = self.create_publisher(Bool, self.interface.task_done_topic, RELIABLE)
+        self._outcome_pub = self.create_publisher(EpisodeStatus, self.interface.outcome_topic, RELIABLE)
         self._status_pub = self.create_publisher(String, "~/status", LATCHED)
         self._pose_pub = self.create_publisher(PoseStamped, "~/pose", LATCHED)
         self._markers_pub = self.create_publisher(MarkerArray, "~/markers", LATCHED)
@@ -131,6 +168,14 @@ class KeyframePolicyNode(Node):
         self.create_subscription(
             KeyframeTarget, self.interface.keyframe_reached_topic, self._on_keyframe_reached, RELIABLE
         )
+        self.create_subscription(
+            KeyframeRejection, self.interface.keyframe_rejected_topic, self._on_keyframe_rejected, RELIABLE
+        )
+        self.create_subscription(
+            EpisodeStatus, self.interface.episode_topic, self._on_episode, LIVE_EPISODE_EVENTS
+        )
+        self.create_subscription(JointState, self.interface.joint_state_topic, self._on_joint_state, sensor)
+        self.create_timer(KEYFRAME_TIMEOUT_CHECK_S, self._check_keyframe_timeout)
         if self.interface.predict_period > 0:
             self.create_timer(self.interface.predict_period, self._on_timer)
         self._wake = self.create_guard_condition(self._on_predictions)
@@ -165,7 +210,35 @@ class KeyframePolicyNode(Node):
             return
         self._camera_pose = matrix_from_pose(msg.pose)
 
+    def _on_joint_state(self, msg: JointState) -> None:
+        measured = gripper_is_open(msg, self.gripper_joints, self.interface.gripper_open_position)
+        if measured is not None:
+            self._measured_gripper_open = measured
+
+    def _on_episode(self, msg: EpisodeStatus) -> None:
+        change = self.gate.update(msg.episode_id, msg.state)
+        if change is None:
+            return
+        self._stop_episode()
+        if change.started:
+            self._status(f"episode {change.episode_id} started: {msg.instruction!r}, waiting for its path")
+        else:
+            self._status(f"episode {change.episode_id} ended ({msg.reason or 'done'}): predicting nothing")
+
+    def _stop_episode(self) -> None:
+        """Forget the episode's path and requests (a prediction in flight is dropped when it returns)."""
+        self._path_message = None
+        self._request = None
+        self._last_sent = None
+        self._last_done = False
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
     def _on_path(self, msg: Path2D) -> None:
+        if not self.gate.admits(msg.episode_id):
+            self.get_logger().debug(f"ignoring a path of episode {msg.episode_id!r}: not the active one")
+            return
         try:
             path_from_message(msg)
         except PlannerError as error:
@@ -175,32 +248,75 @@ class KeyframePolicyNode(Node):
         self._gripper_open = bool(msg.initial_gripper_open)
         self._last_sent = None
         self._last_done = False
+        self.retry.start(0)
         self._status(f"new path for {msg.instruction!r}: predicting keyframe 0")
-        self._request = Request(0, seconds_from_stamp(msg.header.stamp))
+        self._request = Request(0, seconds_from_stamp(msg.header.stamp), msg.episode_id)
         self._try_dispatch()
 
-    def _on_keyframe_reached(self, msg: KeyframeTarget) -> None:
+    def _is_last_sent(self, msg: KeyframeTarget) -> bool:
         sent = self._last_sent
-        if sent is None or msg.keyframe_index != sent.keyframe_index:
+        return (
+            sent is not None
+            and msg.keyframe_index == sent.keyframe_index
+            and msg.episode_id == sent.episode_id
+            and msg.header.stamp == sent.header.stamp
+        )
+
+    def _on_keyframe_reached(self, msg: KeyframeTarget) -> None:
+        if not self._is_last_sent(msg):
             return
+        sent = self._last_sent
         self._gripper_open = bool(sent.gripper_open)
         self._last_sent = None
         if self._last_done:
             self._status(f"done after {sent.keyframe_index + 1} keyframes")
-            self._done_pub.publish(Bool(data=True))
+            self._report(SUCCEEDED, f"the policy said done at keyframe {sent.keyframe_index}")
             return
         index = sent.keyframe_index + 1
         if index >= self.config.episode.max_keyframes:
-            self._status(f"stopping: {index} keyframes reached without the policy saying done", error=True)
+            self._give_up(f"{index} keyframes reached without the policy saying done")
             return
-        now = self.get_clock().now().nanoseconds * 1e-9
-        self._request = Request(index, now)
+        self.retry.start(index)
+        self._request = Request(index, self._now(), sent.episode_id)
         self._try_dispatch()
+
+    def _on_keyframe_rejected(self, msg: KeyframeRejection) -> None:
+        if self._is_last_sent(msg.target):
+            self._retry(f"rejected by the executor: {msg.reason}")
+
+    def _check_keyframe_timeout(self) -> None:
+        sent = self._last_sent
+        timeout = self.config.episode.keyframe_timeout
+        if sent is not None and self._now() - self._sent_at > timeout:
+            self._retry(f"not reached within {timeout:g} s")
+
+    def _retry(self, reason: str) -> None:
+        """The current keyframe failed: predict it again from a fresh frame, or give the episode up."""
+        index, episode_id = self.retry.index, self.gate.active
+        self._last_sent = None
+        if not self.retry.failed(reason):
+            self._give_up(self.retry.summary())
+            return
+        self._status(
+            f"keyframe {index} attempt {self.retry.attempt - 1} failed ({reason}): predicting it again",
+            error=True,
+        )
+        self._request = Request(index, self._now(), episode_id)
+        self._try_dispatch()
+
+    def _give_up(self, reason: str) -> None:
+        self._status(f"giving the episode up: {reason}", error=True)
+        self._report(ABORTED, reason)
+        self._stop_episode()
+
+    def _report(self, state: int, reason: str) -> None:
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self._outcome_pub.publish(episode_status(header, self.gate.active, "", state, reason))
 
     def _on_timer(self) -> None:
         if self._request is None and self._last_sent is not None and not self._busy:
-            now = self.get_clock().now().nanoseconds * 1e-9
-            self._request = Request(self._last_sent.keyframe_index, now)
+            sent = self._last_sent
+            self._request = Request(sent.keyframe_index, self._now(), sent.episode_id)
             self._try_dispatch()
 
     # ------------------------------------------------------------------ prediction
@@ -248,7 +364,9 @@ class KeyframePolicyNode(Node):
                     camera_pose,
                     path_from_message(path_message),
                     path_message.instruction,
-                    self._gripper_open,
+                    self._gripper_open
+                    if self._measured_gripper_open is None
+                    else self._measured_gripper_open,
                     request.index,
                 )
                 prediction = self.policy.predict(observation)
@@ -263,10 +381,14 @@ class KeyframePolicyNode(Node):
         while self._finished:
             request, prediction, error, color = self._finished.popleft()
             self._busy = False
+            if self._path_message is None or request.episode_id != self._path_message.episode_id:
+                self.get_logger().debug(
+                    f"dropping keyframe {request.index} of episode {request.episode_id!r}"
+                )
+                continue
             if prediction is None:
                 self._status(f"no keyframe {request.index}: {error}", error=True)
-                continue
-            if self._path_message is None:
+                self._retry(f"no prediction: {error}")
                 continue
             self._publish(request, prediction, color)
         self._try_dispatch()
@@ -281,8 +403,10 @@ class KeyframePolicyNode(Node):
             ignore_collisions=keyframe.ignore_collisions,
             confidence=float(keyframe.confidence),
             keyframe_index=request.index,
+            episode_id=request.episode_id,
         )
         self._last_sent = target
+        self._sent_at = self._now()
         self._last_done = keyframe.done
         self._keyframe_pub.publish(target)
         self._pose_pub.publish(PoseStamped(header=header, pose=target.pose))
@@ -312,7 +436,7 @@ class KeyframePolicyNode(Node):
     def destroy_node(self) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=5.0)
+            self._thread.join(timeout=1.0)
         super().destroy_node()
 
 

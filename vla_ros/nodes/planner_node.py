@@ -1,25 +1,31 @@
 """The HAMSTER-style planner as a ROS 2 node: colour image + instruction -> 2D gripper path.
 
-Subscribes to ``interface.image_topic`` (sensor-data QoS; a plan uses the latest image taken after
-it was asked for), to
-``interface.task_done_topic`` (std_msgs/Bool) and, with the oracle backend, to
-``interface.oracle_path_topic`` (vla_ros/Path2D, latched: the simulator's privileged path).
+The owner of the episode life cycle. Each instruction is one episode (vla_ros/msg/EpisodeStatus on
+``~/episode``, latched: ACTIVE when it starts, then how it ended); every message of the hierarchy names
+its episode, and the other nodes act only on the active one.
 
-Instructions come from the ``~/execute_instruction`` action (vla_ros/action/ExecuteInstruction) or the
-``~/instruction`` topic (std_msgs/String). One instruction is active at a time: a new one (goal or
-topic) preempts the active one, whose goal is aborted with "preempted". An instruction is planned at
-once, then again as ``interface.replan_policy`` says (``period``: every ``replan_period`` seconds;
-``on_request``: ``~/replan``, std_srvs/Trigger, answers when the new path is out). It stays active
-until ``task_done_topic`` says true (goal succeeded), its timeout (the goal's, else
-``default_timeout``) runs out, it reaches its keyframe limit (the goal's ``max_keyframes``, else
-``default_max_keyframes``) without that signal, it is cancelled or preempted, or its first plan fails
-(all of these abort the goal with the reason). Goal feedback follows the hierarchy: STAGE_PLANNING,
-STAGE_PREDICTING keyframe k (after each path and each reached keyframe, from ``keyframe_reached_topic``),
+Subscribes to ``interface.image_topic`` (sensor-data QoS; a plan uses the latest image taken after
+it was asked for), to ``interface.outcome_topic`` (vla_ros/EpisodeStatus: the policy's "done" or its
+giving up), to ``interface.stop_topic`` (std_msgs/String: any node or person ends the active episode,
+e.g. the simulator on a reset) and, with the oracle backend, to ``interface.oracle_path_topic``
+(vla_ros/Path2D, latched: the simulator's privileged path).
+
+Instructions come from the ``~/execute_instruction`` action (vla_ros/action/ExecuteInstruction; the
+episode id is the goal id) or the ``~/instruction`` topic (std_msgs/String). One instruction is active
+at a time: a new one (goal or topic) preempts the active one (PREEMPTED, its goal aborted) before it
+plans. An instruction is planned at once, then again as ``interface.replan_policy`` says (``period``:
+every ``replan_period`` seconds; ``on_request``: ``~/replan``, std_srvs/Trigger, answers when the new
+path is out). It stays active until the policy reports its outcome (done: SUCCEEDED; given up after its
+retries: ABORTED with the reason), its timeout (the goal's, else ``default_timeout``) runs out
+(TIMED_OUT), it reaches its keyframe limit (the goal's ``max_keyframes``, else ``default_max_keyframes``)
+without being done, its first plan fails, ``stop_topic`` ends it (ABORTED), or it is cancelled
+(CANCELED) or preempted. Goal feedback follows the hierarchy: STAGE_PLANNING, STAGE_PREDICTING
+keyframe k (after each path and each reached keyframe, from ``keyframe_reached_topic``),
 STAGE_EXECUTING keyframe k (when the policy's target arrives on ``keyframe_topic``); the result counts
-the keyframes reached.
+the keyframes reached and says how the episode ended.
 
 Publishes ``~/path`` (vla_ros/Path2D: header and size of the image planned on, instruction, planner,
-latency, raw answer) and ``~/overlay`` (rgb8, the path drawn as HAMSTER draws it), both latched.
+latency, raw answer, episode) and ``~/overlay`` (rgb8, the path drawn as HAMSTER draws it), both latched.
 
 Planning runs in a worker thread, one plan at a time; the node's state lives in the executor's
 thread (made for the single-threaded executor of ``run_node``), and the worker hands each finished
@@ -48,12 +54,21 @@ from rclpy.task import Future
 from rclpy.time import Time
 from rclpy.timer import Timer
 from sensor_msgs.msg import Image
-from std_msgs.msg import Bool, String
+from std_msgs.msg import Header, String
 from std_srvs.srv import Trigger
 
 from vla_ros.action import ExecuteInstruction
 from vla_ros.config import ConfigError, from_dict
-from vla_ros.msg import KeyframeTarget, Path2D
+from vla_ros.episode import (
+    ABORTED,
+    ACTIVE,
+    CANCELED,
+    PREEMPTED,
+    SUCCEEDED,
+    TIMED_OUT,
+    state_name,
+)
+from vla_ros.msg import EpisodeStatus, KeyframeTarget, Path2D
 from vla_ros.planning import (
     BackendError,
     DrawingStyle,
@@ -66,10 +81,11 @@ from vla_ros.planning import (
     PlanResult,
     draw_path,
 )
+from vla_ros.ros.episode_messages import episode_id_of_goal, episode_status, new_episode_id
 from vla_ros.ros.images import ImageEncodingError, array_to_image, rgb_from_message
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.path_messages import path_from_message, path_to_message
-from vla_ros.ros.qos import LATCHED, RELIABLE
+from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.spin import run_node
 
 CONFIG_FILE = "planner.yaml"
@@ -83,7 +99,8 @@ class PlannerInterface:
 
     image_topic: str
     oracle_path_topic: str
-    task_done_topic: str
+    outcome_topic: str
+    stop_topic: str
     keyframe_topic: str
     keyframe_reached_topic: str
     replan_policy: str
@@ -96,13 +113,14 @@ class PlannerInterface:
         topics = (
             self.image_topic,
             self.oracle_path_topic,
-            self.task_done_topic,
+            self.outcome_topic,
+            self.stop_topic,
             self.keyframe_topic,
             self.keyframe_reached_topic,
         )
         if not all(topics):
             raise ValueError(
-                "image_topic, oracle_path_topic, task_done_topic, keyframe_topic and "
+                "image_topic, oracle_path_topic, outcome_topic, stop_topic, keyframe_topic and "
                 "keyframe_reached_topic must not be empty"
             )
         if self.default_max_keyframes < 1:
@@ -115,18 +133,19 @@ class PlannerInterface:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an instruction ended: ``status`` is succeeded, aborted or canceled."""
+    """How an instruction ended: ``state`` is one of the end states of vla_ros/msg/EpisodeStatus."""
 
-    status: str
+    state: int
     message: str
 
 
 @dataclass(eq=False)
 class Instruction:
-    """The active instruction: its goal (None for ``~/instruction``), timers, paths, keyframes and
-    how it ended."""
+    """The active instruction (one episode): its goal (None for ``~/instruction``), timers, paths,
+    keyframes and how it ended."""
 
     text: str
+    episode_id: str
     goal_handle: ServerGoalHandle | None
     started: Time
     max_keyframes: int
@@ -209,13 +228,15 @@ class PlannerNode(Node):
         self._image_timer: Timer | None = None
         self._finished_jobs: deque[PlanJob] = deque()
 
+        self._episode_pub = self.create_publisher(EpisodeStatus, "~/episode", EPISODE_EVENTS)
         self._path_pub = self.create_publisher(Path2D, "~/path", LATCHED)
         self._overlay_pub = self.create_publisher(Image, "~/overlay", LATCHED)
         self._image_subscription = self.create_subscription(
             Image, self.interface.image_topic, self._on_image, qos_profile_sensor_data
         )
         self.create_subscription(String, "~/instruction", self._on_instruction, RELIABLE)
-        self.create_subscription(Bool, self.interface.task_done_topic, self._on_task_done, RELIABLE)
+        self.create_subscription(EpisodeStatus, self.interface.outcome_topic, self._on_outcome, RELIABLE)
+        self.create_subscription(String, self.interface.stop_topic, self._on_stop, RELIABLE)
         self.create_subscription(KeyframeTarget, self.interface.keyframe_topic, self._on_keyframe, RELIABLE)
         self.create_subscription(
             KeyframeTarget, self.interface.keyframe_reached_topic, self._on_keyframe_reached, RELIABLE
@@ -273,25 +294,47 @@ class PlannerNode(Node):
             )
         return path
 
-    def _on_task_done(self, msg: Bool) -> None:
-        if msg.data and self._active is not None:
-            self._finish(self._active, "succeeded", f"task done (signal on {self.interface.task_done_topic})")
+    def _current(self, episode_id: str) -> Instruction | None:
+        """The active instruction when ``episode_id`` names it and it has a path, else None."""
+        active = self._active
+        if active is None or active.path is None or episode_id != active.episode_id:
+            if active is not None and episode_id != active.episode_id:
+                self.get_logger().debug(f"ignoring a message of episode {episode_id!r}: not the active one")
+            return None
+        return active
+
+    def _on_outcome(self, msg: EpisodeStatus) -> None:
+        active = self._current(msg.episode_id)
+        if active is None:
+            return
+        if msg.state == SUCCEEDED:
+            self._finish(active, SUCCEEDED, f"task done ({msg.reason or 'the policy says so'})")
+        elif msg.state != ACTIVE:
+            self._finish(active, ABORTED, msg.reason or f"the policy ended it ({state_name(msg.state)})")
+
+    def _on_stop(self, msg: String) -> None:
+        if self._active is not None:
+            self._finish(
+                self._active,
+                ABORTED,
+                f"stopped on {self.interface.stop_topic}: {msg.data or 'no reason given'}",
+            )
 
     def _on_keyframe(self, msg: KeyframeTarget) -> None:
-        if self._active is not None and self._active.path is not None:
-            self._feedback(self._active, Feedback.STAGE_EXECUTING, msg.keyframe_index)
+        active = self._current(msg.episode_id)
+        if active is not None:
+            self._feedback(active, Feedback.STAGE_EXECUTING, msg.keyframe_index)
 
     def _on_keyframe_reached(self, msg: KeyframeTarget) -> None:
-        active = self._active
-        if active is None or active.path is None:
+        active = self._current(msg.episode_id)
+        if active is None:
             return
         active.keyframes_reached += 1
         if active.keyframes_reached >= active.max_keyframes:
             self._finish(
                 active,
-                "aborted",
-                f"{active.keyframes_reached} keyframes reached without a task-done signal on "
-                f"{self.interface.task_done_topic}",
+                ABORTED,
+                f"{active.keyframes_reached} keyframes reached without the policy saying done",
             )
         else:
             self._feedback(active, Feedback.STAGE_PREDICTING, msg.keyframe_index + 1)
@@ -315,7 +358,7 @@ class PlannerNode(Node):
     def _on_cancel(self, goal_handle: ServerGoalHandle) -> CancelResponse:
         active = self._active
         if active is not None and active.goal_handle is goal_handle:
-            self._finish(active, "canceled", "canceled")
+            self._finish(active, CANCELED, "canceled")
         return CancelResponse.ACCEPT
 
     async def _execute(self, goal_handle: ServerGoalHandle) -> ExecuteInstruction.Result:
@@ -327,36 +370,38 @@ class PlannerNode(Node):
             goal.max_keyframes or self.interface.default_max_keyframes,
         )
         outcome: Outcome = await instruction.finished
-        if outcome.status == "succeeded":
+        if outcome.state == SUCCEEDED:
             goal_handle.succeed()
-        elif outcome.status == "canceled" and goal_handle.is_cancel_requested:
+        elif outcome.state == CANCELED and goal_handle.is_cancel_requested:
             goal_handle.canceled()
         else:
             goal_handle.abort()
         return ExecuteInstruction.Result(
-            success=outcome.status == "succeeded",
+            success=outcome.state == SUCCEEDED,
             message=outcome.message,
             keyframes=instruction.keyframes_reached,
             planning_time=instruction.planning_time_s,
             total_time=self._elapsed(instruction),
+            episode_id=instruction.episode_id,
+            outcome=outcome.state,
         )
 
     def _start(
         self, text: str, goal_handle: ServerGoalHandle | None, timeout_s: float, max_keyframes: int
     ) -> Instruction:
-        """Make ``text`` the active instruction (preempting the one before) and plan it."""
+        """Make ``text`` the active instruction (preempting the one before: the robot stops first) and
+        plan it."""
         if self._active is not None:
-            self._finish(self._active, "aborted", f"preempted by a new instruction: {text!r}")
-        instruction = Instruction(text, goal_handle, self.get_clock().now(), max_keyframes)
+            self._finish(self._active, PREEMPTED, f"preempted by a new instruction: {text!r}")
+        episode_id = new_episode_id() if goal_handle is None else episode_id_of_goal(goal_handle.goal_id.uuid)
+        instruction = Instruction(text, episode_id, goal_handle, self.get_clock().now(), max_keyframes)
         self._active = instruction
+        self._publish_episode(instruction, ACTIVE)
         instruction.timers.append(
             self.create_timer(
                 timeout_s,
                 lambda: self._finish(
-                    instruction,
-                    "aborted",
-                    f"timed out after {timeout_s:g} s without a task-done signal on "
-                    f"{self.interface.task_done_topic}",
+                    instruction, TIMED_OUT, f"timed out after {timeout_s:g} s without the policy saying done"
                 ),
             )
         )
@@ -366,24 +411,32 @@ class PlannerNode(Node):
                     self.interface.replan_period, lambda: self._replan_periodically(instruction)
                 )
             )
-        self.get_logger().info(f"instruction: {text!r}")
+        self.get_logger().info(f"instruction {text!r}: episode {episode_id}")
         self._feedback(instruction, Feedback.STAGE_PLANNING)
         self._request_plan(PlanJob(instruction, self.get_clock().now()))
         return instruction
 
-    def _finish(self, instruction: Instruction, status: str, message: str) -> None:
-        """End ``instruction`` (once): stop its timers and resolve its ``finished`` future."""
+    def _finish(self, instruction: Instruction, state: int, message: str) -> None:
+        """End ``instruction`` (once): say so on ``~/episode`` (the other nodes stop for it), stop its
+        timers and resolve its ``finished`` future."""
         if instruction.finished.done():
             return
         for timer in instruction.timers:
             self.destroy_timer(timer)
         if self._active is instruction:
             self._active = None
-        if status == "succeeded":  # rclpy ties one severity to each logging call site
+        self._publish_episode(instruction, state, message)
+        if state == SUCCEEDED:  # rclpy ties one severity to each logging call site
             self.get_logger().info(f"instruction {instruction.text!r} succeeded: {message}")
         else:
-            self.get_logger().warning(f"instruction {instruction.text!r} {status}: {message}")
-        instruction.finished.set_result(Outcome(status, message))
+            self.get_logger().warning(f"instruction {instruction.text!r} {state_name(state)}: {message}")
+        instruction.finished.set_result(Outcome(state, message))
+
+    def _publish_episode(self, instruction: Instruction, state: int, reason: str = "") -> None:
+        header = Header(stamp=self.get_clock().now().to_msg())
+        self._episode_pub.publish(
+            episode_status(header, instruction.episode_id, instruction.text, state, reason)
+        )
 
     def _elapsed(self, instruction: Instruction) -> float:
         return (self.get_clock().now() - instruction.started).nanoseconds * 1e-9
@@ -396,6 +449,7 @@ class PlannerNode(Node):
                     keyframe_index=keyframe_index,
                     path=instruction.path or Path2D(),
                     elapsed=self._elapsed(instruction),
+                    episode_id=instruction.episode_id,
                 )
             )
 
@@ -476,7 +530,7 @@ class PlannerNode(Node):
         if job.error:
             self.get_logger().error(f"planning {instruction.text!r} failed: {job.error}")
             if current and instruction.path is None:
-                self._finish(instruction, "aborted", f"planning failed: {job.error}")
+                self._finish(instruction, ABORTED, f"planning failed: {job.error}")
             self._resolve(job, False, f"planning failed: {job.error}")
         elif not current:
             self._resolve(job, False, "the instruction ended while it was planned")
@@ -502,6 +556,7 @@ class PlannerNode(Node):
             self.description,
             result.stats.latency_s,
         )
+        message.episode_id = job.instruction.episode_id
         job.instruction.path = message
         self._path_pub.publish(message)
         self._overlay_pub.publish(array_to_image(job.overlay, "rgb8", image.header))
@@ -518,7 +573,7 @@ class PlannerNode(Node):
 
     def destroy_node(self) -> None:
         if self._worker is not None:
-            self._worker.stop()
+            self._worker.stop(timeout_s=1.0)
         super().destroy_node()
 
 

@@ -16,7 +16,10 @@ Accepts commands as ros2_control controllers do: joint_trajectory_controller sem
 semantics (std_msgs/Float64MultiArray in joint order) on ``interface.arm_forward_topic`` and
 ``interface.gripper_forward_topic``. Rejected commands are logged with the reason.
 
-Services: ``~/reset`` (vla_ros/srv/ResetTask) and ``~/check_success`` (std_srvs/Trigger).
+Services: ``~/reset`` (vla_ros/srv/ResetTask) and ``~/check_success`` (std_srvs/Trigger). A reset is
+one of the ways an episode ends: it first sends its reason on ``interface.stop_episode_topic`` (the
+planner ends the active episode and the arm brakes), waits up to ``interface.reset_settle_timeout`` for
+the arm to be at rest, then resets the scene.
 """
 
 from __future__ import annotations
@@ -30,8 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
+from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
+from rclpy.task import Future
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Float64MultiArray, Header, String
@@ -61,6 +66,8 @@ from vla_ros.srv import ResetTask
 
 CONFIG_FILES = (ROBOT_CONFIG_FILE, "sim.yaml")
 MAX_LAG_S = 0.1  # the physics loop re-anchors to real time when it falls further behind
+RESTING_SPEED = 0.02  # rad/s (m/s for the fingers): every joint slower than this is at rest
+SETTLE_POLL_S = 0.1  # s of simulated time between two looks at the arm while a reset waits
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,8 @@ class SimulatorInterface:
     arm_forward_topic: str
     gripper_trajectory_topic: str
     gripper_forward_topic: str
+    stop_episode_topic: str
+    reset_settle_timeout: float
     task: str
     split: str
     seed: int
@@ -129,6 +138,7 @@ class SimulatorNode(Node):
         self._clock_pub = self.create_publisher(Clock, "/clock", 10) if self.interface.publish_clock else None
         self._instruction_pub = self.create_publisher(String, "~/instruction", LATCHED)
         self._oracle_pub = self.create_publisher(Path2D, "~/oracle_path", LATCHED)
+        self._stop_episode_pub = self.create_publisher(String, self.interface.stop_episode_topic, RELIABLE)
         self._tf = StaticTransformPublisher(self)
 
         self.create_subscription(
@@ -143,7 +153,8 @@ class SimulatorNode(Node):
         self.create_subscription(
             Float64MultiArray, self.interface.gripper_forward_topic, self._on_gripper_forward, RELIABLE
         )
-        self.create_service(ResetTask, "~/reset", self._on_reset)
+        # Its own group: a reset waits (as a coroutine) for the arm to settle without holding the others.
+        self.create_service(ResetTask, "~/reset", self._on_reset, callback_group=ReentrantCallbackGroup())
         self.create_service(Trigger, "~/check_success", self._on_check_success)
 
         self._reset(self.interface.task, self.interface.split, self.interface.seed)
@@ -354,7 +365,33 @@ class SimulatorNode(Node):
             path_to_message(path, header, camera.width, camera.height, instruction, "oracle:simulator")
         )
 
-    def _on_reset(self, request: ResetTask.Request, response: ResetTask.Response) -> ResetTask.Response:
+    def _arm_at_rest(self) -> bool:
+        with self._lock:
+            velocities = self.workcell.joint_state().velocities
+        return bool(np.max(np.abs(velocities)) < RESTING_SPEED)
+
+    async def _settle(self) -> None:
+        """Wait (simulated time) for the arm to come to rest, at most ``reset_settle_timeout``."""
+        waited = 0.0
+        while waited < self.interface.reset_settle_timeout:
+            await self._sleep(SETTLE_POLL_S)
+            waited += SETTLE_POLL_S
+            if self._arm_at_rest():
+                return
+
+    async def _sleep(self, seconds: float) -> None:
+        """Let ``seconds`` of ROS time pass (in a coroutine callback; the executor goes on meanwhile)."""
+        pause = Future()
+        timer = self.create_timer(seconds, lambda: pause.done() or pause.set_result(None))
+        await pause
+        self.destroy_timer(timer)
+
+    async def _on_reset(self, request: ResetTask.Request, response: ResetTask.Response) -> ResetTask.Response:
+        # A reset ends the running episode: the robot stops first, then the scene changes under it.
+        self._stop_episode_pub.publish(
+            String(data=f"simulator reset to {request.task}/{request.split}/{request.seed}")
+        )
+        await self._settle()
         try:
             response.instruction = self._reset(request.task, request.split, int(request.seed))
         except (ValueError, WorkcellError) as error:

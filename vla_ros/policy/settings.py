@@ -101,10 +101,13 @@ class EpisodeConfig:
 
     max_keyframes: int
     keyframe_timeout: float
+    max_attempts: int
+    """Attempts at one keyframe in the ROS graph (a failed prediction, a keyframe the executor rejects or
+    does not reach within ``keyframe_timeout`` is re-predicted from a fresh frame) before giving up."""
 
     def __post_init__(self) -> None:
-        if self.max_keyframes < 1 or self.keyframe_timeout <= 0:
-            raise ValueError("max_keyframes and keyframe_timeout must be positive")
+        if self.max_keyframes < 1 or self.keyframe_timeout <= 0 or self.max_attempts < 1:
+            raise ValueError("max_keyframes, keyframe_timeout and max_attempts must be positive")
 
 
 @dataclass(frozen=True)

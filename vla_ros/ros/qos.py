@@ -10,3 +10,11 @@ LATCHED = QoSProfile(
 )
 # Commands, targets and events: every message delivered, a short queue.
 RELIABLE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+# Episode life cycle (vla_ros/EpisodeStatus): reliable, the last few kept for late joiners, so that an
+# end and the next start published back to back both arrive, in order.
+EPISODE_EVENTS = QoSProfile(
+    depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+# The same, subscribed live only (volatile): a node that joins late does not get the last ones, so it
+# does not act on an episode that started before it did.
+LIVE_EPISODE_EVENTS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
