@@ -233,6 +233,30 @@ class GraphClient:
         response = future.result()
         return bool(response.success), response.message
 
+    def send_instruction(self, instruction: str, timeout_s: float = 0.0, max_keyframes: int = 0):
+        """Send ``instruction`` as a goal whose id this client chooses (the episode id); returns the
+        accepted goal handle. The client follows that episode's messages from now on."""
+        goal_id = uuid.uuid4()
+        self._episode = _Episode(instruction, goal_id.hex)
+        goal = self._goal_type(instruction=instruction, timeout=timeout_s, max_keyframes=max_keyframes)
+        sent = self._action.send_goal_async(goal, goal_uuid=self._uuid_type(uuid=list(goal_id.bytes)))
+        self.spin_until(sent.done, SERVICE_TIMEOUT_S, "the planner to accept the goal")
+        handle = sent.result()
+        if not handle.accepted:
+            raise GraphError(f"the planner rejected the instruction {instruction!r}")
+        return handle
+
+    def wait_for_result(self, handle, timeout_s: float):
+        """The goal's result response (status and result), waiting up to ``timeout_s`` of wall time."""
+        result = handle.get_result_async()
+        self.spin_until(result.done, timeout_s, "the goal's result")
+        return result.result()
+
+    def cancel(self, handle) -> None:
+        """Ask the planner to cancel the goal (returns when the request is answered)."""
+        future = handle.cancel_goal_async()
+        self.spin_until(future.done, SERVICE_TIMEOUT_S, "the planner to answer the cancel request")
+
     def run_episode(
         self,
         task: str,
@@ -257,19 +281,11 @@ class GraphClient:
             from vla_ros.ros.mcap_recording import McapRecorder
 
             recorder = McapRecorder(self.node, *recording)
-        goal_id = uuid.uuid4()
-        episode = self._episode = _Episode(instruction, goal_id.hex)
         holds_before = self.hold_transitions()
         started = time.monotonic()
-        goal = self._goal_type(instruction=instruction, timeout=timeout_s, max_keyframes=max_keyframes)
-        sent = self._action.send_goal_async(goal, goal_uuid=self._uuid_type(uuid=list(goal_id.bytes)))
-        self.spin_until(sent.done, SERVICE_TIMEOUT_S, "the planner to accept the goal")
-        handle = sent.result()
-        if not handle.accepted:
-            raise GraphError(f"the planner rejected the instruction {instruction!r}")
-        result = handle.get_result_async()
-        self.spin_until(result.done, timeout_s + RESULT_GRACE_S, f"the result of {instruction!r}")
-        outcome = result.result()
+        handle = self.send_instruction(instruction, timeout_s, max_keyframes)
+        episode = self._episode
+        outcome = self.wait_for_result(handle, timeout_s + RESULT_GRACE_S)
         if outcome.status == GOAL_SUCCEEDED:  # the done keyframe was reached: its echo may still come
             self.spin_for(lambda: len(episode.reached) >= len(episode.keyframes), ECHO_GRACE_S)
         self._episode = None

@@ -94,11 +94,11 @@ def test_stale_input_brakes_and_holds_never_zeros(controller, ready, controller_
     moving = ready + np.outer(0.02 * np.arange(50), np.ones(7)) * 0.5
     controller.add_chunk(ActionChunkData(controller.joint_names, 0.0, 0.02, moving), 0.0)
     statuses, positions = [], []
-    for tick in range(60):
+    timeout_tick = int(np.floor(controller_settings.safety.stale_timeout / period + 1e-9))
+    for tick in range(timeout_tick + 30):
         command = controller.tick(tick * period)
         statuses.append(command.status)
         positions.append(command.positions)
-    timeout_tick = int(np.floor(controller_settings.safety.stale_timeout / period + 1e-9))
     assert set(statuses[: timeout_tick + 1]) == {ACTIVE}
     assert set(statuses[timeout_tick + 1 :]) == {STALE}
     positions = np.array(positions)

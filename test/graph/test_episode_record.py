@@ -133,7 +133,7 @@ def test_summary_and_table_per_task():
         "overall": summarise(records),
     }
     table = markdown_table(report)
-    assert "| lift_block | 50% | 2 | 1.0 | 10.0 | 2 | 300 / " in table
+    assert "| lift_block | 50% | 2 | 1.0 | 10.0 / 12.0 | 0 | 2 | 300 / " in table
     assert "| press_button | 100% | 1 |" in table and "| push | - | 0 |" in table
     assert "| **all tasks** | 67% | 3 |" in table
 
