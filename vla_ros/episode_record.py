@@ -84,6 +84,8 @@ class EpisodeRecord:
     wall_time_s: float = float("nan")
     keyframes: list[KeyframeEvent] = field(default_factory=list)
     hold_transitions: int = 0  # the controller's motions interrupted by a hold during the episode
+    frames_published: int = 0  # camera frames the simulator published during the episode
+    frames_dropped: int = 0  # ... and dropped because the machine could not keep up
     recording: dict[str, Any] = field(default_factory=dict)  # MCAP file and messages per topic, if any
 
     @property

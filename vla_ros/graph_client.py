@@ -112,6 +112,7 @@ class GraphClient:
         self._reset_request, self._check_request = ResetTask.Request, Trigger.Request
         self._goal_type, self._uuid_type = ExecuteInstruction.Goal, UUID
         self._controller_status: dict = {}
+        self._simulator_status: dict = {}
         # Each of these exists once its node has loaded (the policy its checkpoint, ...).
         self._node_outputs = (planner["keyframe_topic"], planner["keyframe_reached_topic"])
         self._controller_input = chunk_topic
@@ -128,6 +129,7 @@ class GraphClient:
             KeyframeTarget, planner["keyframe_reached_topic"], self._on_reached, RELIABLE
         )
         node.create_subscription(String, "ensembling_controller/status", self._on_controller_status, LATCHED)
+        node.create_subscription(String, "simulator/status", self._on_simulator_status, LATCHED)
         if not images:
             return
         # The frame each keyframe was predicted from, as the policy republishes it (not the camera
@@ -178,6 +180,14 @@ class GraphClient:
 
     def _on_controller_status(self, msg) -> None:
         self._controller_status = json.loads(msg.data)
+
+    def _on_simulator_status(self, msg) -> None:
+        self._simulator_status = json.loads(msg.data)
+
+    def simulator_counters(self) -> tuple[int, int]:
+        """The simulator's camera frames (published, dropped) so far: where the machine cannot keep up."""
+        status = self._simulator_status
+        return int(status.get("frames_published", 0)), int(status.get("frames_dropped", 0))
 
     def hold_transitions(self) -> int:
         """The controller's count of motions interrupted by a hold (stale input or no covering chunk)."""
@@ -282,6 +292,7 @@ class GraphClient:
 
             recorder = McapRecorder(self.node, *recording)
         holds_before = self.hold_transitions()
+        frames_before = self.simulator_counters()
         started = time.monotonic()
         handle = self.send_instruction(instruction, timeout_s, max_keyframes)
         episode = self._episode
@@ -296,6 +307,9 @@ class GraphClient:
         record.wall_time_s = time.monotonic() - started
         record.episode_id = episode.episode_id
         record.hold_transitions = self.hold_transitions() - holds_before
+        frames_after = self.simulator_counters()
+        record.frames_published = frames_after[0] - frames_before[0]
+        record.frames_dropped = frames_after[1] - frames_before[1]
         record.task_success, record.task_message = self.check_success()
         if recorder is not None:
             summary = recorder.close()

@@ -71,6 +71,12 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, Any]:
         "mean_episode_time_s": float(np.mean([record.total_time_s for record in records])),
         "max_episode_time_s": float(np.max([record.total_time_s for record in records])),
         "hold_transitions": sum(record.hold_transitions for record in records),
+        "frames_dropped": sum(record.frames_dropped for record in records),
+        "frames_published": sum(record.frames_published for record in records),
+        # simulated over wall time: below the configured real-time factor, the machine did not keep up
+        "achieved_real_time_factor": float(
+            sum(record.total_time_s for record in records) / sum(record.wall_time_s for record in records)
+        ),
         "planning_latency_ms": timing_statistics([{"planner": r.planning_latency_s} for r in records]),
         "keyframe_latency_ms": timing_statistics(
             [{"predict": e.predict_s, "camera_to_keyframe": e.camera_to_keyframe_s} for e in keyframes]
@@ -89,7 +95,9 @@ def markdown_table(report: dict[str, Any]) -> str:
     """The report's per-task results as a Markdown table."""
     lines = [
         f"Through the ROS graph: split `{report['split']}`, planner `{report['planner']}`, "
-        f"seeds {report['seeds'][0]}-{report['seeds'][1]}, real-time factor {report['real_time_factor']}.",
+        f"seeds {report['seeds'][0]}-{report['seeds'][1]}, real-time factor {report['real_time_factor']} "
+        f"(achieved {report['overall'].get('achieved_real_time_factor', 0.0):.2f}; camera frames dropped "
+        f"{report['overall'].get('frames_dropped', 0)} of {report['overall'].get('frames_published', 0)}).",
         "",
         "| task | success | episodes | keyframes | episode time mean / max (s) | holds | planner (ms) "
         "| keyframe predict median / p95 (ms) | camera-to-keyframe median (ms) |",

@@ -8,6 +8,10 @@ Publishes (names relative to the node's namespace; the camera under ``interface.
   robot base frame; also on TF (static) where tf2_ros is installed.
 - ``/joint_states`` at ``interface.joint_state_rate``; ``/clock`` (sim time) when ``interface.publish_clock``.
 - ``~/instruction`` (std_msgs/String, latched): the current task's instruction.
+- ``~/status`` (std_msgs/String, latched, JSON, every ``STATUS_PERIOD_S`` of simulated time): the
+  simulated time, the camera frames published and dropped (the camera fell behind real time), and how
+  often the physics fell behind real time and went on from there (the machine cannot sustain
+  ``interface.real_time_factor``).
 - ``~/oracle_path`` (vla_ros/Path2D, latched): the privileged path of the current scene (the scripted
   expert's TCP trace on a private copy of the scene), for the planner's ``oracle`` backend.
 
@@ -24,6 +28,7 @@ the arm to be at rest, then resets the scene.
 
 from __future__ import annotations
 
+import json
 import queue
 import sys
 import threading
@@ -68,6 +73,7 @@ CONFIG_FILES = (ROBOT_CONFIG_FILE, "sim.yaml")
 MAX_LAG_S = 0.1  # the physics loop re-anchors to real time when it falls further behind
 RESTING_SPEED = 0.02  # rad/s (m/s for the fingers): every joint slower than this is at rest
 SETTLE_POLL_S = 0.1  # s of simulated time between two looks at the arm while a reset waits
+STATUS_PERIOD_S = 1.0  # s of simulated time between two reports on ~/status
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,8 @@ class SimulatorNode(Node):
         self._render_lock = threading.Lock()
         self._frames: queue.Queue = queue.Queue(maxsize=1)
         self.frames_dropped = 0
+        self.frames_published = 0
+        self.fell_behind = 0  # times the physics fell behind real time and went on from there
         self._scene = 0  # increases at every reset; a frame of an older scene is not rendered
         self._tick_period = self._whole_physics_steps(1.0 / self.interface.joint_state_rate)
         self._frame_period = self._whole_physics_steps(1.0 / self.config.camera.rate)
@@ -137,6 +145,7 @@ class SimulatorNode(Node):
         self._joint_state_pub = self.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
         self._clock_pub = self.create_publisher(Clock, "/clock", 10) if self.interface.publish_clock else None
         self._instruction_pub = self.create_publisher(String, "~/instruction", LATCHED)
+        self._status_pub = self.create_publisher(String, "~/status", LATCHED)
         self._oracle_pub = self.create_publisher(Path2D, "~/oracle_path", LATCHED)
         self._stop_episode_pub = self.create_publisher(String, self.interface.stop_episode_topic, RELIABLE)
         self._tf = StaticTransformPublisher(self)
@@ -156,6 +165,7 @@ class SimulatorNode(Node):
         # Its own group: a reset waits (as a coroutine) for the arm to settle without holding the others.
         self.create_service(ResetTask, "~/reset", self._on_reset, callback_group=ReentrantCallbackGroup())
         self.create_service(Trigger, "~/check_success", self._on_check_success)
+        self.create_timer(STATUS_PERIOD_S, self._publish_status)
 
         self._reset(self.interface.task, self.interface.split, self.interface.seed)
         self._thread = threading.Thread(
@@ -209,6 +219,7 @@ class SimulatorNode(Node):
                     # Behind real time (a slow reset or render, a loaded CPU): go on from now rather
                     # than catch up in a burst, which would run the robot faster than the nodes see.
                     start_wall, start_sim = time.monotonic(), self._sim_time
+                    self.fell_behind += 1
                     self.get_logger().warn(
                         f"simulation fell {-delay:.2f} s behind real time; continuing from now",
                         throttle_duration_sec=5.0,
@@ -279,6 +290,17 @@ class SimulatorNode(Node):
                     continue  # taken just before a reset
                 frame = self._camera_mirror.render(snapshot)
             self._publish_camera(frame, header)
+            self.frames_published += 1
+
+    def _publish_status(self) -> None:
+        report = {
+            "sim_time": self._sim_time,
+            "real_time_factor": self.interface.real_time_factor,
+            "frames_published": self.frames_published,
+            "frames_dropped": self.frames_dropped,
+            "fell_behind": self.fell_behind,
+        }
+        self._status_pub.publish(String(data=json.dumps(report)))
 
     def _publish_camera(self, frame, header: Header) -> None:
         info = self._camera_info(header)
