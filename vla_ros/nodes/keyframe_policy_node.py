@@ -436,6 +436,8 @@ class KeyframePolicyNode(Node):
     def destroy_node(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            with self._pending:
+                self._pending.notify()  # wake the worker now, not at its next look
             self._thread.join(timeout=1.0)
         super().destroy_node()
 
