@@ -98,6 +98,7 @@ NODES: tuple[GraphNode, ...] = (
         condition="sim",
         description="the simulated PyBullet workcell (camera, joint states, controllers)",
         camera_topics=CAMERA_TOPICS,
+        argument_parameters=(("interface.real_time_factor", "real_time_factor"),),
     ),
     GraphNode(
         name="camera_extrinsics",
@@ -198,6 +199,12 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
         "false where your robot's bringup already runs one",
     ),
     LaunchArgument("use_sim_time", "false", "every node follows /clock (true for lock-step evaluation)"),
+    LaunchArgument(
+        "real_time_factor",
+        "",
+        "simulated seconds per wall second (with use_sim_time:=true, below 1 where the machine cannot keep "
+        "the whole graph at real time); empty: interface.real_time_factor of the simulator's parameter file",
+    ),
     LaunchArgument("namespace", "", "namespace of every node of the graph"),
     LaunchArgument("log_level", "info", "log level of every node (debug, info, warn, error)"),
     LaunchArgument(

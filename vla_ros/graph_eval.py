@@ -183,7 +183,7 @@ def evaluate(args: argparse.Namespace, values: dict[str, str]) -> dict[str, Any]
         "split": args.split,
         "seeds": [seeds[0], seeds[-1]],
         "planner": planner,
-        "real_time_factor": simulator["interface"]["real_time_factor"],
+        "real_time_factor": float(values["real_time_factor"] or simulator["interface"]["real_time_factor"]),
         "graph": values,
         "tasks": per_task,
         "mean_success_rate": float(np.mean([row["success_rate"] for row in per_task.values()])),
