@@ -34,18 +34,29 @@ def test_demo_runs_three_instructions_through_a_namespaced_graph(tmp_path):
             and episode["planner"].startswith("transformers")
             and "<ans>" in episode["raw_answer"]
         )
-        assert episode["goal_status"] in ("succeeded", "aborted"), episode["goal_message"]
-        assert episode["task_message"] in ("task achieved", "task not achieved")
+        # Every episode ends on its own, well within the demo's 40 s: the policy says done after its last
+        # keyframe is reached, or gives a keyframe up (re-predicted, then aborted with the reasons).
+        goal = f"{episode['goal_status']}: {episode['goal_message']}"
+        assert 0.0 < episode["total_time_s"] < 30.0, goal
         keyframes = episode["keyframes"]
         assert keyframes and [k["index"] for k in keyframes] == list(range(len(keyframes)))
-        assert episode["keyframes_reached"] >= len(keyframes) - 1, "all reached but maybe the last"
+        if episode["goal_status"] == "succeeded":
+            assert episode["goal_message"].startswith("task done"), goal
+            assert episode["keyframes_reached"] == len(keyframes), "done only once the last one is reached"
+        else:
+            assert episode["goal_status"] == "aborted" and "failed 2 times" in episode["goal_message"], goal
+        assert episode["task_message"] == (
+            "task achieved" if episode["task_success"] else "task not achieved"
+        )
+        assert episode["hold_transitions"] == 0, "the arm moved without stop-and-go"
+        assert len(episode["episode_id"]) == 32
         for keyframe in keyframes:
             assert 0.0 < keyframe["predict_s"] < 5.0 and 0.0 < keyframe["camera_to_keyframe_s"] < 5.0
-        assert 0.0 < episode["total_time_s"] <= 90.0
         strip = np.asarray(Image.open(tmp_path / episode["strip"]))
         assert strip.shape[0] == STRIP_ROW_HEIGHT * (1 + len(keyframes)), "the path, then a row per keyframe"
         assert strip.std() > 10
         assert f"{episode['task']}/train/0 '{episode['instruction']}'" in completed.stdout
+    assert len({episode["episode_id"] for episode in episodes}) == 3
     assert completed.stdout.count("planning ") == 3 and "kf0: predict" in completed.stdout
     for node in ("simulator", "planner", "keyframe_policy", "chunk_executor", "ensembling_controller"):
         assert (tmp_path / f"{node}.log").is_file()
