@@ -44,7 +44,13 @@ def test_demo_runs_three_instructions_through_a_namespaced_graph(tmp_path):
             assert episode["goal_message"].startswith("task done"), goal
             assert episode["keyframes_reached"] == len(keyframes), "done only once the last one is reached"
         else:
-            assert episode["goal_status"] == "aborted" and "failed 2 times" in episode["goal_message"], goal
+            reasons = (
+                "failed 2 times",
+                "keyframes reached without the policy saying done",
+                "planning failed",
+            )
+            assert episode["goal_status"] == "aborted", goal
+            assert any(reason in episode["goal_message"] for reason in reasons), goal
         assert episode["task_message"] == (
             "task achieved" if episode["task_success"] else "task not achieved"
         )
