@@ -136,7 +136,8 @@ class KeyframePolicyNode(Node):
         self.frames: FramePairer[Image] = FramePairer(self.interface.sync_tolerance)
         self._intrinsics: np.ndarray | None = None
         self._camera_pose: np.ndarray | None = None
-        self._path_message: Path2D | None = None
+        self._path_message: Path2D | None = None  # the active episode's path
+        self._latest_path: Path2D | None = None  # the latest path received, of any episode
         self._request: Request | None = None
         self._busy = False
         self._gripper_open = True  # last commanded (the path's initial state, then each keyframe's)
@@ -222,6 +223,9 @@ class KeyframePolicyNode(Node):
         self._stop_episode()
         if change.started:
             self._status(f"episode {change.episode_id} started: {msg.instruction!r}, waiting for its path")
+            latest = self._latest_path
+            if latest is not None and latest.episode_id == change.episode_id:
+                self._on_path(latest)  # the path came first (topics are not ordered with each other)
         else:
             self._status(f"episode {change.episode_id} ended ({msg.reason or 'done'}): predicting nothing")
 
@@ -236,6 +240,7 @@ class KeyframePolicyNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _on_path(self, msg: Path2D) -> None:
+        self._latest_path = msg
         if not self.gate.admits(msg.episode_id):
             self.get_logger().debug(f"ignoring a path of episode {msg.episode_id!r}: not the active one")
             return
