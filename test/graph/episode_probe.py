@@ -58,6 +58,17 @@ class Probe:
         stamp = message.header.stamp.sec + 1e-9 * message.header.stamp.nanosec
         self.arm.append((stamp, np.asarray(message.position)[columns], speed))
 
+    def call(self, service: str) -> str:
+        """Call a std_srvs/Trigger service of the graph; its message (it must succeed)."""
+        from std_srvs.srv import Trigger
+
+        client = self.client.node.create_client(Trigger, service)
+        self.wait(client.service_is_ready, 30.0)
+        future = client.call_async(Trigger.Request())
+        self.wait(future.done, 30.0)
+        assert future.result().success, future.result().message
+        return future.result().message
+
     def wait(self, condition, timeout_s: float = 60.0) -> None:
         assert self.client.spin_for(condition, timeout_s), f"timed out after {timeout_s} s"
 

@@ -13,7 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from episode_probe import GOAL_TIMEOUT_S, IN_FLIGHT_S, Probe
+from episode_probe import GOAL_TIMEOUT_S, IN_FLIGHT_S, REST_SPEED, Probe
 
 from vla_ros.config import load_parameters
 from vla_ros.graph import NODES, node_command, resolve_arguments
@@ -73,6 +73,22 @@ def test_a_reset_mid_episode_ends_it_and_leaves_the_arm_at_home(probe):
     probe.assert_stopped_after(episode)
     home = np.array(load_parameters("robot.yaml", "simulator")["robot"]["home_positions"])
     assert np.max(np.abs(probe.arm[-1][1] - home)) < 0.02, "the new scene starts with the arm at home"
+
+
+def test_an_estop_ends_the_episode_and_its_reset_does_not_move_the_arm(probe):
+    handle, episode = probe.start(*TASK)
+    probe.wait_until_moving(episode)
+    probe.call("ensembling_controller/estop")
+    response = probe.client.wait_for_result(handle, 30.0)
+    assert response.status == 6 and "e-stop: ~/estop service" in response.result.message
+    probe.assert_stopped_after(episode)
+    held = probe.arm[-1][1]
+    probe.call("ensembling_controller/reset_estop")
+    probe.idle(2.0)
+    after_reset = [speed for stamp, _, speed in probe.arm if stamp > probe.client.now() - 2.0]
+    assert max(after_reset) < REST_SPEED and np.max(np.abs(probe.arm[-1][1] - held)) < 1e-3, (
+        "the reset started motion"
+    )
 
 
 def test_a_restarted_policy_acts_on_nothing_until_the_next_goal(probe, session, tmp_path):

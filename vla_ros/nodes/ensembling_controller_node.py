@@ -6,7 +6,8 @@ latches the e-stop), ``interface.joint_state_topic`` (sensor_msgs/JointState, se
 commanding starts) and ``interface.episode_topic`` (vla_ros/EpisodeStatus, latched): only chunks of
 the active episode are blended (without an active episode, only chunks without one); when the episode
 ends the live chunks are dropped, so the arm brakes within the limits and holds; when a new one starts
-at rest, commanding restarts from the measured state.
+at rest, commanding restarts from the measured state. An e-stop also ends the running episode (its
+reason on ``interface.stop_episode_topic``), so clearing it never resumes the old motion.
 
 Commands through the driver ``driver.arm`` (joint_trajectory_controller, forward_position_controller or
 MoveIt Servo) and the gripper through ``driver.gripper`` (see :mod:`vla_ros.ros.command_drivers`).
@@ -83,6 +84,7 @@ class ControllerInterface:
     joint_state_topic: str
     estop_topic: str
     episode_topic: str
+    stop_episode_topic: str
     status_period: float
     timing_window: int
 
@@ -168,6 +170,7 @@ class EnsemblingControllerNode(Node):
 
         self._status_pub = self.create_publisher(String, "~/status", LATCHED)
         self._commanded_pub = self.create_publisher(JointState, "~/commanded_state", RELIABLE)
+        self._stop_episode_pub = self.create_publisher(String, self.interface.stop_episode_topic, RELIABLE)
         self.create_subscription(ActionChunk, self.interface.chunk_topic, self._on_chunk, RELIABLE)
         self.create_subscription(
             JointState, self.interface.joint_state_topic, self._on_joint_state, qos_profile_sensor_data
@@ -271,6 +274,7 @@ class EnsemblingControllerNode(Node):
             self.core.trigger_estop(reason)
         if first:
             self.get_logger().error(f"E-STOP latched ({reason}): braking to a hold; ~/reset_estop clears it")
+            self._stop_episode_pub.publish(String(data=f"e-stop: {reason}"))
         self.publish_status()
 
     # ------------------------------------------------------------------ services
