@@ -16,9 +16,10 @@ and ``joint_state_topic`` (the gripper state the policy sees is the measured one
 ``robot.gripper_joints`` above ``gripper_open_position`` is open; until joint states come, the
 path's initial state and then the last keyframe's).
 
-Failures are retried: a failed prediction (all-NaN depth, an empty cloud, ...), a keyframe the executor
-rejects, or one not reached within ``episode.keyframe_timeout`` (ROS time) is predicted again from a
-fresh frame, ``episode.max_attempts`` attempts in all; then the policy gives the episode up.
+Failures are retried: a failed prediction (all-NaN depth, an empty cloud, ...), a request that gets no
+fresh frame pair (or lacks the camera's intrinsics or pose), a keyframe the executor rejects, or one
+not reached, within ``episode.keyframe_timeout`` (ROS time) is predicted again from a fresh frame,
+``episode.max_attempts`` attempts in all; then the policy gives the episode up.
 
 Publishes ``keyframe_topic`` (vla_ros/KeyframeTarget, reliable), ``outcome_topic`` (vla_ros/EpisodeStatus:
 SUCCEEDED once the "done" keyframe is reached, ABORTED with the reasons when it gives up or after
@@ -144,6 +145,7 @@ class KeyframePolicyNode(Node):
         self._measured_gripper_open: bool | None = None
         self._last_sent: KeyframeTarget | None = None
         self._sent_at = 0.0  # ROS time (s) the last keyframe was sent
+        self._asked_at = 0.0  # ROS time (s) the current request was made
         self._last_done = False
         self.gate = EpisodeGate()
         self.retry = KeyframeRetry(self.config.episode.max_attempts)
@@ -255,8 +257,7 @@ class KeyframePolicyNode(Node):
         self._last_done = False
         self.retry.start(0)
         self._status(f"new path for {msg.instruction!r}: predicting keyframe 0")
-        self._request = Request(0, seconds_from_stamp(msg.header.stamp), msg.episode_id)
-        self._try_dispatch()
+        self._ask(0, seconds_from_stamp(msg.header.stamp), msg.episode_id)
 
     def _is_last_sent(self, msg: KeyframeTarget) -> bool:
         sent = self._last_sent
@@ -282,18 +283,27 @@ class KeyframePolicyNode(Node):
             self._give_up(f"{index} keyframes reached without the policy saying done")
             return
         self.retry.start(index)
-        self._request = Request(index, self._now(), sent.episode_id)
-        self._try_dispatch()
+        self._ask(index, self._now(), sent.episode_id)
 
     def _on_keyframe_rejected(self, msg: KeyframeRejection) -> None:
         if self._is_last_sent(msg.target):
             self._retry(f"rejected by the executor: {msg.reason}")
 
+    def _ask(self, index: int, not_before: float, episode_id: str) -> None:
+        """Predict keyframe ``index`` of ``episode_id`` from the first frame pair after ``not_before``."""
+        self._request = Request(index, not_before, episode_id)
+        self._asked_at = self._now()
+        self._try_dispatch()
+
     def _check_keyframe_timeout(self) -> None:
-        sent = self._last_sent
-        timeout = self.config.episode.keyframe_timeout
-        if sent is not None and self._now() - self._sent_at > timeout:
+        """A keyframe not reached, or a request without a fresh frame pair, within ``keyframe_timeout``."""
+        timeout, now = self.config.episode.keyframe_timeout, self._now()
+        if self._last_sent is not None and now - self._sent_at > timeout:
             self._retry(f"not reached within {timeout:g} s")
+        elif self._request is not None and not self._busy and now - self._asked_at > timeout:
+            self._request = None
+            lacking = ", ".join(self._missing_inputs()) or "a colour and depth pair stamped after the request"
+            self._retry(f"still waiting for {lacking} after {timeout:g} s")
 
     def _retry(self, reason: str) -> None:
         """The current keyframe failed: predict it again from a fresh frame, or give the episode up."""
@@ -306,8 +316,7 @@ class KeyframePolicyNode(Node):
             f"keyframe {index} attempt {self.retry.attempt - 1} failed ({reason}): predicting it again",
             error=True,
         )
-        self._request = Request(index, self._now(), episode_id)
-        self._try_dispatch()
+        self._ask(index, self._now(), episode_id)
 
     def _give_up(self, reason: str) -> None:
         self._status(f"giving the episode up: {reason}", error=True)
@@ -321,15 +330,12 @@ class KeyframePolicyNode(Node):
     def _on_timer(self) -> None:
         if self._request is None and self._last_sent is not None and not self._busy:
             sent = self._last_sent
-            self._request = Request(sent.keyframe_index, self._now(), sent.episode_id)
-            self._try_dispatch()
+            self._ask(sent.keyframe_index, self._now(), sent.episode_id)
 
     # ------------------------------------------------------------------ prediction
-    def _try_dispatch(self) -> None:
-        request = self._request
-        if request is None or self._busy:
-            return
-        missing = [
+    def _missing_inputs(self) -> list[str]:
+        """What a prediction still lacks, besides a fresh frame pair."""
+        return [
             name
             for name, value in (
                 ("a path", self._path_message),
@@ -338,7 +344,10 @@ class KeyframePolicyNode(Node):
             )
             if value is None
         ]
-        if missing:
+
+    def _try_dispatch(self) -> None:
+        request = self._request
+        if request is None or self._busy or self._missing_inputs():
             return
         pair = self.frames.latest_pair(request.not_before)
         if pair is None:
