@@ -54,6 +54,7 @@ from vla_ros.episode import EpisodeGate, state_name
 from vla_ros.msg import ActionChunk, EpisodeStatus, KeyframeRejection, KeyframeTarget
 from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_to_message
+from vla_ros.ros.joint_states import JointStateError, joint_positions
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
@@ -149,26 +150,11 @@ class ChunkExecutorNode(Node):
                 self.get_logger().info(f"stopped streaming: {reason}")
 
     def _on_joint_state(self, message: JointState) -> None:
-        names = list(message.name)
-        missing = [name for name in self.kinematics.joint_names if name not in names]
-        if missing or len(message.position) != len(names):
-            self.get_logger().error(
-                f"ignoring joint states without a position for each name, or lacking the arm joints "
-                f"{missing}",
-                throttle_duration_sec=5.0,
-            )
+        try:
+            self._positions, self._velocities = joint_positions(message, self.kinematics.joint_names)
+        except JointStateError as error:
+            self.get_logger().error(f"ignoring a joint state: {error}", throttle_duration_sec=5.0)
             return
-        columns = [names.index(name) for name in self.kinematics.joint_names]
-        positions = np.asarray(message.position, dtype=float)[columns]
-        velocities = (
-            np.asarray(message.velocity, dtype=float)[columns]
-            if len(message.velocity) == len(names)
-            else np.zeros(len(columns))
-        )
-        if not (np.all(np.isfinite(positions)) and np.all(np.isfinite(velocities))):
-            self.get_logger().error("ignoring joint states with non-finite values", throttle_duration_sec=5.0)
-            return
-        self._positions, self._velocities = positions, velocities
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self._on_keyframe(pending)

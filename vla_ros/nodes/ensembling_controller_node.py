@@ -68,6 +68,7 @@ from vla_ros.ros.command_drivers import (
     make_arm_driver,
     make_gripper_driver,
 )
+from vla_ros.ros.joint_states import JointStateError, joint_positions
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
@@ -155,7 +156,6 @@ class EnsemblingControllerNode(Node):
         self.timing = LoopTiming(self.settings.period, self.interface.timing_window)
         self._lock = threading.Lock()
         self._measured: np.ndarray | None = None
-        self._joint_columns: list[int] | None = None
         self._state = UNINITIALIZED
         self._moving = False
         self.gate = EpisodeGate()
@@ -247,17 +247,10 @@ class EnsemblingControllerNode(Node):
             )
 
     def _on_joint_state(self, message: JointState) -> None:
-        names = list(message.name)
-        if self._joint_columns is None or len(names) <= max(self._joint_columns):
-            missing = [name for name in self.core.joint_names if name not in names]
-            if missing:
-                self.get_logger().error(
-                    f"joint states lack the controlled joints {missing}", throttle_duration_sec=5.0
-                )
-                return
-            self._joint_columns = [names.index(name) for name in self.core.joint_names]
-        positions = np.asarray(message.position, dtype=float)[self._joint_columns]
-        if not np.all(np.isfinite(positions)):
+        try:
+            positions, _ = joint_positions(message, self.core.joint_names)
+        except JointStateError as error:
+            self.get_logger().error(f"ignoring a joint state: {error}", throttle_duration_sec=5.0)
             return
         with self._lock:
             self._measured = positions
