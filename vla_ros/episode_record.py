@@ -73,6 +73,7 @@ class EpisodeRecord:
     episode_id: str = ""  # the goal id (32 hex digits) every message of the episode carried
     goal_status: str = ""  # succeeded, aborted or canceled (the action's)
     goal_message: str = ""
+    episode_end: str = ""  # how the episode ended (EpisodeStatus): succeeded, aborted, timed_out, ...
     task_success: bool = False  # the simulator's ~/check_success, after the goal ended
     task_message: str = ""
     planner: str = ""

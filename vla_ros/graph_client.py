@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_ros.config import load_parameters
+from vla_ros.episode import state_name
 from vla_ros.episode_record import EpisodeImages, EpisodeRecord, KeyframeEvent
 
 GRAPH_START_TIMEOUT_S = 90.0
@@ -302,6 +303,7 @@ class GraphClient:
         self._episode = None
         record.goal_status = GOAL_STATUS.get(outcome.status, f"status {outcome.status}")
         record.goal_message = outcome.result.message
+        record.episode_end = state_name(outcome.result.outcome)
         record.planning_time_s = outcome.result.planning_time
         record.total_time_s = outcome.result.total_time
         record.wall_time_s = time.monotonic() - started

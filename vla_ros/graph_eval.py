@@ -88,6 +88,10 @@ def summarise(records: list[EpisodeRecord]) -> dict[str, Any]:
             status: sum(record.goal_status == status for record in records)
             for status in sorted({record.goal_status for record in records})
         },
+        "episode_ends": {
+            end: sum(record.episode_end == end for record in records)
+            for end in sorted({record.episode_end for record in records})
+        },
     }
 
 
