@@ -12,7 +12,9 @@ timing), whose plan drives the workcell at the expert's control rate until the k
 (:class:`~vla_ros.control.keyframe.KeyframeReachedDetector`, as the node decides it) or times out.
 An episode ends with success as soon as the task check passes after a keyframe (as RLBench
 evaluations end), and as a failure when the policy says done without success, a keyframe is
-unreachable or times out, or ``episode.max_keyframes`` is used up.
+unreachable or times out, or ``episode.max_keyframes`` is used up. ``--until done`` runs the ROS
+graph's protocol instead: the episode goes on until the policy says done (or fails), and the task is
+checked then, as ``vla-ros eval`` checks it after the goal ends.
 """
 
 from __future__ import annotations
@@ -108,9 +110,14 @@ class ClosedLoopRunner:
             self.workcell.step(self.dt)
         return False
 
-    def run_episode(self, task: str, split: str, seed: int, path: PlannedPath | PathPlanner) -> EpisodeResult:
+    def run_episode(
+        self, task: str, split: str, seed: int, path: PlannedPath | PathPlanner, until: str = "success"
+    ) -> EpisodeResult:
         """Reset to (task, split, seed) and run the policy conditioned on ``path``, or on the path a
-        :data:`PathPlanner` answers on the first colour frame (a planner error fails the episode)."""
+        :data:`PathPlanner` answers on the first colour frame (a planner error fails the episode).
+
+        ``until``: ``success`` ends the episode at the first keyframe after which the task check passes;
+        ``done`` only when the policy says done (the task is checked then)."""
         scene = self.workcell.reset(task, split, seed)
         config: PolicyConfig = self.policy.config
         executor = ChunkExecutor(self.kinematics, self.executor_settings)
@@ -156,14 +163,17 @@ class ClosedLoopRunner:
             result.keyframes = index + 1
             reached = self._drive(executor, detector, config.episode.keyframe_timeout)
             gripper_open = keyframe.gripper_open
-            if self.workcell.success():
+            if until == "success" and self.workcell.success():
                 result.success, result.reason = True, "task check passed"
                 break
             if not reached:
                 result.reason = f"keyframe {index} not reached within {config.episode.keyframe_timeout} s"
                 break
             if keyframe.done:
-                result.reason = f"policy said done after {index + 1} keyframes; task check failed"
+                result.success = self.workcell.success()
+                result.reason = f"policy said done after {index + 1} keyframes; task check " + (
+                    "passed" if result.success else "failed"
+                )
                 break
         else:
             result.reason = f"no success after {config.episode.max_keyframes} keyframes"
@@ -232,10 +242,12 @@ def evaluate(
     config: PolicyConfig,
     progress: bool = True,
     planner_config: PlannerConfig | None = None,
+    until: str = "success",
 ) -> dict[str, Any]:
     """Run ``episodes`` episodes of every task and return the JSON-ready report.
 
-    ``planner_config`` (default: config/planner.yaml with the oracle backend) sets up the planner.
+    ``planner_config`` (default: config/planner.yaml with the oracle backend) sets up the planner;
+    ``until`` is :meth:`ClosedLoopRunner.run_episode`'s.
     """
     planner = EpisodePlanner(planner_config or planner_config_for("oracle"))
     policy = KeyframePolicy(config)
@@ -253,7 +265,7 @@ def evaluate(
                 except OracleError as error:
                     skipped.append({"seed": seed, "reason": str(error)})
                     continue
-                results.append(runner.run_episode(task, split, seed, planner))
+                results.append(runner.run_episode(task, split, seed, planner, until))
             all_results += results
             per_task[task] = {
                 **summarise(results),
@@ -275,6 +287,7 @@ def evaluate(
         "split": split,
         "seeds": [first_seed, first_seed + episodes - 1],
         "planner": planner.describe(),
+        "until": until,
         "checkpoint": config.checkpoint,
         "device": config.device,
         "tasks": per_task,
@@ -324,7 +337,15 @@ def _run(args: argparse.Namespace) -> int:
     if overrides:
         config = replace(config, **overrides)
     planner_config = planner_config_for(args.planner, args.planner_model, args.planner_config)
-    report = evaluate(args.tasks, args.split, args.episodes, args.seed, config, planner_config=planner_config)
+    report = evaluate(
+        args.tasks,
+        args.split,
+        args.episodes,
+        args.seed,
+        config,
+        planner_config=planner_config,
+        until=args.until,
+    )
     write_report(args.out, report)
     table = markdown_table(report)
     args.out.with_suffix(".md").write_text(table)
@@ -360,6 +381,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="model directory of the transformers planner (default: the config's model_dir)",
     )
     parser.add_argument("--planner-config", default="planner.yaml", help="planner parameter file")
+    parser.add_argument(
+        "--until",
+        choices=("success", "done"),
+        default="success",
+        help="end an episode at the first keyframe after which the task check passes (success, as "
+        "RLBench does), or when the policy says done, as the ROS graph does (done)",
+    )
     parser.add_argument(
         "--out", type=Path, default=Path("results/policy/eval_train.json"), help="JSON report"
     )
