@@ -11,7 +11,7 @@ GOAL_TIMEOUT_S = 60.0
 REST_SPEED = 0.05  # rad/s: every arm joint slower than this is at rest
 AT_REST_WITHIN_S = 1.0  # after the episode's end
 # A message the node published before it learnt of the end may still be on its way (sim time).
-IN_FLIGHT_S = 0.3
+IN_FLIGHT_S = 0.5
 
 
 class Probe:

@@ -282,6 +282,7 @@ def test_timeout_cancel_and_preemption_end_goals(start_planner, tmp_path):
     # The old episode ends before the new one starts, so the robot stops before the new plan.
     first_end = graph.episodes.index(graph.ended(outcome.episode_id))
     assert graph.episodes[first_end].state == EpisodeStatus.PREEMPTED
+    assert graph.wait(lambda: len(graph.episodes) > first_end + 1)
     assert graph.episodes[first_end + 1].instruction == "second" and graph.episodes[first_end + 1].state == 0
     assert graph.wait(lambda: graph.paths and graph.paths[-1].instruction == "second")
     graph.instruction_pub.publish(String(data="third"))  # the topic preempts a goal too
