@@ -58,8 +58,8 @@ from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
 from vla_ros.robot import ROBOT_CONFIG_FILE
-from vla_ros.ros.episode_messages import episode_status
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
+from vla_ros.ros.joint_states import JointStateError, joint_positions
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.path_messages import path_from_message
@@ -107,13 +107,11 @@ class Request:
 
 
 def gripper_is_open(message: JointState, joints: list[str], open_position: float) -> bool | None:
-    """Whether the measured gripper is open (mean of ``joints`` above ``open_position``); None when the
-    message lacks a joint or a finite position for it (mapped by name, every message)."""
-    names = list(message.name)
-    if len(message.position) != len(names) or not all(joint in names for joint in joints):
-        return None
-    positions = np.array([message.position[names.index(joint)] for joint in joints], dtype=float)
-    if not np.all(np.isfinite(positions)):
+    """Whether the measured gripper is open (mean of ``joints`` above ``open_position``); None when
+    :func:`~vla_ros.ros.joint_states.joint_positions` refuses the message."""
+    try:
+        positions, _ = joint_positions(message, joints)
+    except JointStateError:
         return None
     return bool(positions.mean() > open_position)
 
@@ -325,7 +323,9 @@ class KeyframePolicyNode(Node):
 
     def _report(self, state: int, reason: str) -> None:
         header = Header(stamp=self.get_clock().now().to_msg())
-        self._outcome_pub.publish(episode_status(header, self.gate.active, "", state, reason))
+        self._outcome_pub.publish(
+            EpisodeStatus(header=header, episode_id=self.gate.active, state=state, reason=reason)
+        )
 
     def _on_timer(self) -> None:
         if self._request is None and self._last_sent is not None and not self._busy:

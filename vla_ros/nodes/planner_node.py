@@ -81,7 +81,7 @@ from vla_ros.planning import (
     PlanResult,
     draw_path,
 )
-from vla_ros.ros.episode_messages import episode_id_of_goal, episode_status, new_episode_id
+from vla_ros.ros.episode_messages import episode_id_of_goal, new_episode_id
 from vla_ros.ros.images import ImageEncodingError, array_to_image, rgb_from_message
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.path_messages import path_from_message, path_to_message
@@ -297,11 +297,12 @@ class PlannerNode(Node):
     def _current(self, episode_id: str) -> Instruction | None:
         """The active instruction when ``episode_id`` names it and it has a path, else None."""
         active = self._active
-        if active is None or active.path is None or episode_id != active.episode_id:
-            if active is not None and episode_id != active.episode_id:
-                self.get_logger().debug(f"ignoring a message of episode {episode_id!r}: not the active one")
+        if active is None:
             return None
-        return active
+        if episode_id != active.episode_id:
+            self.get_logger().debug(f"ignoring a message of episode {episode_id!r}: not the active one")
+            return None
+        return active if active.path is not None else None
 
     def _on_outcome(self, msg: EpisodeStatus) -> None:
         active = self._current(msg.episode_id)
@@ -435,7 +436,13 @@ class PlannerNode(Node):
     def _publish_episode(self, instruction: Instruction, state: int, reason: str = "") -> None:
         header = Header(stamp=self.get_clock().now().to_msg())
         self._episode_pub.publish(
-            episode_status(header, instruction.episode_id, instruction.text, state, reason)
+            EpisodeStatus(
+                header=header,
+                episode_id=instruction.episode_id,
+                instruction=instruction.text,
+                state=state,
+                reason=reason,
+            )
         )
 
     def _elapsed(self, instruction: Instruction) -> float:

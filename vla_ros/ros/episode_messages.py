@@ -1,12 +1,8 @@
-"""vla_ros/msg/EpisodeStatus: building it, and the episode id of an ExecuteInstruction goal."""
+"""Episode ids: that of an ExecuteInstruction goal, and a fresh one for an instruction without a goal."""
 
 from __future__ import annotations
 
 import uuid
-
-from std_msgs.msg import Header
-
-from vla_ros.msg import EpisodeStatus
 
 
 def episode_id_of_goal(goal_uuid) -> str:
@@ -17,12 +13,3 @@ def episode_id_of_goal(goal_uuid) -> str:
 def new_episode_id() -> str:
     """A fresh episode id for an instruction without a goal (32 hex digits, like a goal's)."""
     return uuid.uuid4().hex
-
-
-def episode_status(
-    header: Header, episode_id: str, instruction: str, state: int, reason: str = ""
-) -> EpisodeStatus:
-    """An EpisodeStatus message."""
-    return EpisodeStatus(
-        header=header, episode_id=episode_id, instruction=instruction, state=state, reason=reason
-    )
