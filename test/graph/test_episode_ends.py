@@ -54,7 +54,14 @@ def test_a_new_goal_preempts_the_running_one_which_stops_first(probe):
     assert response.status == 6 and "preempted by a new instruction" in response.result.message
     ended, end = probe.end_of(first_episode)
     assert end.state == 4  # EpisodeStatus.PREEMPTED
-    started = next(t for t, m in probe.episodes if m.episode_id == second_episode and m.state == 0)
+
+    def second_started():  # (receipt time, message) of the new episode's start, once it has arrived
+        return next(
+            ((t, m) for t, m in probe.episodes if m.episode_id == second_episode and m.state == 0), None
+        )
+
+    probe.wait(lambda: second_started() is not None)
+    started = second_started()[0]
     assert started >= ended, "the old episode ends before the new one starts"
     probe.wait(lambda: any(e == second_episode for _, e in probe.keyframes))  # the new one goes on
     late = [t for t, e in probe.chunks if e == first_episode and t > ended + IN_FLIGHT_S]
