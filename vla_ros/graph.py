@@ -40,6 +40,8 @@ CAMERA_TOPICS = (
 # robot_state_publisher's package, executable and node name (the same word), and the launch argument
 # that starts it.
 ROBOT_STATE_PUBLISHER = "robot_state_publisher"
+SPEED_SCALE = "speed_scale"
+SIM_SPEED_SCALE = "1.0"  # the simulated arm runs at its full limits
 BOOLEAN_ARGUMENTS = ("sim", "use_sim_time", "rviz", ROBOT_STATE_PUBLISHER)
 
 
@@ -152,7 +154,12 @@ NODES: tuple[GraphNode, ...] = (
         condition=None,
         description="temporal ensembling of chunks at a fixed rate, safety, controller drivers",
         # Actuation is enabled at start in the simulator only; a real robot needs ~/enable.
-        argument_parameters=(("safety.enabled_at_start", "sim"), ("driver.arm", "controller")),
+        argument_parameters=(
+            ("safety.enabled_at_start", "sim"),
+            ("driver.arm", "controller"),
+            ("safety.velocity_scale", SPEED_SCALE),
+            ("safety.acceleration_scale", SPEED_SCALE),
+        ),
     ),
 )
 
@@ -190,6 +197,12 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
         "",
         f"namespace of the camera topics ({CAMERA_NAMESPACE}/color/image_raw, ...), e.g. camera/camera for "
         f"realsense2_camera's default; empty: {CAMERA_NAMESPACE}",
+    ),
+    LaunchArgument(
+        SPEED_SCALE,
+        "",
+        "the controller's velocity and acceleration limits as a fraction of the robot's (0..1]; empty: "
+        f"{SIM_SPEED_SCALE} with sim:=true, else the conservative safety scales of its parameter file",
     ),
     LaunchArgument("rviz", "false", f"start RViz with config/{RVIZ_CONFIG_FILE}"),
     LaunchArgument(
@@ -237,6 +250,8 @@ def resolve_arguments(overrides: dict[str, str]) -> dict[str, str]:
         if values[name].lower() not in ("true", "false"):
             raise GraphArgumentError(f"{name} must be true or false, got {values[name]!r}")
         values[name] = values[name].lower()
+    if values[SPEED_SCALE] == "" and values["sim"] == "true":
+        values[SPEED_SCALE] = SIM_SPEED_SCALE
     return values
 
 

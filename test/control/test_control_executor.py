@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vla_ros.control.bench import enable_tracked, tick_tracked
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import UnreachablePoseError, WorkspaceViolationError
 from vla_ros.control.executor import ChunkExecutor
@@ -99,7 +100,7 @@ def test_closed_loop_reaches_the_keyframe_and_closes_only_after_arriving(
     executor, kinematics, executor_settings, controller_settings, ready
 ):
     controller = EnsemblingController(kinematics.limits, controller_settings)
-    controller.safety.enable(ready)
+    enable_tracked(controller, ready, 0.0)
     detector = KeyframeReachedDetector(executor_settings.keyframe_reached)
     period = controller_settings.period
     replan_ticks = round(1.0 / (executor_settings.chunk.replan_rate * period))
@@ -113,7 +114,7 @@ def test_closed_loop_reaches_the_keyframe_and_closes_only_after_arriving(
             # The measured state is the last command (perfect tracking), stamped one tick ago.
             controller.add_chunk(executor.update(now - period, q, v), now)
             detector.not_before = executor.keyframe_done_time
-        command = controller.tick(now)
+        command = tick_tracked(controller, now)
         q, v = command.positions, command.velocities
         tcp = kinematics.forward(q)
         # Closing starts (below open by more than the blend's floating-point rounding).
@@ -124,7 +125,7 @@ def test_closed_loop_reaches_the_keyframe_and_closes_only_after_arriving(
     assert first_close_error is not None and first_close_error < 1e-3
     assert reached_at is not None
     assert reached_at >= executor.keyframe_done_time - 1e-9
-    assert controller.tick(now + period).gripper == 0.0
+    assert tick_tracked(controller, now + period).gripper == 0.0
     position_error, orientation_error = kinematics.forward(q).error_to(GRASP)
     assert position_error < 1e-3 and orientation_error < np.deg2rad(0.5)
 

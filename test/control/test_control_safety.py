@@ -1,10 +1,11 @@
-"""Command limiting, stale-input hold, latching e-stop, enable, workspace box."""
+"""Command limiting, the holds, latching e-stop and fault, enable and disable, workspace box."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from vla_ros.control.bench import enable_tracked, tick_tracked
 from vla_ros.control.chunk import ActionChunkData
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import WorkspaceViolationError
@@ -12,7 +13,6 @@ from vla_ros.control.safety import (
     ACTIVE,
     DISABLED,
     ESTOP,
-    IDLE,
     NO_TARGET,
     STALE,
     CommandLimiter,
@@ -23,7 +23,7 @@ from vla_ros.control.safety import (
 @pytest.fixture()
 def controller(kinematics, controller_settings, ready) -> EnsemblingController:
     controller = EnsemblingController(kinematics.limits, controller_settings)
-    controller.safety.enable(ready)
+    enable_tracked(controller, ready, 0.0)
     return controller
 
 
@@ -58,7 +58,7 @@ def test_random_chunks_with_jumps_never_exceed_the_limits(controller, ready):
                 ActionChunkData(names, now + rng.uniform(-0.3, 0.1), 0.02, rows, chunk_id=chunk_id), now
             )
             chunk_id += 1
-        command = controller.tick(now)
+        command = tick_tracked(controller, now)
         commands.append(command.positions)
     _assert_within_limits(np.array(commands), period, limits)
 
@@ -91,12 +91,13 @@ def test_a_jump_is_smoothed_without_overshoot(kinematics, controller_settings, r
 
 def test_stale_input_brakes_and_holds_never_zeros(controller, ready, controller_settings):
     period = controller_settings.period
-    moving = ready + np.outer(0.02 * np.arange(50), np.ones(7)) * 0.5
+    steps = int(2 * controller_settings.safety.stale_timeout / 0.02)  # covers past the timeout
+    moving = ready + np.outer(0.02 * np.arange(steps), np.ones(7)) * 0.2
     controller.add_chunk(ActionChunkData(controller.joint_names, 0.0, 0.02, moving), 0.0)
     statuses, positions = [], []
     timeout_tick = int(np.floor(controller_settings.safety.stale_timeout / period + 1e-9))
     for tick in range(timeout_tick + 30):
-        command = controller.tick(tick * period)
+        command = tick_tracked(controller, tick * period)
         statuses.append(command.status)
         positions.append(command.positions)
     assert set(statuses[: timeout_tick + 1]) == {ACTIVE}
@@ -112,46 +113,48 @@ def test_stale_input_brakes_and_holds_never_zeros(controller, ready, controller_
 
 def test_no_covering_chunk_holds(controller, ready):
     controller.add_chunk(_hold_chunk(controller.joint_names, ready + 0.01, 1.0, 0), 0.9)
-    assert controller.tick(0.95).status == NO_TARGET
-    assert controller.tick(1.0).status == ACTIVE
+    assert tick_tracked(controller, 0.95).status == NO_TARGET
+    assert tick_tracked(controller, 1.0).status == ACTIVE
 
 
 def test_a_non_finite_target_holds(controller, ready):
     controller.add_chunk(_hold_chunk(controller.joint_names, ready, 0.0, 0), 0.0)
-    command = controller.safety.step(0.01, np.full(7, np.nan), None, 0.0)
+    command = controller.safety.step(np.full(7, np.nan), None, None, ready)
     assert command.status == NO_TARGET and np.all(np.isfinite(command.positions))
 
 
 def test_estop_latches_until_reset_and_old_chunks_do_not_resume(controller, ready):
     names = controller.joint_names
     controller.add_chunk(_hold_chunk(names, ready + 0.05, 0.0, 0, horizon=500), 0.0)
-    assert controller.tick(0.0).status == ACTIVE
+    assert tick_tracked(controller, 0.0).status == ACTIVE
     controller.trigger_estop("operator")
     controller.trigger_estop("second reason")
     assert controller.safety.estop_reason == "operator"
     assert controller.add_chunk(_hold_chunk(names, ready, 0.02, 1), 0.02) is False
     for tick in range(1, 30):
-        assert controller.tick(0.01 * tick).status == ESTOP
-    held = controller.tick(0.3).positions
-    controller.reset_estop()
-    command = controller.tick(0.31)
-    assert command.status == IDLE  # the chunks from before the e-stop are gone
+        assert tick_tracked(controller, 0.01 * tick).status == ESTOP
+    held = tick_tracked(controller, 0.3).positions
+    controller.reset()
+    command = tick_tracked(controller, 0.31)
+    assert command.status == DISABLED and not command.publish  # a reset never starts motion
     np.testing.assert_allclose(command.positions, held, atol=1e-12)
     controller.add_chunk(_hold_chunk(names, ready, 0.32, 2), 0.32)
-    assert controller.tick(0.32).status == ACTIVE
+    assert tick_tracked(controller, 0.32).status == DISABLED  # not even with new chunks
+    assert controller.enable(0.33) is None
+    assert tick_tracked(controller, 0.33).status == ACTIVE  # only enable does
 
 
 def test_actuation_is_off_until_enabled(kinematics, controller_settings, ready):
     assert controller_settings.safety.enabled_at_start is False
     controller = EnsemblingController(kinematics.limits, controller_settings)
-    assert controller.tick(0.0) is None  # nothing known about the robot yet
-    controller.safety.initialize(ready)
+    assert controller.tick(0.0, 0.0) is None  # nothing known about the robot yet
+    controller.observe_joint_state(controller.joint_names, ready, [], 0.0)
     controller.add_chunk(_hold_chunk(controller.joint_names, ready + 0.1, 0.0, 0), 0.0)
-    command = controller.tick(0.0)
+    command = controller.tick(0.0, 0.0)
     assert command.status == DISABLED and command.publish is False
     measured = ready + 0.02
-    controller.safety.enable(measured)
-    command = controller.tick(0.01)
+    enable_tracked(controller, measured, 0.01)
+    command = controller.tick(0.01, 0.01)
     assert command.status == ACTIVE and command.publish
     # Starts from the measured state: the first step is at most one tick of full acceleration.
     limits = controller.safety.limiter.limits
@@ -163,7 +166,7 @@ def test_actuation_is_off_until_enabled(kinematics, controller_settings, ready):
 def test_preview_continues_from_the_command_within_limits(controller, ready, controller_settings):
     names = controller.joint_names
     controller.add_chunk(_hold_chunk(names, ready + 0.3, 0.0, 0), 0.0)
-    command = controller.tick(0.0)
+    command = tick_tracked(controller, 0.0)
     preview = controller.preview(0.0, 10, 0.02)
     np.testing.assert_allclose(preview.times_from_now, 0.02 * np.arange(1, 11))
     assert np.all(np.diff(preview.times_from_now) > 0)

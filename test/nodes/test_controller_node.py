@@ -188,7 +188,8 @@ def test_joint_trajectory_driver_enable_follow_estop_reset_and_stale_hold(ros_pr
     commanded = np.abs([message.velocity for message in graph.commanded])
     assert np.all(commanded <= LIMITS.velocity * SETTINGS.safety.velocity_scale + 1e-9)
 
-    # E-stop on the topic latches: a new stream does not move the arm, until ~/reset_estop.
+    # E-stop on the topic latches: a new stream does not move the arm; ~/reset_estop is refused while
+    # the input says true, and once reset the arm stays still until ~/enable.
     graph.idle(0.5)  # let the arm settle on the last command
     graph.estop.publish(Bool(data=True))
     assert spin_until(ros_node, lambda: graph.status["estop"] is not None, timeout_s=5.0)
@@ -196,12 +197,20 @@ def test_joint_trajectory_driver_enable_follow_estop_reset_and_stale_hold(ros_pr
     graph.stream(move(held, home, graph.now(), 0.8), 1.5)
     assert np.max(np.abs(graph.arm() - held)) < 0.01, "the arm moved while the e-stop was latched"
     assert spin_until(  # the periodic status counts the dropped chunks
-        ros_node, lambda: graph.status["state"] == "estop" and graph.status["chunks_dropped_estop"] > 0
+        ros_node, lambda: graph.status["state"] == "estop" and graph.status["chunks_dropped_latched"] > 0
     ), json.dumps(graph.status)
     count = len(graph.trajectories)
     graph.idle(0.3)
     assert len(graph.trajectories) == count, "commands were published while stopped at rest"
-    assert graph.call("reset_estop").success
+    refused = graph.call("reset_estop")
+    assert not refused.success and "still says true" in refused.message
+    graph.estop.publish(Bool(data=False))
+    assert spin_until(ros_node, lambda: graph.call("reset_estop").success, timeout_s=5.0)
+    graph.stream(move(held, home, graph.now(), 0.8), 1.5)
+    assert graph.status["state"] == "disabled" and np.max(np.abs(graph.arm() - held)) < 0.01, (
+        "the reset started motion"
+    )
+    assert graph.call("enable").success
     assert graph.stream(
         move(held, home, graph.now() + 0.1, 1.0), 8.0, until=lambda: np.max(np.abs(graph.arm() - home)) < 0.02
     )

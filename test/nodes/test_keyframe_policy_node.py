@@ -157,18 +157,14 @@ def test_16uc1_depth_is_read_in_metres_with_zero_invalid() -> None:
 
 
 def test_the_gripper_state_is_read_by_name_from_the_measured_fingers() -> None:
-    from sensor_msgs.msg import JointState
-
+    from vla_ros.control.measured import MeasuredJoints
     from vla_ros.nodes.keyframe_policy_node import gripper_is_open
 
-    fingers = ["panda_finger_joint1", "panda_finger_joint2"]
+    fingers = MeasuredJoints(["panda_finger_joint1", "panda_finger_joint2"], timeout=1.0)
+    assert gripper_is_open(fingers, 0.03, 0.0) is None  # nothing measured yet
     names = ["panda_joint1", "panda_finger_joint2", "panda_finger_joint1"]
-    assert gripper_is_open(JointState(name=names, position=[0.3, 0.04, 0.039]), fingers, 0.03) is True
-    holding = JointState(name=names, position=[0.3, 0.021, 0.022])  # a 4.3 cm block between the fingers
-    assert gripper_is_open(holding, fingers, 0.03) is False
-    for bad in (
-        JointState(name=names, position=[0.3, 0.04]),  # fewer positions than names
-        JointState(name=names[:2], position=[0.3, 0.04]),  # a finger missing
-        JointState(name=names, position=[0.3, float("nan"), 0.04]),
-    ):
-        assert gripper_is_open(bad, fingers, 0.03) is None
+    fingers.update(names, [0.3, 0.04, 0.039], [], 0.0)
+    assert gripper_is_open(fingers, 0.03, 0.0) is True
+    fingers.update(names, [0.3, 0.021, 0.022], [], 0.1)  # a 4.3 cm block between the fingers
+    assert gripper_is_open(fingers, 0.03, 0.1) is False
+    assert gripper_is_open(fingers, 0.03, 1.2) is None  # too old to tell

@@ -3,6 +3,12 @@ and the episode life cycle it owns."""
 
 from __future__ import annotations
 
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import numpy as np
 import pytest
 
@@ -17,10 +23,12 @@ from std_msgs.msg import Header, String  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from vla_ros.action import ExecuteInstruction  # noqa: E402
+from vla_ros.config import from_dict, load_parameters  # noqa: E402
 from vla_ros.msg import EpisodeStatus, KeyframeTarget, Path2D  # noqa: E402
-from vla_ros.nodes.planner_node import describe_error  # noqa: E402
+from vla_ros.nodes.planner_node import PlannerInterface, describe_error  # noqa: E402
 from vla_ros.planning import (  # noqa: E402
     PlannedPath,
+    PlannerConfigError,
     PlanningFailedError,
     draw_path,
     load_planner_config,
@@ -297,6 +305,87 @@ def test_timeout_cancel_and_preemption_end_goals(start_planner, tmp_path):
     assert ended.state == EpisodeStatus.ABORTED and "simulator reset to push/train/3" in ended.reason
 
 
+class HangingChatServer:
+    """A chat-completions server that takes each request and answers none until ``release`` is set (a
+    server that hangs), then answers each with ANSWER."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                server.requests += 1
+                server.release.wait()
+                payload = json.dumps({"choices": [{"message": {"content": ANSWER}}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+@pytest.fixture
+def hanging_server() -> Iterator[HangingChatServer]:
+    server = HangingChatServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server
+    server.release.set()
+    server.httpd.shutdown()
+    server.httpd.server_close()
+
+
+def test_a_plan_past_its_budget_aborts_the_goal_and_comes_back_too_late_to_count(
+    start_planner, hanging_server
+):
+    graph = start_planner(
+        "backend:=openai", f"openai.base_url:={hanging_server.url}", "interface.planning_budget:=2.0"
+    )
+    graph.publish_images()
+    assert graph.wait(lambda: graph.image_headers)
+    sent = time.monotonic()
+    _, result, _ = graph.send_goal("the server hangs")
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_ABORTED and outcome.outcome == EpisodeStatus.ABORTED
+    assert (
+        f"planning took longer than planning_budget 2 s (backend openai:{hanging_server.url}/v1/chat/"
+        in outcome.message
+    )
+    assert time.monotonic() - sent < 2.0 + 10.0, "aborted on the budget, long before openai.timeout_s (60 s)"
+    assert hanging_server.requests == 1
+    assert graph.wait(
+        lambda: any("still running the plan of 'the server hangs'" in line for line in graph.logs)
+    )
+
+    # The worker is still in the HTTP call: the next goal waits for it, and fails within its own budget.
+    _, result, _ = graph.send_goal("the server still hangs")
+    status, outcome = graph.result(result)
+    assert status == GoalStatus.STATUS_ABORTED
+    assert (
+        "planning took longer than planning_budget 2 s: waiting for an earlier plan, still running "
+        f"(backend openai:{hanging_server.url}/v1/chat/" in outcome.message
+    )
+
+    # The server answers at last: the late plan is dropped, not published, and the next goal plans.
+    hanging_server.release.set()
+    assert graph.wait(lambda: any("dropping the plan of 'the server hangs'" in line for line in graph.logs))
+    _, result, _ = graph.send_goal("the server is back")
+    assert graph.wait(lambda: graph.paths)
+    assert [path.instruction for path in graph.paths] == ["the server is back"]
+    graph.done()
+    assert graph.result(result)[0] == GoalStatus.STATUS_SUCCEEDED
+    assert hanging_server.requests == 2
+
+
 def oracle_path(first_x: float) -> Path2D:
     """A path the oracle answers exactly (coordinates with 2 decimals, exact in float32)."""
     path = PlannedPath(np.array([(first_x, 0.5), (0.5, 0.25), (0.75, 0.75)]), [True, False, True])
@@ -355,6 +444,14 @@ def test_bad_parameters_stop_the_node_with_a_clear_message(ros_process):
     output, _ = process.communicate(timeout=30)
     assert process.returncode == 1
     assert "cannot start" in output and "replan_policy must be one of" in output
+
+
+def test_planning_budget_must_be_positive():
+    interface = load_parameters("planner.yaml", "planner")["interface"]
+    assert from_dict(PlannerInterface, interface, "planner.interface").planning_budget == 20.0
+    no_budget = {**interface, "planning_budget": 0.0}
+    with pytest.raises(PlannerConfigError, match=r"planning_budget .* must be positive, got 0.0"):
+        from_dict(PlannerInterface, no_budget, "planner.interface", PlannerConfigError)
 
 
 def test_colour_images_are_read_as_rgb_and_others_rejected():

@@ -31,6 +31,7 @@ from vla_ros.control.errors import ControlConfigError, UnreachablePoseError
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.limits import JointLimits
 from vla_ros.control.realtime import RealtimeUnavailableError, set_normal_scheduling, set_realtime_priority
+from vla_ros.control.safety import SafetyCommand
 from vla_ros.control.settings import MAX_CONTROL_RATE, BenchSettings, ControllerSettings, ExecutorSettings
 from vla_ros.reports import machine_info, write_report
 
@@ -117,6 +118,22 @@ def run_fixed_rate(rate: float, seconds: float, work: Callable[[float], None]) -
     }
 
 
+def enable_tracked(controller: EnsemblingController, positions: np.ndarray, now: float) -> None:
+    """Measure the arm at rest at ``positions`` and enable actuation there (raises when refused)."""
+    controller.observe_joint_state(controller.joint_names, positions, [], now)
+    refusal = controller.enable(now)
+    if refusal is not None:
+        raise ValueError(f"cannot enable: {refusal}")
+
+
+def tick_tracked(controller: EnsemblingController, now: float) -> SafetyCommand | None:
+    """One tick at ``now`` (ROS and steady time alike) with the last command measured back (perfect
+    tracking: a robot that follows every command exactly)."""
+    limiter = controller.safety.limiter
+    controller.observe_joint_state(controller.joint_names, limiter.positions, limiter.velocities, now)
+    return controller.tick(now, now)
+
+
 def run_loop(
     controller: EnsemblingController, bench: BenchSettings, seconds: float, rng: np.random.Generator
 ) -> dict[str, Any]:
@@ -124,7 +141,7 @@ def run_loop(
     settings = controller.settings
     limits = controller.safety.limiter.limits
     schedule = _chunk_schedule(limits, bench, seconds, rng)
-    controller.safety.enable(_centre(limits))
+    enable_tracked(controller, _centre(limits), 0.0)
     compute, preview_compute, live = [], [], []
     statuses: dict[str, int] = {}
     delivered = 0
@@ -135,7 +152,7 @@ def run_loop(
         while delivered < len(schedule) and schedule[delivered][0] <= now:
             controller.add_chunk(ActionChunkData.from_flat(**schedule[delivered][1]), now)
             delivered += 1
-        command = controller.tick(now)
+        command = tick_tracked(controller, now)
         ticked = time.perf_counter()
         controller.preview(now, settings.preview.points, settings.preview.step)
         compute.append(ticked - begin)

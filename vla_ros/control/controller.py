@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -9,8 +10,19 @@ import numpy as np
 from vla_ros.control.chunk import ActionChunkData
 from vla_ros.control.ensembler import TemporalEnsembler
 from vla_ros.control.limits import JointLimits
-from vla_ros.control.safety import SafetyCommand, SafetyFilter
+from vla_ros.control.measured import MeasuredJoints
+from vla_ros.control.safety import (
+    ACTIVE,
+    CLOCK_STALLED,
+    DEADMAN,
+    IDLE,
+    STALE,
+    STALE_JOINT_STATES,
+    SafetyCommand,
+    SafetyFilter,
+)
 from vla_ros.control.settings import ControllerSettings
+from vla_ros.control.watchdog import ClockWatchdog, Watchdog
 
 
 @dataclass(frozen=True)
@@ -25,75 +37,135 @@ class CommandPreview:
 class EnsemblingController:
     """Blends live chunks by time (:class:`TemporalEnsembler`) and limits the result (:class:`SafetyFilter`).
 
-    The node calls :meth:`add_chunk` from its subscription, :meth:`tick` from its fixed-rate timer
-    and :meth:`preview` when streaming a horizon; ``safety`` holds enable/e-stop.
+    The node calls :meth:`add_chunk`, :meth:`observe_joint_state` and :meth:`heartbeat` from its
+    subscriptions, :meth:`tick` from its fixed-rate loop and :meth:`preview` when streaming a horizon.
+    ``steady`` times (s) come from a monotonic clock and drive every watchdog; ``now`` is the ROS time
+    chunks are stamped in. Holds, by precedence: the ROS clock stalled (``clock_timeout``), joint states
+    stale (``joint_state_timeout``), deadman heartbeat missing (when ``heartbeat_timeout`` > 0), no chunk
+    since the last stop (IDLE), no chunk for ``stale_timeout`` (STALE).
     """
 
     def __init__(self, limits: JointLimits, settings: ControllerSettings) -> None:
-        command_limits = limits.scaled(settings.safety.velocity_scale, settings.safety.acceleration_scale)
-        self.settings = settings
+        self.limits = limits
         self.ensembler = TemporalEnsembler(limits.joint_names, settings.m)
         self.safety = SafetyFilter(
-            command_limits, settings.period, settings.safety.stale_timeout, settings.safety.enabled_at_start
+            limits, settings.period, settings.safety.enabled_at_start, settings.safety.rest_speed
         )
-        self.last_input_time: float | None = None
+        self.measured = MeasuredJoints(limits.joint_names, settings.safety.joint_state_timeout)
+        self.chunks_watchdog = Watchdog(settings.safety.stale_timeout)
+        self.deadman = Watchdog(settings.safety.heartbeat_timeout)
+        self.clock = ClockWatchdog(settings.safety.clock_timeout)
+        self.apply(settings)
+
+    def apply(self, settings: ControllerSettings) -> None:
+        """Take new settings (at start and when parameters change at run time)."""
+        safety = settings.safety
+        self.settings = settings
+        self.ensembler.m = settings.m
+        self.safety.limiter.limits = self.limits.scaled(safety.velocity_scale, safety.acceleration_scale)
+        self.safety.limiter.period = settings.period
+        self.safety.rest_speed = safety.rest_speed
+        self.measured.timeout = safety.joint_state_timeout
+        self.chunks_watchdog.timeout = safety.stale_timeout
+        self.deadman.timeout = safety.heartbeat_timeout
+        self.clock.timeout = safety.clock_timeout
 
     @property
     def joint_names(self) -> tuple[str, ...]:
         """The controlled joints, in command order."""
         return self.ensembler.joint_names
 
-    def add_chunk(self, chunk: ActionChunkData, now: float) -> bool:
-        """Accept a chunk received at ``now``; False (dropped) while the e-stop is latched.
+    # ------------------------------------------------------------------ inputs
+    def add_chunk(self, chunk: ActionChunkData, steady: float) -> bool:
+        """Accept a chunk received at ``steady``; False (dropped) while an e-stop or fault is latched.
 
         Raises :class:`~vla_ros.control.errors.JointNamesError` when its joints differ.
         """
-        if self.safety.estopped:
+        if self.safety.latched:
             return False
         self.ensembler.add(chunk)
-        self.last_input_time = now
+        self.chunks_watchdog.feed(steady)
         return True
+
+    def observe_joint_state(
+        self, names: Sequence[str], positions: Sequence[float], velocities: Sequence[float], steady: float
+    ) -> None:
+        """A measured joint state sample (raises :class:`~vla_ros.control.measured.JointStateError`);
+        commanding starts from the first complete measurement."""
+        self.measured.update(names, positions, velocities, steady)
+        state = self.measured.state(steady)
+        if state is not None and not self.safety.initialized:
+            self.safety.initialize(state[0])
+
+    def heartbeat(self, alive: bool, steady: float) -> None:
+        """A deadman heartbeat: ``alive`` False (a released enabling switch) holds at once."""
+        if alive:
+            self.deadman.feed(steady)
+        else:
+            self.deadman.clear()
+
+    # ------------------------------------------------------------------ commands
+    def enable(self, steady: float) -> str | None:
+        """Enable actuation from the recent measured state; the refusal reason, or None."""
+        state = self.measured.state(steady)
+        return self.safety.enable(*(state if state is not None else (None, None)))
 
     def trigger_estop(self, reason: str) -> None:
         """Latch the e-stop and forget every live chunk (nothing old resumes after the reset)."""
         self.safety.trigger_estop(reason)
-        self.ensembler.clear()
-        self.last_input_time = None
+        self.stop()
+
+    def trigger_fault(self, reason: str) -> None:
+        """Latch a fault (brake and hold) and forget every live chunk."""
+        self.safety.trigger_fault(reason)
+        self.stop()
 
     def stop(self) -> None:
         """Forget every live chunk (an episode ended): brake within the limits and hold (IDLE)."""
         self.ensembler.clear()
-        self.last_input_time = None
+        self.chunks_watchdog.clear()
 
-    def reset_estop(self) -> None:
-        """Clear the e-stop; the arm holds until a new chunk arrives."""
-        self.safety.reset_estop()
+    def reset(self) -> None:
+        """Clear the e-stop and fault latches; actuation stays off until :meth:`enable`."""
+        self.safety.reset()
 
-    def tick(self, now: float) -> SafetyCommand | None:
-        """The command for the tick at ``now``; None until the safety filter is initialised."""
+    # ------------------------------------------------------------------ ticks
+    def hold_reason(self, steady: float) -> str | None:
+        """The watchdog that holds the arm now, or None."""
+        if self.clock.stalled(steady):
+            return CLOCK_STALLED
+        if self.measured.state(steady) is None:
+            return STALE_JOINT_STATES
+        if self.settings.safety.heartbeat_timeout > 0.0 and self.deadman.expired(steady):
+            return DEADMAN
+        if self.chunks_watchdog.last is None:
+            return IDLE
+        if self.chunks_watchdog.expired(steady):
+            return STALE
+        return None
+
+    def tick(self, now: float, steady: float) -> SafetyCommand | None:
+        """The command for the tick at ROS time ``now``; None until the first complete joint state."""
+        self.clock.observe(now, steady)
         action = self.ensembler.sample(now)
+        measured = self.measured.state(steady)
         return self.safety.step(
-            now,
             None if action is None else action.positions,
             None if action is None else action.gripper,
-            self.last_input_time,
+            self.hold_reason(steady),
+            None if measured is None else measured[0],
         )
 
     def preview(self, now: float, count: int, step: float) -> CommandPreview:
         """``count`` future commands at ``now + k * step`` (k = 1..count), limited like real ticks.
 
         Continues from the current commanded state on a copy of the limiter (stepping at ``step``);
-        times no chunk covers, or any hold state, brake and hold. Call it after :meth:`tick`.
+        times no chunk covers, or any state but ACTIVE, brake and hold. Call it after :meth:`tick`.
         """
         limiter = self.safety.limiter.copy()
         limiter.period = step
-        holding = (
-            self.safety.estopped
-            or self.last_input_time is None
-            or now - self.last_input_time > self.safety.stale_timeout
-        )
         times = step * np.arange(1, count + 1)
-        actions = [] if holding else self.ensembler.horizon(now + times)
+        actions = self.ensembler.horizon(now + times) if self.safety.status == ACTIVE else []
         positions, velocities = [], []
         for index in range(count):
             q, qd = limiter.step(actions[index].positions if index < len(actions) else None)

@@ -1,4 +1,4 @@
-"""Safety of joint commands: limiting, stale-input hold, latching e-stop, enable, workspace box.
+"""Safety of joint commands: limiting, the hold / e-stop / fault / enable state machine, workspace box.
 
 :class:`CommandLimiter` turns any target sequence into commands that stay within the position,
 velocity and acceleration limits at the tick period: the command follows the target's own motion
@@ -94,7 +94,7 @@ class CommandLimiter:
 
 @dataclass(frozen=True)
 class SafetyCommand:
-    """One tick's output. ``publish`` is False while actuation is disabled."""
+    """One tick's output. ``publish`` is False while actuation is disabled and at rest."""
 
     positions: np.ndarray
     velocities: np.ndarray
@@ -105,83 +105,167 @@ class SafetyCommand:
 
 ACTIVE = "active"
 DISABLED = "disabled"
+DISABLING = "disabling"
 ESTOP = "estop"
+FAULT = "fault"
 IDLE = "idle"
 STALE = "stale"
 NO_TARGET = "no_target"
-HOLDS = frozenset({STALE, NO_TARGET})
-"""The holds that interrupt motion while input is expected (a slow or dead upstream), unlike IDLE
-(no input since the last stop: an episode ended, an e-stop reset, nothing sent yet)."""
+STALE_JOINT_STATES = "stale_joint_states"
+CLOCK_STALLED = "clock_stalled"
+DEADMAN = "deadman"
+HOLDS = frozenset({STALE, NO_TARGET, STALE_JOINT_STATES, CLOCK_STALLED, DEADMAN})
+"""The holds that interrupt motion while input is expected (a slow or dead upstream, a lost measurement,
+clock or deadman), unlike IDLE (no input since the last stop: an episode ended, nothing sent yet)."""
+LATCHED = frozenset({ESTOP, FAULT})
+"""States that only ``reset`` (then ``enable``) leaves."""
+
+OK, WARN, ERROR = 0, 1, 2
+
+ENABLE_POSITION_TOLERANCE = 1e-3
+"""How far (rad or m) a measured position may lie outside the command limits for enabling."""
+
+
+def severity(status: str) -> int:
+    """OK, WARN (a hold: the robot waits for something) or ERROR (latched: a person must act)."""
+    if status in LATCHED:
+        return ERROR
+    return WARN if status in HOLDS else OK
 
 
 class SafetyFilter:
-    """Limits every command and decides when to hold.
+    """Limits every command and decides when to hold: the controller's state machine.
 
-    Holds (brake, then keep position) on a latched e-stop (ESTOP), without input since the last stop
-    (IDLE), when the last input is older than ``stale_timeout`` (STALE: a deadman for a dead upstream)
-    and when no live chunk covers now or the target is not finite (NO_TARGET); publishes nothing while
-    disabled. ``enable`` and ``initialize`` start from the measured positions.
+    States, by precedence: FAULT and ESTOP (latched: brake, hold; :meth:`reset` leaves them for
+    DISABLED), DISABLING (``disable`` during motion: brake, then DISABLED: nothing published), the hold
+    the caller reports (a watchdog: stale joint states, stalled clock, deadman, IDLE, STALE), NO_TARGET
+    (nothing covers now, or not finite) and ACTIVE. Every hold brakes within the limits and keeps the
+    position. Only :meth:`enable` starts actuation, from a measured state it checks; every resume from a
+    hold at rest starts again from the measured state (re-anchoring: a hand-moved arm never jumps back).
     """
 
-    def __init__(self, limits: JointLimits, period: float, stale_timeout: float, enabled: bool) -> None:
+    def __init__(self, limits: JointLimits, period: float, enabled: bool, rest_speed: float) -> None:
         self.limiter = CommandLimiter(limits, period)
-        self.stale_timeout = stale_timeout
         self.enabled = enabled
+        self.rest_speed = rest_speed
         self.initialized = False
         self.estop_reason: str | None = None
+        self.fault_reason: str | None = None
         self.gripper: float | None = None
+        self.status = DISABLED
 
     @property
     def estopped(self) -> bool:
         """True while the e-stop is latched."""
         return self.estop_reason is not None
 
+    @property
+    def latched(self) -> bool:
+        """True while an e-stop or a fault is latched."""
+        return self.estop_reason is not None or self.fault_reason is not None
+
+    @property
+    def at_rest(self) -> bool:
+        """True when the command is not moving."""
+        return not np.any(self.limiter.velocities)
+
     def initialize(self, measured_positions: np.ndarray) -> None:
         """Start commanding from the measured positions, at rest."""
         self.limiter.reset(measured_positions)
         self.initialized = True
 
-    def enable(self, measured_positions: np.ndarray) -> None:
-        """Enable actuation, starting from the measured positions."""
-        self.initialize(measured_positions)
-        self.enabled = True
+    def enable_refusal(self, positions: np.ndarray | None, velocities: np.ndarray | None) -> str | None:
+        """Why actuation may not start from this measured state (None: it may); None arrays: no
+        recent measurement."""
+        limits = self.limiter.limits
+        if self.latched:
+            return f"{'e-stop' if self.estopped else 'fault'} latched: call ~/reset_estop first"
+        if positions is None or velocities is None:
+            return "no recent joint state of every controlled joint"
+        if not (np.all(np.isfinite(positions)) and np.all(np.isfinite(velocities))):
+            return "the measured joint state is not finite"
+        outside = [
+            name
+            for name, q, lo, hi in zip(limits.joint_names, positions, limits.lower, limits.upper, strict=True)
+            if not lo - ENABLE_POSITION_TOLERANCE <= q <= hi + ENABLE_POSITION_TOLERANCE
+        ]
+        if outside:
+            return f"measured positions of {outside} are outside the command limits"
+        if np.max(np.abs(velocities)) > self.rest_speed:
+            return (
+                f"the arm is moving ({np.max(np.abs(velocities)):.3f} > {self.rest_speed:g} /s): "
+                "enable from standstill"
+            )
+        if not self.at_rest:
+            return "still braking"
+        return None
+
+    def enable(self, positions: np.ndarray | None, velocities: np.ndarray | None) -> str | None:
+        """Enable actuation from the measured state; the refusal reason (nothing changes) or None."""
+        refusal = self.enable_refusal(positions, velocities)
+        if refusal is None:
+            assert positions is not None
+            self.initialize(positions)
+            self.enabled = True
+        return refusal
 
     def disable(self) -> None:
-        """Disable actuation (nothing is published until enabled again)."""
+        """Disable actuation: brake within the limits, then publish nothing until enabled again."""
         self.enabled = False
 
     def trigger_estop(self, reason: str) -> None:
-        """Latch the e-stop (the first reason is kept) until :meth:`reset_estop`."""
+        """Latch the e-stop (the first reason is kept) until :meth:`reset`."""
         if self.estop_reason is None:
             self.estop_reason = reason or "e-stop"
 
-    def reset_estop(self) -> None:
-        """Clear the e-stop latch."""
-        self.estop_reason = None
+    def trigger_fault(self, reason: str) -> None:
+        """Latch a fault (the first reason is kept) until :meth:`reset`."""
+        if self.fault_reason is None:
+            self.fault_reason = reason or "fault"
+
+    def reset(self) -> None:
+        """Clear the e-stop and fault latches; actuation stays disabled until :meth:`enable`."""
+        self.estop_reason = self.fault_reason = None
+        self.enabled = False
+
+    def _status(self, target: np.ndarray | None, hold: str | None) -> str:
+        if self.fault_reason is not None:
+            return FAULT
+        if self.estopped:
+            return ESTOP
+        if not self.enabled:
+            return DISABLED if self.at_rest else DISABLING
+        if hold is not None:
+            return hold
+        if target is None or not np.all(np.isfinite(target)):
+            return NO_TARGET
+        return ACTIVE
 
     def step(
-        self, now: float, target: np.ndarray | None, gripper: float | None, last_input_time: float | None
+        self,
+        target: np.ndarray | None,
+        gripper: float | None,
+        hold: str | None,
+        measured_positions: np.ndarray | None,
     ) -> SafetyCommand | None:
-        """One tick: the limited command for ``target``, or a hold; None before :meth:`initialize`."""
+        """One tick: the limited command for ``target``, or a brake toward a hold; None before
+        :meth:`initialize`. ``hold``: the caller's reason to hold (a watchdog), or None.
+        ``measured_positions`` (recent, or None) are where a resume at rest starts from."""
         if not self.initialized:
             return None
-        if not self.enabled:
+        status = self._status(target, hold)
+        resuming = status == ACTIVE and self.status != ACTIVE
+        self.status = status
+        if status == DISABLED:
             return SafetyCommand(
                 self.limiter.positions.copy(),
                 np.zeros_like(self.limiter.positions),
                 self.gripper,
-                DISABLED,
+                status,
                 False,
             )
-        status = ACTIVE
-        if self.estopped:
-            status = ESTOP
-        elif last_input_time is None:
-            status = IDLE
-        elif now - last_input_time > self.stale_timeout:
-            status = STALE
-        elif target is None or not np.all(np.isfinite(target)):
-            status = NO_TARGET
+        if resuming and self.at_rest and measured_positions is not None:
+            self.limiter.reset(measured_positions)
         positions, velocities = self.limiter.step(target if status == ACTIVE else None)
         if status == ACTIVE and gripper is not None:
             self.gripper = min(max(float(gripper), 0.0), 1.0)

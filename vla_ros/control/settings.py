@@ -308,6 +308,10 @@ class SafetySettings:
     velocity_scale: float
     acceleration_scale: float
     stale_timeout: float
+    joint_state_timeout: float
+    clock_timeout: float
+    heartbeat_timeout: float
+    rest_speed: float
     enabled_at_start: bool
 
     @classmethod
@@ -316,6 +320,10 @@ class SafetySettings:
             velocity_scale=section.number("velocity_scale", 0.0, 1.0, low_open=True),
             acceleration_scale=section.number("acceleration_scale", 0.0, 1.0, low_open=True),
             stale_timeout=section.number("stale_timeout", 0.0, 10.0, low_open=True),
+            joint_state_timeout=section.number("joint_state_timeout", 0.0, 10.0, low_open=True),
+            clock_timeout=section.number("clock_timeout", 0.0, 10.0, low_open=True),
+            heartbeat_timeout=section.number("heartbeat_timeout", 0.0, 10.0),
+            rest_speed=section.number("rest_speed", 0.0, 1.0, low_open=True),
             enabled_at_start=section.flag("enabled_at_start"),
         )
 

@@ -2,7 +2,9 @@
 
 Subscribes ``interface.keyframe_topic`` (vla_ros/KeyframeTarget, reliable; the pose in the robot base
 frame, or an empty frame_id), ``interface.joint_state_topic`` (sensor_msgs/JointState, sensor-data QoS;
-mapped by name in every message, a message with non-finite or missing arm positions is ignored) and
+merged by name from any number of publishers; a message with mismatched lengths or a non-finite arm
+value is refused with a throttled warning; nothing is planned from a state older than
+``interface.joint_state_timeout``) and
 ``interface.episode_topic`` (vla_ros/EpisodeStatus, latched): only the keyframes of the active episode
 are executed (without an active episode, only keyframes without one), and when the episode ends, or a
 new one starts, streaming stops at once (the controller then brakes and holds).
@@ -21,6 +23,8 @@ Publishes:
   ``moving``, ``reached``, ``rejected``, ``stopped``), ``keyframe_index``, ``episode_id`` and ``message``
   (the reason of a rejection or a stop).
 - ``~/planned_path`` (visualization_msgs/Marker LINE_STRIP, latched): the planned TCP path.
+- ``/diagnostics`` (diagnostic_msgs/DiagnosticArray): the status and counters, on every change and every
+  ``interface.status_period`` s; WARN while waiting for joint states or after a rejection.
 
 A target that is unreachable, outside the workspace box, in another frame or not a valid pose is
 rejected with an error log and a ``rejected`` status; nothing moves toward it (a previous, accepted
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,6 +52,7 @@ from vla_ros.config import ConfigError, from_dict
 from vla_ros.control.errors import ControlError
 from vla_ros.control.executor import ChunkExecutor
 from vla_ros.control.keyframe import KeyframeReachedDetector
+from vla_ros.control.measured import JointStateError, MeasuredJoints
 from vla_ros.control.pose import Pose
 from vla_ros.control.settings import CONFIG_FILE, EXECUTOR_NODE, ExecutorSettings
 from vla_ros.control.trajectory import JointPlan
@@ -54,13 +60,14 @@ from vla_ros.episode import EpisodeGate, state_name
 from vla_ros.msg import ActionChunk, EpisodeStatus, KeyframeRejection, KeyframeTarget
 from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_to_message
-from vla_ros.ros.joint_states import JointStateError, joint_positions
+from vla_ros.ros.diagnostics import DiagnosticsPublisher
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
 
 PATH_WIDTH = 0.005  # m, line width of the planned-path marker
+WARNING_STATES = frozenset({"waiting_for_joint_states", "rejected"})
 
 
 class KeyframeFrameError(ControlError):
@@ -73,12 +80,16 @@ class ExecutorInterface:
 
     keyframe_topic: str
     joint_state_topic: str
+    joint_state_timeout: float
     episode_topic: str
     path_marker_points: int
+    status_period: float
 
     def __post_init__(self) -> None:
         if self.path_marker_points < 0 or self.path_marker_points == 1:
             raise ConfigError("interface.path_marker_points must be 0 (off) or >= 2")
+        if not (self.joint_state_timeout > 0.0 and self.status_period > 0.0):
+            raise ConfigError("interface.joint_state_timeout and interface.status_period must be > 0")
 
 
 class ChunkExecutorNode(Node):
@@ -92,18 +103,20 @@ class ChunkExecutorNode(Node):
         self.kinematics = declare_robot_kinematics(self, self.settings.robot)
         self.chunk_executor = ChunkExecutor(self.kinematics, self.settings)
         self.detector = KeyframeReachedDetector(self.settings.keyframe_reached)
-        self._positions: np.ndarray | None = None
-        self._velocities: np.ndarray | None = None
+        self._measured = MeasuredJoints(self.kinematics.joint_names, self.interface.joint_state_timeout)
         self._pending: KeyframeTarget | None = None
         self._keyframe: KeyframeTarget | None = None
         self._shown_plan: JointPlan | None = None
         self.gate = EpisodeGate()
+        self._counters = {"keyframes_rejected": 0, "joint_states_rejected": 0, "replans_failed": 0}
+        self._status: dict = {}
 
         self._chunk_pub = self.create_publisher(ActionChunk, "~/chunk", RELIABLE)
         self._reached_pub = self.create_publisher(KeyframeTarget, "~/keyframe_reached", RELIABLE)
         self._rejected_pub = self.create_publisher(KeyframeRejection, "~/keyframe_rejected", RELIABLE)
         self._status_pub = self.create_publisher(String, "~/status", LATCHED)
         self._path_pub = self.create_publisher(Marker, "~/planned_path", LATCHED)
+        self._diagnostics = DiagnosticsPublisher(self, "keyframe execution")
         self.create_subscription(KeyframeTarget, self.interface.keyframe_topic, self._on_keyframe, RELIABLE)
         self.create_subscription(
             JointState, self.interface.joint_state_topic, self._on_joint_state, qos_profile_sensor_data
@@ -112,6 +125,7 @@ class ChunkExecutorNode(Node):
             EpisodeStatus, self.interface.episode_topic, self._on_episode, EPISODE_EVENTS
         )
         self.create_timer(1.0 / self.settings.chunk.replan_rate, self._on_replan)
+        self.create_timer(self.interface.status_period, self._publish_diagnostics)
         self._publish_status("idle", None, "no target yet")
         self.get_logger().info(
             f"keyframes from {self.interface.keyframe_topic}; chunks of {self.settings.chunk.horizon} x "
@@ -122,13 +136,25 @@ class ChunkExecutorNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     def _publish_status(self, state: str, keyframe_index: int | None, message: str) -> None:
-        report = {
+        self._status = {
             "state": state,
             "keyframe_index": keyframe_index,
             "episode_id": self.gate.active,
             "message": message,
+            **self._counters,
         }
-        self._status_pub.publish(String(data=json.dumps(report)))
+        self._status_pub.publish(String(data=json.dumps(self._status)))
+        self._publish_diagnostics()
+
+    def _publish_diagnostics(self) -> None:
+        """The status on /diagnostics: WARN while waiting for joint states or after a rejection."""
+        status = self._status
+        stale = self._measured.stale_joints(time.monotonic())
+        level = 1 if stale or status["state"] in WARNING_STATES else 0
+        message = f"{status['state']}: {status['message']}"
+        if stale:
+            message += f"; no recent joint state of {stale}"
+        self._diagnostics.publish(level, message, status)
 
     # ------------------------------------------------------------------ inputs
     def _on_episode(self, message: EpisodeStatus) -> None:
@@ -149,11 +175,16 @@ class ChunkExecutorNode(Node):
             if stopped:
                 self.get_logger().info(f"stopped streaming: {reason}")
 
+    def _measured_state(self) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+        """(positions, velocities) when every joint was measured recently, else (None, None)."""
+        return self._measured.state(time.monotonic()) or (None, None)
+
     def _on_joint_state(self, message: JointState) -> None:
         try:
-            self._positions, self._velocities = joint_positions(message, self.kinematics.joint_names)
+            self._measured.update(message.name, message.position, message.velocity, time.monotonic())
         except JointStateError as error:
-            self.get_logger().error(f"ignoring a joint state: {error}", throttle_duration_sec=5.0)
+            self._counters["joint_states_rejected"] += 1
+            self.get_logger().warning(f"ignoring a joint state: {error}", throttle_duration_sec=5.0)
             return
         if self._pending is not None:
             pending, self._pending = self._pending, None
@@ -167,7 +198,8 @@ class ChunkExecutorNode(Node):
                 f"ignoring keyframe {index} of episode {message.episode_id!r}: not the active one"
             )
             return
-        if self._positions is None or self._velocities is None:
+        positions, velocities = self._measured_state()
+        if positions is None or velocities is None:
             self._pending = message
             self._publish_status("waiting_for_joint_states", index, "planning once joint states arrive")
             return
@@ -183,9 +215,10 @@ class ChunkExecutorNode(Node):
                 [orientation.x, orientation.y, orientation.z, orientation.w],
             )
             chunk = self.chunk_executor.set_target(
-                pose, message.gripper_open, self._now(), self._positions, self._velocities
+                pose, message.gripper_open, self._now(), positions, velocities
             )
         except ControlError as error:
+            self._counters["keyframes_rejected"] += 1
             self.get_logger().error(f"keyframe {index} rejected, no motion toward it: {error}")
             self._publish_status("rejected", index, str(error))
             self._rejected_pub.publish(KeyframeRejection(target=message, reason=str(error)))
@@ -201,11 +234,19 @@ class ChunkExecutorNode(Node):
 
     # ------------------------------------------------------------------ periodic work
     def _on_replan(self) -> None:
-        if self.chunk_executor.target is None or self._positions is None or self._velocities is None:
+        positions, velocities = self._measured_state()
+        if self.chunk_executor.target is None:
+            return
+        if positions is None or velocities is None:
+            self.get_logger().warning(
+                "not re-planning: no recent joint state (the controller holds the arm)",
+                throttle_duration_sec=5.0,
+            )
             return
         try:
-            chunk = self.chunk_executor.update(self._now(), self._positions, self._velocities)
+            chunk = self.chunk_executor.update(self._now(), positions, velocities)
         except ControlError as error:
+            self._counters["replans_failed"] += 1
             self.get_logger().error(f"re-planning failed: {error}", throttle_duration_sec=1.0)
             return
         if chunk is not None:
@@ -218,11 +259,12 @@ class ChunkExecutorNode(Node):
         self._publish_path()
 
     def _check_reached(self) -> None:
-        if self._keyframe is None or self.detector.reached or self._positions is None:
+        positions, velocities = self._measured_state()
+        if self._keyframe is None or self.detector.reached or positions is None:
             return
         self.detector.not_before = self.chunk_executor.keyframe_done_time
-        tcp = self.kinematics.forward(self._positions)
-        if self.detector.update(self._now(), tcp, self._velocities):
+        tcp = self.kinematics.forward(positions)
+        if self.detector.update(self._now(), tcp, velocities):
             index = int(self._keyframe.keyframe_index)
             self._reached_pub.publish(self._keyframe)
             message = (

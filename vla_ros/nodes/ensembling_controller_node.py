@@ -1,36 +1,51 @@
 """The temporal-ensembling controller node: every ActionChunk in, safe joint commands out at a fixed rate.
 
 Subscribes (reliable): ``interface.chunk_topic`` (vla_ros/ActionChunk; malformed chunks, unknown joint
-names or NaN are rejected with the reason in the log), ``interface.estop_topic`` (std_msgs/Bool, true
-latches the e-stop), ``interface.joint_state_topic`` (sensor_msgs/JointState, sensor-data QoS: where
-commanding starts) and ``interface.episode_topic`` (vla_ros/EpisodeStatus, latched): only chunks of
-the active episode are blended (without an active episode, only chunks without one); when the episode
-ends the live chunks are dropped, so the arm brakes within the limits and holds; when a new one starts
-at rest, commanding restarts from the measured state. An e-stop also ends the running episode (its
-reason on ``interface.stop_episode_topic``), so clearing it never resumes the old motion.
+names or NaN are rejected with the reason in the log), ``interface.estop_topic`` (std_msgs/Bool, the
+state of an e-stop input: true latches the e-stop), ``interface.heartbeat_topic`` (std_msgs/Bool, the
+deadman, see below), ``interface.joint_state_topic`` (sensor_msgs/JointState, sensor-data QoS: merged
+by joint name from any number of publishers; a sample with mismatched lengths, repeated names or a
+non-finite value is refused with a throttled warning) and ``interface.episode_topic``
+(vla_ros/EpisodeStatus, latched): only chunks of the active episode are blended (without an active
+episode, only chunks without one); when the episode ends the live chunks are dropped, so the arm brakes
+within the limits and holds. An e-stop also ends the running episode (its reason on
+``interface.stop_episode_topic``), so clearing it never resumes the old motion.
 
 Commands through the driver ``driver.arm`` (joint_trajectory_controller, forward_position_controller or
 MoveIt Servo) and the gripper through ``driver.gripper`` (see :mod:`vla_ros.ros.command_drivers`).
 
-Publishes ``~/status`` (std_msgs/String, latched, JSON: state, enabled, e-stop reason, active episode,
-live chunks, counters (``hold_transitions``: active -> stale or no_target, motion interrupted while
-input was expected), and the loop's period error / lateness / tick cost p50/p99/max over the last
-``interface.timing_window`` ticks) every ``interface.status_period`` s and on every change, and
-``~/commanded_state`` (sensor_msgs/JointState) with each published command (for RViz and plots).
+States (``~/status``, see :mod:`vla_ros.control.safety`): ``active``; the holds ``idle`` (no chunk
+since the last stop), ``stale`` (no chunk for ``safety.stale_timeout``), ``no_target``,
+``stale_joint_states`` (no joint state of every joint for ``safety.joint_state_timeout``),
+``clock_stalled`` (ROS time frozen for ``safety.clock_timeout``), ``deadman`` (with
+``safety.heartbeat_timeout`` > 0: no true heartbeat within it, or a false); the latched ``estop`` and
+``fault`` (an unexpected error in the control loop); ``disabling`` then ``disabled``. Every hold, the
+latches and ``~/disable`` brake within the limits, then hold the position. Watchdogs run on the steady
+clock. A resume from a hold at rest starts from the measured state (a hand-moved arm never jumps back).
 
-Services: ``~/enable`` and ``~/disable`` (std_srvs/Trigger; enable starts from the measured state),
-``~/estop`` and ``~/reset_estop`` (std_srvs/Trigger).
+Services (std_srvs/Trigger): ``~/estop``; ``~/reset_estop`` clears the e-stop and fault latches (refused
+while the e-stop input still says true) and leaves actuation disabled; ``~/enable`` starts actuation from
+the measured state, only when it is recent, finite, within the limits and at rest (refused with the
+reason otherwise); ``~/disable`` brakes, then publishes nothing.
 
-Behaviour: actuation is off until enabled unless ``safety.enabled_at_start``; while disabled nothing is
-published. The loop runs in its own thread at absolute deadlines (``start + k * period``; missed
-deadlines are skipped and counted), under SCHED_FIFO when ``realtime_priority`` > 0 and allowed; the
-callback thread then runs one priority level lower (it holds the GIL the loop needs: without it, any
-other process could preempt it while it holds the GIL, a priority inversion), and the GIL switch
-interval is cut to a fiftieth of the period. On an
-e-stop, no input since the last stop (idle), stale input (no chunk for ``safety.stale_timeout``: the
-deadman for a dead upstream) or no chunk covering now, the command brakes
-within the acceleration limits and then stays quiet: the controllers hold the last command (never zeros,
-never a jump, nothing published while at rest).
+Publishes ``~/status`` (std_msgs/String, latched, JSON: state, reason, enabled, e-stop and fault
+reasons, active episode, live chunks, joint-state age, counters (``hold_transitions``: active -> a hold,
+motion interrupted while input was expected), and the loop's period error / lateness / tick cost
+p50/p99/max over the last ``interface.timing_window`` ticks) every ``interface.status_period`` s and on
+every change, the same on ``/diagnostics`` (diagnostic_msgs/DiagnosticArray: OK, WARN on a hold, ERROR
+when latched), and ``~/commanded_state`` (sensor_msgs/JointState) with each published command.
+
+Parameters: ``rate``, ``ensembling.m``, the ``safety`` scales and timeouts and ``preview`` change at run
+time (``ros2 param set``, validated: a bad value is refused with the reason); every other parameter is
+read-only once the node runs.
+
+Behaviour: actuation is off until enabled unless ``safety.enabled_at_start``. The loop runs in its own
+thread at absolute deadlines (``start + k * period``; missed deadlines are skipped and counted), under
+SCHED_FIFO when ``realtime_priority`` > 0 and allowed; the callback thread then runs one priority level
+lower (it holds the GIL the loop needs: without it, any other process could preempt it while it holds
+the GIL, a priority inversion), and the GIL switch interval is cut to a fiftieth of the period. While
+held and at rest nothing is published: the controllers hold the last command (never zeros, never a
+jump).
 """
 
 from __future__ import annotations
@@ -40,6 +55,7 @@ import json
 import sys
 import threading
 import time
+import traceback
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +71,9 @@ from std_srvs.srv import Trigger
 from vla_ros.config import ConfigError, from_dict
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import ControlError, InvalidChunkError
+from vla_ros.control.measured import JointStateError
 from vla_ros.control.realtime import RealtimeUnavailableError, set_realtime_priority
-from vla_ros.control.safety import ACTIVE, HOLDS, SafetyCommand
+from vla_ros.control.safety import ACTIVE, FAULT, HOLDS, SafetyCommand, severity
 from vla_ros.control.settings import CONFIG_FILE, CONTROLLER_NODE, ControllerSettings
 from vla_ros.episode import EpisodeGate, state_name
 from vla_ros.msg import ActionChunk, EpisodeStatus
@@ -68,13 +85,40 @@ from vla_ros.ros.command_drivers import (
     make_arm_driver,
     make_gripper_driver,
 )
-from vla_ros.ros.joint_states import JointStateError, joint_positions
-from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.diagnostics import DiagnosticsPublisher
+from vla_ros.ros.parameters import apply_runtime_parameters, declare_parameters_from_config
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
 
 UNINITIALIZED = "waiting_for_joint_states"
+RUNTIME_PARAMETERS = (
+    "rate",
+    "ensembling.m",
+    "safety.velocity_scale",
+    "safety.acceleration_scale",
+    "safety.stale_timeout",
+    "safety.joint_state_timeout",
+    "safety.clock_timeout",
+    "safety.heartbeat_timeout",
+    "safety.rest_speed",
+    "preview.points",
+    "preview.step",
+)
+DIAGNOSTIC_KEYS = (
+    "enabled",
+    "estop",
+    "fault",
+    "episode_id",
+    "live_chunks",
+    "joint_state_age_s",
+    "rate_hz",
+    "hold_transitions",
+    "chunks_rejected",
+    "joint_states_rejected",
+    "faults",
+)
+WARNING_PERIOD_S = 5.0  # throttle of repeated warnings about bad input
 
 
 @dataclass(frozen=True)
@@ -84,6 +128,7 @@ class ControllerInterface:
     chunk_topic: str
     joint_state_topic: str
     estop_topic: str
+    heartbeat_topic: str
     episode_topic: str
     stop_episode_topic: str
     status_period: float
@@ -143,7 +188,9 @@ class EnsemblingControllerNode(Node):
 
     def __init__(self) -> None:
         super().__init__(CONTROLLER_NODE)
-        parameters = declare_parameters_from_config(self, (ROBOT_CONFIG_FILE, CONFIG_FILE))
+        parameters = declare_parameters_from_config(
+            self, (ROBOT_CONFIG_FILE, CONFIG_FILE), runtime=RUNTIME_PARAMETERS
+        )
         self.interface = from_dict(
             ControllerInterface, parameters["interface"], f"{CONTROLLER_NODE}.interface"
         )
@@ -155,20 +202,25 @@ class EnsemblingControllerNode(Node):
         self.gripper_driver = make_gripper_driver(self, self.driver_settings)
         self.timing = LoopTiming(self.settings.period, self.interface.timing_window)
         self._lock = threading.Lock()
-        self._measured: np.ndarray | None = None
         self._state = UNINITIALIZED
         self._moving = False
+        self._estop_input = False
+        self._silenced = False  # a fault while braking from a fault: nothing more is commanded
         self.gate = EpisodeGate()
         self._counters = {
             "chunks_accepted": 0,
             "chunks_rejected": 0,
-            "chunks_dropped_estop": 0,
+            "chunks_dropped_latched": 0,
             "chunks_dropped_episode": 0,
+            "joint_states_rejected": 0,
             "hold_transitions": 0,
+            "faults": 0,
         }
         self._last_rejection = ""
+        self._last_joint_state_error = ""
 
         self._status_pub = self.create_publisher(String, "~/status", LATCHED)
+        self._diagnostics = DiagnosticsPublisher(self, "safety and control loop")
         self._commanded_pub = self.create_publisher(JointState, "~/commanded_state", RELIABLE)
         self._stop_episode_pub = self.create_publisher(String, self.interface.stop_episode_topic, RELIABLE)
         self.create_subscription(ActionChunk, self.interface.chunk_topic, self._on_chunk, RELIABLE)
@@ -176,6 +228,7 @@ class EnsemblingControllerNode(Node):
             JointState, self.interface.joint_state_topic, self._on_joint_state, qos_profile_sensor_data
         )
         self.create_subscription(Bool, self.interface.estop_topic, self._on_estop_topic, RELIABLE)
+        self.create_subscription(Bool, self.interface.heartbeat_topic, self._on_heartbeat, RELIABLE)
         self.create_subscription(
             EpisodeStatus, self.interface.episode_topic, self._on_episode, EPISODE_EVENTS
         )
@@ -184,6 +237,7 @@ class EnsemblingControllerNode(Node):
         self.create_service(Trigger, "~/estop", self._on_estop_service)
         self.create_service(Trigger, "~/reset_estop", self._on_reset_estop)
         self.create_timer(self.interface.status_period, self.publish_status)
+        apply_runtime_parameters(self, parameters, self._apply_parameters)
 
         if self.settings.realtime_priority > 1:
             # The executor thread (callbacks) shares the GIL with the loop: one level below the loop, so
@@ -193,12 +247,23 @@ class EnsemblingControllerNode(Node):
         self._running = True
         self._thread = threading.Thread(target=self._run, name="control_loop", daemon=True)
         self._thread.start()
+        safety = self.settings.safety
         self.get_logger().info(
             f"{self.settings.rate:g} Hz, driver {self.driver_settings.arm} -> {self.arm_driver.topic}, "
             f"gripper {self.driver_settings.gripper}, chunks from {self.interface.chunk_topic}, "
+            f"speed scales {safety.velocity_scale:g} / {safety.acceleration_scale:g}, "
+            f"deadman {safety.heartbeat_timeout or 'off'}, "
             f"actuation {'enabled' if self.settings.safety.enabled_at_start else 'disabled until ~/enable'}"
         )
         self.publish_status()
+
+    def _apply_parameters(self, parameters: dict[str, Any]) -> None:
+        """Validate and take run-time parameter changes (raises ConfigError to refuse)."""
+        settings = ControllerSettings.from_parameters(parameters)
+        with self._lock:
+            self.core.apply(settings)
+            self.settings = settings
+            self.timing.period = settings.period
 
     # ------------------------------------------------------------------ inputs
     def _now(self) -> float:
@@ -210,8 +275,6 @@ class EnsemblingControllerNode(Node):
             if change is None:
                 return
             self.core.stop()
-            if change.started and not self._moving and self._measured is not None:
-                self.core.safety.initialize(self._measured)  # at rest: start from where the arm is
         if change.started:
             self.get_logger().info(f"episode {change.episode_id} started")
         else:
@@ -230,7 +293,7 @@ class EnsemblingControllerNode(Node):
         try:
             chunk = chunk_from_message(message)
             with self._lock:
-                accepted = self.core.add_chunk(chunk, self._now())
+                accepted = self.core.add_chunk(chunk, time.monotonic())
         except InvalidChunkError as error:
             self._counters["chunks_rejected"] += 1
             self._last_rejection = str(error)
@@ -239,25 +302,32 @@ class EnsemblingControllerNode(Node):
         if accepted:
             self._counters["chunks_accepted"] += 1
         else:
-            self._counters["chunks_dropped_estop"] += 1
+            self._counters["chunks_dropped_latched"] += 1
             self.get_logger().warning(
-                f"dropped chunk {message.chunk_id} from '{message.source}': e-stop latched "
-                "(call ~/reset_estop)",
+                f"dropped chunk {message.chunk_id} from '{message.source}': e-stop or fault latched "
+                "(~/reset_estop, then ~/enable)",
                 throttle_duration_sec=2.0,
             )
 
     def _on_joint_state(self, message: JointState) -> None:
         try:
-            positions, _ = joint_positions(message, self.core.joint_names)
+            with self._lock:
+                self.core.observe_joint_state(
+                    message.name, message.position, message.velocity, time.monotonic()
+                )
         except JointStateError as error:
-            self.get_logger().error(f"ignoring a joint state: {error}", throttle_duration_sec=5.0)
-            return
+            self._counters["joint_states_rejected"] += 1
+            self._last_joint_state_error = str(error)
+            self.get_logger().warning(
+                f"ignoring a joint state: {error}", throttle_duration_sec=WARNING_PERIOD_S
+            )
+
+    def _on_heartbeat(self, message: Bool) -> None:
         with self._lock:
-            self._measured = positions
-            if not self.core.safety.initialized:
-                self.core.safety.initialize(positions)
+            self.core.heartbeat(message.data, time.monotonic())
 
     def _on_estop_topic(self, message: Bool) -> None:
+        self._estop_input = message.data
         if message.data:
             self._estop(f"{self.interface.estop_topic} true")
 
@@ -266,27 +336,54 @@ class EnsemblingControllerNode(Node):
             first = not self.core.safety.estopped
             self.core.trigger_estop(reason)
         if first:
-            self.get_logger().error(f"E-STOP latched ({reason}): braking to a hold; ~/reset_estop clears it")
+            self.get_logger().error(
+                f"E-STOP latched ({reason}): braking to a hold; ~/reset_estop, then ~/enable, resume"
+            )
             self._stop_episode_pub.publish(String(data=f"e-stop: {reason}"))
+        self.publish_status()
+
+    def _fault(self, error: BaseException) -> None:
+        """An unexpected error in the control loop: latch FAULT (brake, hold) and end the episode."""
+        reason = f"{type(error).__name__}: {error}"
+        with self._lock:
+            first = self.core.safety.fault_reason is None
+            if not first and self._state == FAULT:
+                self._silenced = True  # braking itself failed: command nothing more
+            self.core.trigger_fault(reason)
+        self._counters["faults"] += 1
+        if first:
+            self.get_logger().error(
+                f"FAULT in the control loop ({reason}): braking to a hold; ~/reset_estop, then ~/enable\n"
+                + "".join(traceback.format_exception(error))
+            )
+            self._stop_episode_pub.publish(String(data=f"controller fault: {reason}"))
+        elif self._silenced:
+            self.get_logger().error(
+                f"FAULT again while braking ({reason}): no more commands; the robot's own controllers hold",
+                throttle_duration_sec=WARNING_PERIOD_S,
+            )
         self.publish_status()
 
     # ------------------------------------------------------------------ services
     def _on_enable(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         with self._lock:
-            if self._measured is None:
-                response.success, response.message = False, "no joint state received yet"
-            else:
-                self.core.safety.enable(self._measured)
+            refusal = self.core.enable(time.monotonic())
+            if refusal is None:
                 self._moving = False
-                response.success, response.message = True, "actuation enabled from the measured state"
-        self.get_logger().info(response.message)
+                self._silenced = False
+        response.success = refusal is None
+        response.message = (
+            "actuation enabled from the measured state" if refusal is None else (f"not enabled: {refusal}")
+        )
+        (self.get_logger().info if refusal is None else self.get_logger().warning)(response.message)
         self.publish_status()
         return response
 
     def _on_disable(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         with self._lock:
             self.core.safety.disable()
-        response.success, response.message = True, "actuation disabled (nothing is published)"
+        response.success = True
+        response.message = "actuation disabled: braking to rest, then nothing is published"
         self.get_logger().info(response.message)
         self.publish_status()
         return response
@@ -297,11 +394,20 @@ class EnsemblingControllerNode(Node):
         return response
 
     def _on_reset_estop(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self._estop_input:
+            response.success = False
+            response.message = f"not reset: the e-stop input {self.interface.estop_topic} still says true"
+            self.get_logger().warning(response.message)
+            return response
         with self._lock:
-            was = self.core.safety.estop_reason
-            self.core.reset_estop()
+            safety = self.core.safety
+            was = [reason for reason in (safety.estop_reason, safety.fault_reason) if reason]
+            self.core.reset()
         response.success = True
-        response.message = f"e-stop cleared (was: {was})" if was else "e-stop was not latched"
+        response.message = (
+            f"cleared ({'; '.join(was) if was else 'nothing was latched'}); actuation stays disabled "
+            "until ~/enable"
+        )
         self.get_logger().info(response.message)
         self.publish_status()
         return response
@@ -318,8 +424,7 @@ class EnsemblingControllerNode(Node):
                 self.get_logger().info(f"control loop under SCHED_FIFO priority {priority}")
             except RealtimeUnavailableError as error:
                 self.get_logger().warning(f"{error}; the control loop runs with normal scheduling")
-        period = self.settings.period
-        deadline = time.monotonic() + period
+        deadline = time.monotonic() + self.settings.period
         while self._running and rclpy.ok(context=self.context):
             remaining = deadline - time.monotonic()
             if remaining > 0.0:
@@ -327,13 +432,12 @@ class EnsemblingControllerNode(Node):
             wake = time.monotonic()
             try:
                 self._tick()
-            except ControlError as error:
-                self.get_logger().error(f"tick failed: {error}", throttle_duration_sec=1.0)
-            except Exception:
+            except Exception as error:
                 if not rclpy.ok(context=self.context):
                     return  # Ctrl-C shut the context down during the tick: nothing to report
-                raise
+                self._fault(error)
             done = time.monotonic()
+            period = self.settings.period
             self.timing.record(deadline, wake, done)
             deadline += period
             if done > deadline:  # more than a period behind: skip the missed deadlines, no burst
@@ -344,9 +448,14 @@ class EnsemblingControllerNode(Node):
     def _tick(self) -> None:
         now = self._now()
         with self._lock:
-            command = self.core.tick(now)
+            command = self.core.tick(now, time.monotonic())
             state = UNINITIALIZED if command is None else command.status
-            publish = command is not None and command.publish and (command.status == ACTIVE or self._moving)
+            publish = (
+                command is not None
+                and command.publish
+                and (command.status == ACTIVE or self._moving)
+                and not self._silenced
+            )
             preview = None
             if publish and self.arm_driver.needs_preview:
                 preview = self.core.preview(now, self.settings.preview.points, self.settings.preview.step)
@@ -375,31 +484,74 @@ class EnsemblingControllerNode(Node):
         if state == ACTIVE or previous == UNINITIALIZED:
             self.get_logger().info(message)
         else:
-            self.get_logger().warning(f"{message}: holding")
+            self.get_logger().warning(f"{message}: {self._reason(state)}")
         self.publish_status()
 
     # ------------------------------------------------------------------ status
+    def _reason(self, state: str) -> str:
+        """Why the controller is in ``state``, for people (call with the lock held or racy-but-harmless)."""
+        safety, core = self.core.safety, self.core
+        steady = time.monotonic()
+        reasons = {
+            ACTIVE: "following the live chunks",
+            "estop": f"e-stop latched: {safety.estop_reason}",
+            FAULT: f"fault latched: {safety.fault_reason}",
+            "disabled": "actuation disabled (~/enable)",
+            "disabling": "braking to rest after ~/disable",
+            "idle": "no chunk since the last stop",
+            "stale": f"no chunk for over {core.chunks_watchdog.timeout:g} s",
+            "no_target": "no live chunk covers now",
+            "stale_joint_states": (
+                f"no joint state for {core.measured.stale_joints(steady)} within "
+                f"{core.measured.timeout:g} s"
+                + (f" (last refused: {self._last_joint_state_error})" if self._last_joint_state_error else "")
+            ),
+            "clock_stalled": f"ROS time has not advanced for over {core.clock.timeout:g} s",
+            "deadman": f"no deadman heartbeat on {self.interface.heartbeat_topic} within "
+            f"{core.deadman.timeout:g} s",
+            UNINITIALIZED: f"no joint state of every joint on {self.interface.joint_state_topic} yet",
+        }
+        return reasons.get(state, state)
+
     def status(self) -> dict[str, Any]:
         """The JSON-ready status report of ``~/status``."""
         with self._lock:
             safety = self.core.safety
             report = {
                 "state": self._state,
+                "reason": self._reason(self._state),
                 "enabled": safety.enabled,
                 "estop": safety.estop_reason,
+                "fault": safety.fault_reason,
                 "episode_id": self.gate.active,
                 "live_chunks": len(self.core.ensembler.chunks),
+                "joint_state_age_s": round(min(self.core.measured.age(time.monotonic()), 1e9), 4),
                 "driver": self.driver_settings.arm,
                 "rate_hz": self.settings.rate,
+                "velocity_scale": self.settings.safety.velocity_scale,
+                "acceleration_scale": self.settings.safety.acceleration_scale,
                 **self._counters,
                 "last_rejection": self._last_rejection,
+                "last_joint_state_error": self._last_joint_state_error,
             }
         report["timing"] = self.timing.report()
         return report
 
     def publish_status(self) -> None:
-        """Publish the status on ``~/status``."""
-        self._status_pub.publish(String(data=json.dumps(self.status())))
+        """Publish the status on ``~/status`` and ``/diagnostics``."""
+        report = self.status()
+        self._status_pub.publish(String(data=json.dumps(report)))
+        timing = report["timing"]
+        self._diagnostics.publish(
+            severity(report["state"]) if report["state"] != UNINITIALIZED else 1,
+            f"{report['state']}: {report['reason']}",
+            {key: report[key] for key in DIAGNOSTIC_KEYS}
+            | {
+                "lateness_p99_ms": timing["lateness_ms"].get("p99", ""),
+                "period_error_p99_ms": timing["period_error_ms"].get("p99", ""),
+                "skipped_deadlines": timing["skipped_deadlines"],
+            },
+        )
 
     def destroy_node(self) -> None:
         self._running = False

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -49,6 +50,7 @@ from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
 
 from vla_ros.config import ConfigError, from_dict
+from vla_ros.control.measured import JointStateError, MeasuredJoints
 from vla_ros.episode import ABORTED, SUCCEEDED, EpisodeGate, KeyframeRetry
 from vla_ros.msg import EpisodeStatus, KeyframeRejection, KeyframeTarget, Path2D
 from vla_ros.planning.errors import PlannerError
@@ -59,7 +61,6 @@ from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
 from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
-from vla_ros.ros.joint_states import JointStateError, joint_positions
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.path_messages import path_from_message
@@ -69,6 +70,8 @@ from vla_ros.ros.spin import run_node
 
 CONFIG_FILE = "policy.yaml"
 HEATMAP_DISPLAY_SIZE = 256  # pixels of the published heatmap images
+# A finger reading older than this is not used (s, steady clock): the gripper state is unknown then.
+FINGER_STATE_TIMEOUT_S = 1.0
 KEYFRAME_TIMEOUT_CHECK_S = 0.2  # period of the check for a keyframe not reached in time
 
 
@@ -106,14 +109,11 @@ class Request:
     episode_id: str
 
 
-def gripper_is_open(message: JointState, joints: list[str], open_position: float) -> bool | None:
-    """Whether the measured gripper is open (mean of ``joints`` above ``open_position``); None when
-    :func:`~vla_ros.ros.joint_states.joint_positions` refuses the message."""
-    try:
-        positions, _ = joint_positions(message, joints)
-    except JointStateError:
-        return None
-    return bool(positions.mean() > open_position)
+def gripper_is_open(fingers: MeasuredJoints, open_position: float, now: float) -> bool | None:
+    """Whether the measured gripper is open (mean of the finger joints above ``open_position``); None
+    while a finger has no recent measurement."""
+    state = fingers.state(now)
+    return None if state is None else bool(state[0].mean() > open_position)
 
 
 class KeyframePolicyNode(Node):
@@ -130,6 +130,7 @@ class KeyframePolicyNode(Node):
         )
         self.base_frame = str(parameters["robot"]["base_frame"])
         self.gripper_joints = [str(name) for name in parameters["robot"]["gripper_joints"]]
+        self._fingers = MeasuredJoints(self.gripper_joints, FINGER_STATE_TIMEOUT_S)
         self.config = PolicyConfig.from_parameters(parameters)
         self.policy = KeyframePolicy(self.config)
         self.frames: FramePairer[Image] = FramePairer(self.interface.sync_tolerance)
@@ -212,7 +213,12 @@ class KeyframePolicyNode(Node):
         self._camera_pose = matrix_from_pose(msg.pose)
 
     def _on_joint_state(self, msg: JointState) -> None:
-        measured = gripper_is_open(msg, self.gripper_joints, self.interface.gripper_open_position)
+        now = time.monotonic()
+        try:
+            self._fingers.update(msg.name, msg.position, msg.velocity, now)
+        except JointStateError:
+            return  # this message names no finger (an arm-only publisher) or cannot be read
+        measured = gripper_is_open(self._fingers, self.interface.gripper_open_position, now)
         if measured is not None:
             self._measured_gripper_open = measured
 

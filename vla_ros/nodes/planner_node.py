@@ -30,7 +30,12 @@ latency, raw answer, episode) and ``~/overlay`` (rgb8, the path drawn as HAMSTER
 Planning runs in a worker thread, one plan at a time; the node's state lives in the executor's
 thread (made for the single-threaded executor of ``run_node``), and the worker hands each finished
 plan back through a guard condition. A request made while a plan runs waits for it (the newest
-request wins); periodic replans are skipped while one runs.
+request wins); periodic replans are skipped while one runs. A plan has ``interface.planning_budget``
+seconds from being asked for (waiting for an image or for the plan before it included) to its path;
+past that it fails at once: a first plan aborts its instruction, a replan leaves the current path (and
+fails the ``~/replan`` call). A backend cannot be interrupted (e.g. an openai server that does not
+answer), so a plan still running past its budget keeps the worker until it comes back, and is then
+dropped; the next plan waits for it, within its own budget.
 """
 
 from __future__ import annotations
@@ -106,6 +111,7 @@ class PlannerInterface:
     replan_policy: str
     replan_period: float
     image_timeout: float
+    planning_budget: float
     default_timeout: float
     default_max_keyframes: int
 
@@ -129,6 +135,10 @@ class PlannerInterface:
             raise ValueError(f"replan_policy must be one of {REPLAN_POLICIES}, got {self.replan_policy!r}")
         if not min(self.replan_period, self.image_timeout, self.default_timeout) > 0.0:
             raise ValueError("replan_period, image_timeout and default_timeout must be positive")
+        if not self.planning_budget > 0.0:
+            raise ValueError(
+                f"planning_budget (seconds one plan may take) must be positive, got {self.planning_budget}"
+            )
 
 
 @dataclass(frozen=True)
@@ -159,12 +169,15 @@ class Instruction:
 @dataclass(eq=False)
 class PlanJob:
     """One plan of an instruction: when it was asked for (it plans on an image taken after that), the
-    image it uses, its result or error, and the ``~/replan`` calls waiting for it (rclpy Futures resolved
-    with (success, message))."""
+    timer of its planning budget (None once it has ended), whether that ran out while the worker had it,
+    the image it uses, its result or error, and the ``~/replan`` calls waiting for it (rclpy Futures
+    resolved with (success, message))."""
 
     instruction: Instruction
     requested: Time
     waiters: list[Future] = field(default_factory=list)
+    budget_timer: Timer | None = None
+    expired: bool = False
     image: Image | None = None
     result: PlanResult | None = None
     overlay: np.ndarray | None = None
@@ -476,13 +489,21 @@ class PlannerNode(Node):
             self._request_plan(PlanJob(instruction, self.get_clock().now()))
 
     def _request_plan(self, job: PlanJob) -> None:
-        """Plan now, or after the running plan (a later request of the same instruction joins it)."""
+        """Plan now, or after the running plan (a later request of the same instruction joins it); either
+        way within planning_budget from now."""
+        budget = self.interface.planning_budget
+        job.budget_timer = self.create_timer(budget, lambda: self._on_budget_spent(job))
         if self._job is None:
             self._dispatch(job)
         elif self._job.image is None:  # still waiting for a first image: wait with the newer request
             self._join(self._job, job)
             self._job = job
         else:
+            if self._job.expired:
+                self.get_logger().warning(
+                    f"planning {job.instruction.text!r} waits: the backend {self.description} is still "
+                    f"running the plan of {self._job.instruction.text!r}, past its planning_budget"
+                )
             if self._next_job is not None:
                 self._join(self._next_job, job)
             self._next_job = job
@@ -490,6 +511,7 @@ class PlannerNode(Node):
     def _join(self, earlier: PlanJob, later: PlanJob) -> None:
         """``later`` replaces ``earlier`` (and answers its waiters when it plans the same instruction)."""
         if earlier.instruction is later.instruction:
+            self._stop_budget(earlier)
             later.waiters = earlier.waiters + later.waiters
         else:
             self._resolve(earlier, False, "superseded by a new instruction")
@@ -519,6 +541,35 @@ class PlannerNode(Node):
             self.destroy_timer(self._image_timer)
             self._image_timer = None
 
+    def _on_budget_spent(self, job: PlanJob) -> None:
+        """``job`` has not come back within planning_budget: fail it now. The worker cannot be interrupted:
+        a job it runs is marked expired and dropped when it comes back."""
+        if job.budget_timer is None:  # it ended earlier in this spin
+            return
+        self._stop_budget(job)
+        spent = f"planning took longer than planning_budget {self.interface.planning_budget:g} s"
+        if job is self._next_job:
+            self._next_job = None
+            self._fail(
+                job, f"{spent}: waiting for an earlier plan, still running (backend {self.description})"
+            )
+        elif job.image is None:  # job is self._job, waiting for an image
+            self._destroy_image_timer()
+            job.error = f"{spent}: no new image received on {self._image_subscription.topic_name}"
+            self._complete(job)
+        else:  # job is self._job, in the worker
+            job.expired = True
+            self._fail(job, f"{spent} (backend {self.description})")
+            self.get_logger().warning(
+                f"the backend is still running the plan of {job.instruction.text!r}: the next plan starts "
+                "when it returns"
+            )
+
+    def _stop_budget(self, job: PlanJob) -> None:
+        if job.budget_timer is not None:
+            self.destroy_timer(job.budget_timer)
+            job.budget_timer = None
+
     def _hand_back(self, job: PlanJob) -> None:
         """Called by the worker thread: queue the finished job for the executor's thread."""
         self._finished_jobs.append(job)
@@ -529,17 +580,19 @@ class PlannerNode(Node):
             self._complete(self._finished_jobs.popleft())
 
     def _complete(self, job: PlanJob) -> None:
-        """Publish a finished plan of the active instruction (or end it when its first plan failed)."""
+        """Publish a finished plan of the active instruction (or end it when its first plan failed); drop
+        one that came back past its planning budget (it has failed already)."""
         self._job = None
         instruction = job.instruction
         instruction.planning_time_s += job.planning_time_s
-        current = instruction is self._active
-        if job.error:
-            self.get_logger().error(f"planning {instruction.text!r} failed: {job.error}")
-            if current and instruction.path is None:
-                self._finish(instruction, ABORTED, f"planning failed: {job.error}")
-            self._resolve(job, False, f"planning failed: {job.error}")
-        elif not current:
+        if job.expired:
+            self.get_logger().warning(
+                f"dropping the plan of {instruction.text!r}: it came back after {job.planning_time_s:.1f} s "
+                "of planning, past its planning_budget"
+            )
+        elif job.error:
+            self._fail(job, job.error)
+        elif instruction is not self._active:
             self._resolve(job, False, "the instruction ended while it was planned")
         else:
             self._publish(job)
@@ -551,6 +604,14 @@ class PlannerNode(Node):
             self._dispatch(next_job)
         elif next_job is not None:
             self._resolve(next_job, False, "the instruction ended before it was planned")
+
+    def _fail(self, job: PlanJob, error: str) -> None:
+        """Log a failed plan, answer its waiters, and abort its instruction when that has no path yet."""
+        instruction = job.instruction
+        self.get_logger().error(f"planning {instruction.text!r} failed: {error}")
+        if instruction is self._active and instruction.path is None:
+            self._finish(instruction, ABORTED, f"planning failed: {error}")
+        self._resolve(job, False, f"planning failed: {error}")
 
     def _publish(self, job: PlanJob) -> None:
         result, image = job.result, job.image
@@ -573,8 +634,9 @@ class PlannerNode(Node):
             f"{result.stats.latency_s:.3f} s{retried}"
         )
 
-    @staticmethod
-    def _resolve(job: PlanJob, success: bool, message: str) -> None:
+    def _resolve(self, job: PlanJob, success: bool, message: str) -> None:
+        """End ``job``: stop its budget timer and answer the ``~/replan`` calls waiting for it."""
+        self._stop_budget(job)
         for waiter in job.waiters:
             waiter.set_result((success, message))
 

@@ -4,34 +4,77 @@ Every key of the node's section in ``config/<file>`` is declared on the node wit
 its default, so ``ros2 param list`` shows it, and a launch file's parameter file or
 ``--ros-args -p name:=value`` overrides it. Types are checked by the core's settings classes (which
 give clear messages), not by rclpy, so parameters are declared with dynamic typing.
+
+Parameters are read-only once the node runs (``ros2 param set`` refuses them with the reason), except
+those a node names as ``runtime``: :func:`apply_runtime_parameters` validates a change of those with the
+node's own settings parser and applies it, or refuses it with the parser's message. A parameter is never
+"set successfully" and ignored.
 """
 
 from __future__ import annotations
 
 import array
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
-from rcl_interfaces.msg import ParameterDescriptor
+from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 
 from vla_ros.config import flatten, load_parameters, unflatten
 
 
-def declare_parameters_from_config(node: Node, file_names: str | Sequence[str]) -> dict[str, Any]:
+def _plain(value: Any) -> Any:
+    # rclpy gives numeric arrays from parameter files as array.array; the cores expect lists.
+    return list(value) if isinstance(value, array.array) else value
+
+
+def declare_parameters_from_config(
+    node: Node, file_names: str | Sequence[str], runtime: Collection[str] = ()
+) -> dict[str, Any]:
     """Declare the parameters of ``node``'s sections in the file(s); return their values, nested.
 
     Several files apply in order, as several ``--params-file`` do (e.g. config/robot.yaml, then the
-    node's own file).
+    node's own file). Every parameter but those named in ``runtime`` (dotted names) is read-only.
     """
     files = [file_names] if isinstance(file_names, str) else list(file_names)
     defaults = flatten(load_parameters(files, node.get_name()))
+    unknown = sorted(set(runtime) - set(defaults))
+    if unknown:
+        raise ValueError(f"run-time parameters {unknown} are not in {files}")
     values: dict[str, Any] = {}
     for name, default in defaults.items():
         if name == "use_sim_time":
             continue  # declared by rclpy itself
-        descriptor = ParameterDescriptor(description=f"see config/ {' + '.join(files)}", dynamic_typing=True)
-        value = node.declare_parameter(name, default, descriptor).value
-        # rclpy gives numeric arrays from parameter files as array.array; the core expects lists.
-        values[name] = list(value) if isinstance(value, array.array) else value
+        changeable = name in runtime
+        descriptor = ParameterDescriptor(
+            description=f"see config/ {' + '.join(files)}"
+            + ("" if changeable else " (read-only: set it at start-up)"),
+            dynamic_typing=True,
+            read_only=not changeable,
+        )
+        values[name] = _plain(node.declare_parameter(name, default, descriptor).value)
     return unflatten(values)
+
+
+def apply_runtime_parameters(
+    node: Node, values: dict[str, Any], apply: Callable[[dict[str, Any]], None]
+) -> None:
+    """On ``ros2 param set`` of the node's run-time parameters: ``apply`` the whole nested set with the
+    change (it raises ValueError, e.g. a ConfigError, to refuse, and the message is the reason given)."""
+    current = flatten(values)
+
+    def on_set(parameters: list[Parameter]) -> SetParametersResult:
+        changed = {p.name: _plain(p.value) for p in parameters if p.name in current}
+        if not changed:
+            return SetParametersResult(successful=True)
+        proposed = {**current, **changed}
+        try:
+            apply(unflatten(proposed))
+        except ValueError as error:
+            return SetParametersResult(successful=False, reason=str(error))
+        current.update(changed)
+        node.get_logger().info(f"parameters changed at run time: {changed}")
+        return SetParametersResult(successful=True)
+
+    node.add_on_set_parameters_callback(on_set)
