@@ -119,7 +119,7 @@ def test_no_covering_chunk_holds(controller, ready):
 
 def test_a_non_finite_target_holds(controller, ready):
     controller.add_chunk(_hold_chunk(controller.joint_names, ready, 0.0, 0), 0.0)
-    command = controller.safety.step(np.full(7, np.nan), None, None, ready)
+    command = controller.safety.step(np.full(7, np.nan), None, None, ready, 0.01)
     assert command.status == NO_TARGET and np.all(np.isfinite(command.positions))
 
 

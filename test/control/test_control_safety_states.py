@@ -212,3 +212,25 @@ def test_settings_change_at_run_time(controller, controller_settings):
     controller.apply(slower)
     expected = controller.limits.velocity * 0.1
     np.testing.assert_allclose(controller.safety.limiter.limits.velocity, expected)
+
+
+def test_the_limits_hold_in_ros_time_under_a_slow_simulated_clock(controller, ready):
+    """At half real time (and a clock that advances in physics steps), a jump is smoothed within the
+    limits in the commands' own (ROS) time, not twice as fast."""
+    controller.add_chunk(_ramp(controller, ready + 0.5, 0.0, speed=0.0), 0.0)
+    stamps, commands = [], []
+    for tick in range(1, 400):
+        steady = tick * PERIOD
+        now = np.floor(0.5 * steady / (1 / 120)) * (1 / 120)  # 120 Hz physics steps, RTF 0.5
+        controller.chunks_watchdog.feed(steady)
+        controller.observe_joint_state(
+            controller.joint_names, controller.safety.limiter.positions, [], steady
+        )
+        command = controller.tick(float(now), steady)
+        if command.publish:
+            stamps.append(now)
+            commands.append(command.positions)
+    speeds = np.abs(np.diff(commands, axis=0)) / np.diff(stamps)[:, None]
+    limits = controller.safety.limiter.limits
+    assert np.all(speeds <= limits.velocity * (1 + 1e-9))
+    assert np.max(speeds / limits.velocity) > 0.9  # it did move at the limit

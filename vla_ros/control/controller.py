@@ -24,6 +24,9 @@ from vla_ros.control.safety import (
 from vla_ros.control.settings import ControllerSettings
 from vla_ros.control.watchdog import ClockWatchdog, Watchdog
 
+MAX_TICK_PERIODS = 4.0
+"""The most ROS time one tick may account for, in tick periods (a longer gap: the clock jumped)."""
+
 
 @dataclass(frozen=True)
 class CommandPreview:
@@ -55,6 +58,7 @@ class EnsemblingController:
         self.chunks_watchdog = Watchdog(settings.safety.stale_timeout)
         self.deadman = Watchdog(settings.safety.heartbeat_timeout)
         self.clock = ClockWatchdog(settings.safety.clock_timeout)
+        self._last_tick: tuple[float, float] | None = None  # (ROS, steady) time of the last step
         self.apply(settings)
 
     def apply(self, settings: ControllerSettings) -> None:
@@ -145,15 +149,33 @@ class EnsemblingController:
         return None
 
     def tick(self, now: float, steady: float) -> SafetyCommand | None:
-        """The command for the tick at ROS time ``now``; None until the first complete joint state."""
+        """The command for the tick at ROS time ``now``; None until the first complete joint state.
+
+        The limits apply over the ROS time elapsed since the last tick (as ros2_control passes each
+        update its measured period), so they hold in the commands' own time also under a simulated
+        clock running slower or faster than the wall; a jump of the clock counts as at most
+        MAX_TICK_PERIODS periods. While the clock is stalled the arm brakes on the steady clock."""
         self.clock.observe(now, steady)
+        hold = self.hold_reason(steady)
+        if self._last_tick is None:
+            elapsed = self.settings.period
+        elif hold == CLOCK_STALLED:
+            elapsed = steady - self._last_tick[1]
+        else:
+            elapsed = now - self._last_tick[0]
+            if elapsed < 0.0:  # the clock went back (a restarted simulator): a fresh start
+                elapsed = self.settings.period
+        if elapsed > 0.0:
+            self._last_tick = (now, steady)
+        elapsed = min(elapsed, MAX_TICK_PERIODS * self.settings.period)
         action = self.ensembler.sample(now)
         measured = self.measured.state(steady)
         return self.safety.step(
             None if action is None else action.positions,
             None if action is None else action.gripper,
-            self.hold_reason(steady),
+            hold,
             None if measured is None else measured[0],
+            elapsed,
         )
 
     def preview(self, now: float, count: int, step: float) -> CommandPreview:

@@ -247,13 +247,20 @@ class SafetyFilter:
         gripper: float | None,
         hold: str | None,
         measured_positions: np.ndarray | None,
+        elapsed: float,
     ) -> SafetyCommand | None:
-        """One tick: the limited command for ``target``, or a brake toward a hold; None before
-        :meth:`initialize`. ``hold``: the caller's reason to hold (a watchdog), or None.
-        ``measured_positions`` (recent, or None) are where a resume at rest starts from."""
+        """One tick, ``elapsed`` s after the last: the limited command for ``target``, or a brake toward a
+        hold; None before :meth:`initialize`. ``hold``: the caller's reason to hold (a watchdog), or None.
+        ``measured_positions`` (recent, or None) are where a resume at rest starts from. When no time
+        has passed (a simulated clock between two of its steps) the command stays and is not published."""
         if not self.initialized:
             return None
         status = self._status(target, hold)
+        if elapsed <= 0.0:
+            return SafetyCommand(
+                self.limiter.positions.copy(), self.limiter.velocities.copy(), self.gripper, status, False
+            )
+        self.limiter.period = elapsed
         resuming = status == ACTIVE and self.status != ACTIVE
         self.status = status
         if status == DISABLED:

@@ -382,9 +382,12 @@ class EnsemblingControllerNode(Node):
     def _on_disable(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         with self._lock:
             self.core.safety.disable()
+            self.core.stop()
         response.success = True
         response.message = "actuation disabled: braking to rest, then nothing is published"
         self.get_logger().info(response.message)
+        if self.gate.active:  # the episode cannot go on without actuation, nor resume on enable
+            self._stop_episode_pub.publish(String(data="actuation disabled (~/disable)"))
         self.publish_status()
         return response
 

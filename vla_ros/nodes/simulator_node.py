@@ -20,6 +20,9 @@ Accepts commands as ros2_control controllers do: joint_trajectory_controller sem
 semantics (std_msgs/Float64MultiArray in joint order) on ``interface.arm_forward_topic`` and
 ``interface.gripper_forward_topic``. Rejected commands are logged with the reason.
 
+Fault injection (parameters ``faults.*``, settable at run time with ``ros2 param set``): pause
+``/joint_states``, blind the depth camera (see config/sim.yaml); every other parameter is read-only.
+
 Services: ``~/reset`` (vla_ros/srv/ResetTask) and ``~/check_success`` (std_srvs/Trigger). A reset is
 one of the ways an episode ends: it first sends its reason on ``interface.stop_episode_topic`` (the
 planner ends the active episode and the arm brakes), waits up to ``interface.reset_settle_timeout`` for
@@ -58,7 +61,7 @@ from vla_ros.msg import Path2D
 from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.images import array_to_image
 from vla_ros.ros.messages import pose_from_matrix, seconds_from_stamp, stamp_from_seconds
-from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.parameters import apply_runtime_parameters, declare_parameters_from_config
 from vla_ros.ros.path_messages import path_to_message
 from vla_ros.ros.qos import LATCHED, RELIABLE
 from vla_ros.ros.spin import run_node
@@ -102,12 +105,30 @@ class SimulatorInterface:
             raise ConfigError("interface.joint_state_rate must be > 0 and interface.real_time_factor >= 0")
 
 
+@dataclass(frozen=True)
+class SimulatorFaults:
+    """Faults to inject (section ``faults``, settable at run time): what a real cell may do."""
+
+    joint_states_paused: bool
+    depth_blind: bool
+
+    def __post_init__(self) -> None:
+        if not all(isinstance(value, bool) for value in (self.joint_states_paused, self.depth_blind)):
+            raise ConfigError("faults.joint_states_paused and faults.depth_blind must be true or false")
+
+
+RUNTIME_PARAMETERS = ("faults.joint_states_paused", "faults.depth_blind")
+
+
 class SimulatorNode(Node):
     """Runs the workcell in a thread of its own and exchanges its state and commands with the graph."""
 
     def __init__(self) -> None:
         super().__init__("simulator")
-        parameters = declare_parameters_from_config(self, CONFIG_FILES)
+        parameters = declare_parameters_from_config(self, CONFIG_FILES, runtime=RUNTIME_PARAMETERS)
+        apply_runtime_parameters(self, parameters, self._apply_parameters)
+        parameters = dict(parameters)
+        self.faults = from_dict(SimulatorFaults, parameters.pop("faults"), "simulator.faults")
         self.interface = from_dict(SimulatorInterface, parameters.pop("interface"), "simulator.interface")
         self.config: SimConfig = sim_config_from_dict(parameters)
         self.workcell = Workcell(self.config)
@@ -177,6 +198,11 @@ class SimulatorNode(Node):
         self._thread.start()
         self._render_thread.start()
 
+    def _apply_parameters(self, parameters: dict) -> None:
+        """Take a run-time change of the injected faults (raises ConfigError to refuse it)."""
+        self.faults = from_dict(SimulatorFaults, parameters["faults"], "simulator.faults")
+        self.get_logger().warning(f"injected faults now: {self.faults}")
+
     # ------------------------------------------------------------------ simulation loop
     def _whole_physics_steps(self, period: float) -> float:
         step = self.config.physics.time_step
@@ -238,6 +264,8 @@ class SimulatorNode(Node):
             self._clock_pub.publish(Clock(clock=stamp_from_seconds(self._sim_time)))
 
     def _publish_joint_state(self) -> None:
+        if self.faults.joint_states_paused:
+            return
         state = self.workcell.joint_state()
         msg = JointState(header=self._header(""), name=list(state.names))
         msg.position, msg.velocity, msg.effort = (
@@ -304,7 +332,7 @@ class SimulatorNode(Node):
 
     def _publish_camera(self, frame, header: Header) -> None:
         info = self._camera_info(header)
-        depth = frame.depth
+        depth = np.full_like(frame.depth, np.nan) if self.faults.depth_blind else frame.depth
         if self.interface.depth_encoding == "16UC1":
             depth = (
                 np.nan_to_num(np.round(depth * 1000.0), nan=0.0, posinf=0.0).clip(0, 65535).astype(np.uint16)

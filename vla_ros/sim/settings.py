@@ -300,7 +300,7 @@ class SimConfig:
 
 
 # top-level parameters that belong to the ROS node around the core (parsed there, not here)
-NODE_ONLY_KEYS: tuple[str, ...] = ("interface", "use_sim_time")
+NODE_ONLY_KEYS: tuple[str, ...] = ("interface", "faults", "use_sim_time")
 
 
 def sim_config_from_dict(parameters: dict[str, Any]) -> SimConfig:
