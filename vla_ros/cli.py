@@ -19,6 +19,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "vla_ros.doctor",
     "vla_ros.bringup",
     "vla_ros.graph_eval",
+    "vla_ros.faults",
     "vla_ros.bench",
     "vla_ros.topic_stats",
     "vla_ros.planning.plan",

@@ -86,6 +86,7 @@ from vla_ros.ros.command_drivers import (
     make_gripper_driver,
 )
 from vla_ros.ros.diagnostics import DiagnosticsPublisher
+from vla_ros.ros.messages import stamp_from_seconds
 from vla_ros.ros.parameters import apply_runtime_parameters, declare_parameters_from_config
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
@@ -467,10 +468,11 @@ class EnsemblingControllerNode(Node):
         if not publish:
             return
         assert command is not None
-        self._send(command, preview)
+        self._send(command, preview, now)
 
-    def _send(self, command: SafetyCommand, preview) -> None:
-        header = Header(stamp=self.get_clock().now().to_msg(), frame_id=self.settings.robot.base_frame)
+    def _send(self, command: SafetyCommand, preview, now: float) -> None:
+        """Send the command computed for ROS time ``now`` (its stamp, also on ~/commanded_state)."""
+        header = Header(stamp=stamp_from_seconds(now), frame_id=self.settings.robot.base_frame)
         self.arm_driver.send(ArmCommand(command.positions, command.velocities, preview), header)
         if self.gripper_driver is not None and command.gripper is not None:
             self.gripper_driver.send(command.gripper, time.monotonic())
