@@ -405,24 +405,26 @@ def deadman_loss(bench: FaultBench, verdict: Verdict) -> None:
     verdict.check(resumed, "did not resume when the heartbeat came back")
 
 
-def _ignored_joint_states(
-    bench: FaultBench, verdict: Verdict, make: Callable[[], Any], rejected: bool
+def _ignored_input(
+    bench: FaultBench, verdict: Verdict, publisher, make: Callable[[str], Any], counter: str, rejected: bool
 ) -> None:
-    """Bad or extra /joint_states while moving: ignored (counted when ``rejected``), no hold, no jump."""
+    """Bad or extra messages (``make(episode id)``) while the arm moves: refused and counted on the
+    controller's ``counter`` when ``rejected``, else taken; the episode goes on, no hold, no jump."""
     handle, episode = bench.start_moving()
     mark, status_mark = len(bench.commanded), len(bench.statuses)
-    before = bench.status().get("joint_states_rejected", 0)
-    sent = bench.publish_for(1.5, make, bench.joint_state_pub)
+    before = bench.status().get(counter, 0)
+    sent = bench.publish_for(1.5, lambda: make(episode), publisher)
     kept_moving = bench.client.spin_for(lambda: any(e == episode for _, e in bench.reached), 60.0)
     bench.idle(1.0)  # the next status report
     verdict.controller_states = bench.states_since(status_mark)
     verdict.largest_step_rad, verdict.largest_speed_ratio = bench.commanded_extremes(mark)
     verdict.goal = bench.end_goal(handle)
-    counted = bench.status().get("joint_states_rejected", 0) - before
-    verdict.notes = f"{sent} injected, {counted} rejected by the controller"
+    counted = bench.status().get(counter, 0) - before
+    verdict.notes = f"{sent} injected, {counted} refused by the controller"
     verdict.check(kept_moving, "the episode did not reach its keyframe")
     verdict.check(not set(verdict.controller_states) - {"active"}, "the controller held")
-    verdict.check((counted > 0) == rejected, "rejections not as expected")
+    verdict.check((counted > 0) == rejected, "refusals not as expected")
+    verdict.check(verdict.largest_step_rad < 0.05, "a commanded step jumped")
 
 
 def _arm_state(bench: FaultBench, positions=None, order=None):
@@ -435,12 +437,17 @@ def _arm_state(bench: FaultBench, positions=None, order=None):
     return message
 
 
+def _joint_state_fault(bench: FaultBench, verdict: Verdict, make: Callable[[], Any], rejected: bool) -> None:
+    publisher, counter = bench.joint_state_pub, "joint_states_rejected"
+    _ignored_input(bench, verdict, publisher, lambda episode: make(), counter, rejected)
+
+
 def nan_joint_states(bench: FaultBench, verdict: Verdict) -> None:
-    _ignored_joint_states(bench, verdict, lambda: _arm_state(bench, [float("nan")] * 7), rejected=True)
+    _joint_state_fault(bench, verdict, lambda: _arm_state(bench, [float("nan")] * 7), rejected=True)
 
 
 def short_joint_states(bench: FaultBench, verdict: Verdict) -> None:
-    _ignored_joint_states(bench, verdict, lambda: _arm_state(bench, [0.0, 0.0, 0.0]), rejected=True)
+    _joint_state_fault(bench, verdict, lambda: _arm_state(bench, [0.0, 0.0, 0.0]), rejected=True)
 
 
 def reordered_second_publisher(bench: FaultBench, verdict: Verdict) -> None:
@@ -451,7 +458,7 @@ def reordered_second_publisher(bench: FaultBench, verdict: Verdict) -> None:
         message.velocity = list(latest.velocity)[::-1]
         return message
 
-    _ignored_joint_states(bench, verdict, reversed_copy, rejected=False)
+    _joint_state_fault(bench, verdict, reversed_copy, rejected=False)
 
 
 def stale_joint_states(bench: FaultBench, verdict: Verdict) -> None:
@@ -515,20 +522,8 @@ def _bad_chunk(bench: FaultBench, episode: str, kind: str):
 
 
 def _chunk_fault(bench: FaultBench, verdict: Verdict, kind: str, rejected: bool) -> None:
-    handle, episode = bench.start_moving()
-    mark, status_mark = len(bench.commanded), len(bench.statuses)
-    before = bench.status().get("chunks_rejected", 0)
-    sent = bench.publish_for(1.0, lambda: _bad_chunk(bench, episode, kind), bench.chunk_pub)
-    kept_moving = bench.client.spin_for(lambda: any(e == episode for _, e in bench.reached), 60.0)
-    bench.idle(1.0)
-    verdict.controller_states = bench.states_since(status_mark)
-    verdict.largest_step_rad, verdict.largest_speed_ratio = bench.commanded_extremes(mark)
-    verdict.goal = bench.end_goal(handle)
-    counted = bench.status().get("chunks_rejected", 0) - before
-    verdict.notes = f"{sent} injected, {counted} rejected"
-    verdict.check(kept_moving, "the episode did not reach its keyframe")
-    verdict.check((counted >= sent) if rejected else counted == 0, "rejections not as expected")
-    verdict.check(verdict.largest_step_rad < 0.05, "a commanded step jumped toward the bad chunk")
+    make = lambda episode: _bad_chunk(bench, episode, kind)  # noqa: E731
+    _ignored_input(bench, verdict, bench.chunk_pub, make, "chunks_rejected", rejected)
 
 
 def chunk_nan(bench: FaultBench, verdict: Verdict) -> None:
@@ -579,7 +574,7 @@ def planner_server_down(bench: FaultBench, verdict: Verdict) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    values = {**bench.session.values, "planner": "openai", "planner_url": f"http://127.0.0.1:{port}/v1"}
+    values = {**bench.session.values, "planner": "openai", "planner_url": f"http://127.0.0.1:{port}"}
     bench.restart("planner", values)
     try:
         started = bench.client.now()
@@ -718,8 +713,8 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "kill_planner",
         "SIGKILL the planner mid-episode, restart",
-        "arm rests; next episode clean",
-        _kill("planner", None, 0.0),
+        "the episode ends without its owner (liveliness lost): brake, rest",
+        _kill("planner", 3.0, 0.0),
     ),
     Fault(
         "kill_keyframe_policy",

@@ -75,18 +75,21 @@ def _moving(controller, ready) -> list:
     return commands
 
 
-def test_estop_at_speed_brakes_within_limits_and_its_reset_never_moves(controller, ready):
+@pytest.mark.parametrize(("latch", "state"), [("trigger_estop", ESTOP), ("trigger_fault", FAULT)])
+def test_a_latch_at_speed_brakes_within_limits_and_its_reset_never_moves(controller, ready, latch, state):
     commands = _moving(controller, ready)
-    controller.trigger_estop("operator")
+    getattr(controller, latch)("operator")
     commands += _run_until(controller, 0.5, 1.5)
-    assert commands[-1].status == ESTOP and not np.any(commands[-1].velocities)
+    assert commands[-1].status == state and not np.any(commands[-1].velocities)
     _assert_within_limits(commands, controller.safety.limiter.limits)
     held = commands[-1].positions
+    assert controller.add_chunk(_ramp(controller, held, 1.5), 1.5) is False  # dropped while latched
     controller.reset()
     controller.add_chunk(_ramp(controller, held, 1.5), 1.5)  # a new stream: still nothing moves
     after = _run_until(controller, 1.5, 2.0, feed=lambda now: controller.chunks_watchdog.feed(now))
     assert {c.status for c in after} == {DISABLED} and not any(c.publish for c in after)
     np.testing.assert_array_equal(after[-1].positions, held)
+    assert controller.enable(2.0) is None and tick_tracked(controller, 2.0).status == ACTIVE  # only enable
 
 
 def test_enable_is_refused_unless_the_measured_state_is_recent_finite_within_limits_and_at_rest(
@@ -149,15 +152,7 @@ def test_disable_during_motion_brakes_within_limits_then_goes_quiet(controller, 
     _assert_within_limits(commands + published, controller.safety.limiter.limits)
 
 
-def test_a_fault_latches_brakes_and_needs_reset_then_enable(controller, ready):
-    commands = _moving(controller, ready)
-    controller.trigger_fault("RuntimeError: boom")
-    commands += _run_until(controller, 0.5, 1.5)
-    assert commands[-1].status == FAULT and not np.any(commands[-1].velocities)
-    _assert_within_limits(commands, controller.safety.limiter.limits)
-    assert controller.add_chunk(_ramp(controller, ready, 1.5), 1.5) is False
-    controller.reset()
-    assert tick_tracked(controller, 1.5).status == DISABLED
+def test_severity_of_the_states():
     assert severity(FAULT) == severity(ESTOP) == ERROR and severity(DEADMAN) == WARN
     assert severity(ACTIVE) == severity(DISABLED) == OK
 

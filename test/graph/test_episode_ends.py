@@ -96,6 +96,8 @@ def test_an_estop_ends_the_episode_and_its_reset_does_not_move_the_arm(probe):
     assert max(after_reset) < REST_SPEED and np.max(np.abs(probe.arm[-1][1] - held)) < 1e-3, (
         "the reset started motion"
     )
+    assert "actuation stays disabled until ~/enable" in probe.call("ensembling_controller/reset_estop")
+    probe.call("ensembling_controller/enable")  # only enable starts actuation again
 
 
 def test_a_restarted_policy_acts_on_nothing_until_the_next_goal(probe, session, tmp_path):

@@ -292,3 +292,88 @@ def test_forward_joints_that_do_not_match_stop_the_start_with_the_reason(ros_pro
     assert (
         "cannot start" in output and "missing ['panda_joint2'" in output and "unknown ['joint_b']" in output
     )
+
+
+def _set_parameter(graph: Graph, name: str, value) -> tuple[bool, str]:
+    from rcl_interfaces.srv import SetParameters
+    from rclpy.parameter import Parameter
+
+    client = graph.node.create_client(SetParameters, f"{CONTROLLER}/set_parameters")
+    assert graph.spin_until(graph.node, client.service_is_ready)
+    future = client.call_async(
+        SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
+    )
+    assert graph.spin_until(graph.node, future.done)
+    result = future.result().results[0]
+    return result.successful, result.reason
+
+
+def test_parameters_change_at_run_time_validated_or_are_refused_as_read_only(
+    ros_process, ros_node, spin_until
+):
+    graph = start_graph(ros_process, ros_node, spin_until)
+    assert _set_parameter(graph, "rate", 50.0) == (True, "")
+    assert spin_until(ros_node, lambda: graph.status["rate_hz"] == 50.0, timeout_s=5.0), graph.status
+    assert _set_parameter(graph, "safety.velocity_scale", 0.25)[0]
+    assert spin_until(ros_node, lambda: graph.status["velocity_scale"] == 0.25, timeout_s=5.0)
+    ok, reason = _set_parameter(graph, "safety.velocity_scale", 2.0)  # out of range: refused, unchanged
+    assert not ok and "safety.velocity_scale" in reason and "outside" in reason
+    ok, reason = _set_parameter(graph, "driver.arm", "forward_position")  # read-only once running
+    assert not ok and "read-only" in reason
+    graph.idle(1.2)  # the next periodic report
+    assert graph.status["velocity_scale"] == 0.25 and graph.status["driver"] == "joint_trajectory"
+
+
+def test_an_error_in_the_control_loop_latches_a_fault_brakes_and_needs_reset_then_enable(
+    ros_process, ros_node, spin_until
+):
+    """The controller runs in this process, so that its tick can be made to fail once."""
+    import threading
+
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.parameter import Parameter
+
+    from vla_ros.nodes.ensembling_controller_node import EnsemblingControllerNode
+
+    ros_process(LIGHT_SIMULATOR)
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    controller = EnsemblingControllerNode(
+        context=context, parameter_overrides=[Parameter("safety.enabled_at_start", value=True)]
+    )
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(controller)
+    thread = threading.Thread(target=executor.spin, daemon=True)
+    thread.start()
+    try:
+        graph = Graph(ros_node, spin_until)
+        assert spin_until(
+            ros_node, lambda: graph.joint_state is not None and graph.status is not None, timeout_s=60.0
+        )
+        home = graph.arm()
+        goal = home + OFFSET
+        assert graph.stream(
+            move(home, goal, graph.now() + 0.1, 1.5), 8.0, until=lambda: len(graph.commanded) > 40
+        )
+        real_tick = controller.core.tick
+
+        def failing_tick(now: float, steady: float):
+            controller.core.tick = real_tick  # once
+            raise RuntimeError("injected failure")
+
+        first = len(graph.commanded)
+        controller.core.tick = failing_tick
+        graph.stream(move(home, goal, graph.now(), 1.5), 2.0)  # chunks keep coming: dropped while latched
+        assert graph.status["state"] == "fault" and "RuntimeError: injected failure" in graph.status["fault"]
+        assert graph.status["chunks_dropped_latched"] > 0
+        braking = np.array([message.velocity for message in graph.commanded[first:]])
+        assert np.any(braking[0]) and not np.any(braking[-1]), "did not brake to rest"
+        assert any("FAULT in the control loop" in line for line in graph.logs)
+        assert graph.call("enable").success is False  # latched: reset first
+        assert graph.call("reset_estop").success
+        assert spin_until(ros_node, lambda: graph.status["state"] == "disabled", timeout_s=5.0)
+        assert graph.call("enable").success
+    finally:
+        executor.shutdown()
+        controller.destroy_node()
+        rclpy.shutdown(context=context)

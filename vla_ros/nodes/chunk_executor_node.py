@@ -7,7 +7,8 @@ value is refused with a throttled warning; nothing is planned from a state older
 ``interface.joint_state_timeout``) and
 ``interface.episode_topic`` (vla_ros/EpisodeStatus, latched): only the keyframes of the active episode
 are executed (without an active episode, only keyframes without one), and when the episode ends, or a
-new one starts, streaming stops at once (the controller then brakes and holds).
+new one starts, streaming stops at once (the controller then brakes and holds); the same when the
+planner (the episode's owner) dies: its liveliness lapses within ``EPISODE_OWNER_LEASE_S``.
 
 Publishes:
 - ``~/chunk`` (vla_ros/ActionChunk, reliable): ``chunk.horizon`` actions at ``chunk.dt``, stamped with the
@@ -61,6 +62,7 @@ from vla_ros.msg import ActionChunk, EpisodeStatus, KeyframeRejection, KeyframeT
 from vla_ros.robot import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_to_message
 from vla_ros.ros.diagnostics import DiagnosticsPublisher
+from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
@@ -121,8 +123,8 @@ class ChunkExecutorNode(Node):
         self.create_subscription(
             JointState, self.interface.joint_state_topic, self._on_joint_state, qos_profile_sensor_data
         )
-        self.create_subscription(
-            EpisodeStatus, self.interface.episode_topic, self._on_episode, EPISODE_EVENTS
+        subscribe_episodes(
+            self, self.interface.episode_topic, self._on_episode, EPISODE_EVENTS, lambda: self.gate.active
         )
         self.create_timer(1.0 / self.settings.chunk.replan_rate, self._on_replan)
         self.create_timer(self.interface.status_period, self._publish_diagnostics)

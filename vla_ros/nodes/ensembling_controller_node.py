@@ -8,8 +8,9 @@ by joint name from any number of publishers; a sample with mismatched lengths, r
 non-finite value is refused with a throttled warning) and ``interface.episode_topic``
 (vla_ros/EpisodeStatus, latched): only chunks of the active episode are blended (without an active
 episode, only chunks without one); when the episode ends the live chunks are dropped, so the arm brakes
-within the limits and holds. An e-stop also ends the running episode (its reason on
-``interface.stop_episode_topic``), so clearing it never resumes the old motion.
+within the limits and holds; when the planner (the episode's owner) dies, its liveliness lapses within
+``EPISODE_OWNER_LEASE_S`` and the active episode ends here too. An e-stop also ends the running
+episode (its reason on ``interface.stop_episode_topic``), so clearing it never resumes the old motion.
 
 Commands through the driver ``driver.arm`` (joint_trajectory_controller, forward_position_controller or
 MoveIt Servo) and the gripper through ``driver.gripper`` (see :mod:`vla_ros.ros.command_drivers`).
@@ -86,6 +87,7 @@ from vla_ros.ros.command_drivers import (
     make_gripper_driver,
 )
 from vla_ros.ros.diagnostics import DiagnosticsPublisher
+from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.messages import stamp_from_seconds
 from vla_ros.ros.parameters import apply_runtime_parameters, declare_parameters_from_config
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
@@ -187,8 +189,9 @@ class LoopTiming:
 class EnsemblingControllerNode(Node):
     """Fixed-rate ensembling, safety and command drivers around :class:`EnsemblingController`."""
 
-    def __init__(self) -> None:
-        super().__init__(CONTROLLER_NODE)
+    def __init__(self, **node_options: Any) -> None:
+        """``node_options``: rclpy Node options (e.g. ``context``, ``parameter_overrides``)."""
+        super().__init__(CONTROLLER_NODE, **node_options)
         parameters = declare_parameters_from_config(
             self, (ROBOT_CONFIG_FILE, CONFIG_FILE), runtime=RUNTIME_PARAMETERS
         )
@@ -230,8 +233,8 @@ class EnsemblingControllerNode(Node):
         )
         self.create_subscription(Bool, self.interface.estop_topic, self._on_estop_topic, RELIABLE)
         self.create_subscription(Bool, self.interface.heartbeat_topic, self._on_heartbeat, RELIABLE)
-        self.create_subscription(
-            EpisodeStatus, self.interface.episode_topic, self._on_episode, EPISODE_EVENTS
+        subscribe_episodes(
+            self, self.interface.episode_topic, self._on_episode, EPISODE_EVENTS, lambda: self.gate.active
         )
         self.create_service(Trigger, "~/enable", self._on_enable)
         self.create_service(Trigger, "~/disable", self._on_disable)

@@ -4,7 +4,8 @@ Episodes: the policy follows the owner's ``episode_topic`` (vla_ros/EpisodeStatu
 so a policy started or restarted in the middle of an episode acts on nothing until the next one
 starts. It takes only the path, reached keyframes and rejections of the active episode, stamps its
 keyframes with the episode's id, and when the episode ends for any reason drops its request and any
-prediction in flight.
+prediction in flight; also when the owner dies (its liveliness lapses within
+``EPISODE_OWNER_LEASE_S``).
 
 Subscribes to ``interface.color_topic`` and ``interface.depth_topic`` (sensor-data QoS, paired by
 stamp within ``sync_tolerance``; depth 32FC1 metres or 16UC1 millimetres), ``camera_info_topic``
@@ -60,6 +61,7 @@ from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
 from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp
 from vla_ros.ros.parameters import declare_parameters_from_config
@@ -173,8 +175,12 @@ class KeyframePolicyNode(Node):
         self.create_subscription(
             KeyframeRejection, self.interface.keyframe_rejected_topic, self._on_keyframe_rejected, RELIABLE
         )
-        self.create_subscription(
-            EpisodeStatus, self.interface.episode_topic, self._on_episode, LIVE_EPISODE_EVENTS
+        subscribe_episodes(
+            self,
+            self.interface.episode_topic,
+            self._on_episode,
+            LIVE_EPISODE_EVENTS,
+            lambda: self.gate.active,
         )
         self.create_subscription(JointState, self.interface.joint_state_topic, self._on_joint_state, sensor)
         self.create_timer(KEYFRAME_TIMEOUT_CHECK_S, self._check_keyframe_timeout)
