@@ -379,7 +379,10 @@ class EnsemblingControllerNode(Node):
         response.message = (
             "actuation enabled from the measured state" if refusal is None else (f"not enabled: {refusal}")
         )
-        (self.get_logger().info if refusal is None else self.get_logger().warning)(response.message)
+        if refusal is None:
+            self.get_logger().info(response.message)
+        else:  # rclpy: one severity per call site
+            self.get_logger().warning(response.message)
         self.publish_status()
         return response
 
