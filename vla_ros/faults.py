@@ -821,7 +821,7 @@ def run(args: argparse.Namespace) -> int:
     values = resolve_arguments(
         {"use_sim_time": "true", "planner": "oracle", "real_time_factor": str(args.real_time_factor)}
     )
-    log_dir = args.out.parent / f"{args.out.stem}_logs"
+    log_dir = args.out.parent / f"{args.out.stem}.logs"  # beside the report (results/*.logs/: not kept)
     verdicts: list[Verdict] = []
     graph_error = ""
     started = time.monotonic()
