@@ -33,6 +33,7 @@ def test_ruff_lint_is_clean():
 
 
 @pytest.mark.ros
+@pytest.mark.slow  # a colcon build from scratch (~40 s)
 def test_package_builds_from_scratch_and_installs_interfaces_nodes_and_cli(tmp_path):
     colcon = shutil.which("colcon") or pytest.skip("colcon not installed: run through `make test`")
     source = tmp_path / "src" / "vla_ros"

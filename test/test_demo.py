@@ -12,7 +12,7 @@ from PIL import Image
 
 from vla_ros.episode_record import STRIP_ROW_HEIGHT
 
-pytestmark = pytest.mark.ros
+pytestmark = [pytest.mark.ros, pytest.mark.slow]  # the whole graph, three episodes (~60 s)
 
 
 def test_demo_runs_three_instructions_through_a_namespaced_graph(tmp_path):

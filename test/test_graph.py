@@ -250,6 +250,7 @@ def test_launch_file_builds_every_node_and_argument_from_the_graph():
 
 
 @pytest.mark.ros
+@pytest.mark.slow  # the whole graph for 12 s
 def test_bringup_runs_the_graph_and_stops_it_cleanly():
     completed = subprocess.run(
         [sys.executable, "-m", "vla_ros.cli", "bringup", "--duration", "12", "controller:=forward_position"],
@@ -264,6 +265,7 @@ def test_bringup_runs_the_graph_and_stops_it_cleanly():
 
 
 @pytest.mark.ros
+@pytest.mark.slow  # the whole graph until a node dies
 def test_bringup_fails_when_a_node_dies(tmp_path):
     broken = tmp_path / "sim.yaml"
     broken.write_text("/**/simulator:\n  ros__parameters:\n    camera: {width: -5}\n")
