@@ -134,11 +134,11 @@ class EnsemblingController:
         self.safety.reset()
 
     # ------------------------------------------------------------------ ticks
-    def hold_reason(self, steady: float) -> str | None:
-        """The watchdog that holds the arm now, or None."""
+    def _hold_reason(self, steady: float, measured: tuple[np.ndarray, np.ndarray] | None) -> str | None:
+        """The watchdog that holds the arm now (``measured``: the recent measured state), or None."""
         if self.clock.stalled(steady):
             return CLOCK_STALLED
-        if self.measured.state(steady) is None:
+        if measured is None:
             return STALE_JOINT_STATES
         if self.settings.safety.heartbeat_timeout > 0.0 and self.deadman.expired(steady):
             return DEADMAN
@@ -156,7 +156,8 @@ class EnsemblingController:
         clock running slower or faster than the wall; a jump of the clock counts as at most
         MAX_TICK_PERIODS periods. While the clock is stalled the arm brakes on the steady clock."""
         self.clock.observe(now, steady)
-        hold = self.hold_reason(steady)
+        measured = self.measured.state(steady)
+        hold = self._hold_reason(steady, measured)
         if self._last_tick is None:
             elapsed = self.settings.period
         elif hold == CLOCK_STALLED:
@@ -169,7 +170,6 @@ class EnsemblingController:
             self._last_tick = (now, steady)
         elapsed = min(elapsed, MAX_TICK_PERIODS * self.settings.period)
         action = self.ensembler.sample(now)
-        measured = self.measured.state(steady)
         return self.safety.step(
             None if action is None else action.positions,
             None if action is None else action.gripper,

@@ -74,7 +74,22 @@ from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import ControlError, InvalidChunkError
 from vla_ros.control.measured import JointStateError
 from vla_ros.control.realtime import RealtimeUnavailableError, set_realtime_priority
-from vla_ros.control.safety import ACTIVE, FAULT, HOLDS, SafetyCommand, severity
+from vla_ros.control.safety import (
+    ACTIVE,
+    CLOCK_STALLED,
+    DEADMAN,
+    DISABLED,
+    DISABLING,
+    ESTOP,
+    FAULT,
+    HOLDS,
+    IDLE,
+    NO_TARGET,
+    STALE,
+    STALE_JOINT_STATES,
+    SafetyCommand,
+    severity,
+)
 from vla_ros.control.settings import CONFIG_FILE, CONTROLLER_NODE, ControllerSettings
 from vla_ros.episode import EpisodeGate, state_name
 from vla_ros.msg import ActionChunk, EpisodeStatus
@@ -505,20 +520,20 @@ class EnsemblingControllerNode(Node):
         steady = time.monotonic()
         reasons = {
             ACTIVE: "following the live chunks",
-            "estop": f"e-stop latched: {safety.estop_reason}",
+            ESTOP: f"e-stop latched: {safety.estop_reason}",
             FAULT: f"fault latched: {safety.fault_reason}",
-            "disabled": "actuation disabled (~/enable)",
-            "disabling": "braking to rest after ~/disable",
-            "idle": "no chunk since the last stop",
-            "stale": f"no chunk for over {core.chunks_watchdog.timeout:g} s",
-            "no_target": "no live chunk covers now",
-            "stale_joint_states": (
+            DISABLED: "actuation disabled (~/enable)",
+            DISABLING: "braking to rest after ~/disable",
+            IDLE: "no chunk since the last stop",
+            STALE: f"no chunk for over {core.chunks_watchdog.timeout:g} s",
+            NO_TARGET: "no live chunk covers now",
+            STALE_JOINT_STATES: (
                 f"no joint state for {core.measured.stale_joints(steady)} within "
                 f"{core.measured.timeout:g} s"
                 + (f" (last refused: {self._last_joint_state_error})" if self._last_joint_state_error else "")
             ),
-            "clock_stalled": f"ROS time has not advanced for over {core.clock.timeout:g} s",
-            "deadman": f"no deadman heartbeat on {self.interface.heartbeat_topic} within "
+            CLOCK_STALLED: f"ROS time has not advanced for over {core.clock.timeout:g} s",
+            DEADMAN: f"no deadman heartbeat on {self.interface.heartbeat_topic} within "
             f"{core.deadman.timeout:g} s",
             UNINITIALIZED: f"no joint state of every joint on {self.interface.joint_state_topic} yet",
         }

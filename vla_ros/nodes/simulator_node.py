@@ -112,10 +112,6 @@ class SimulatorFaults:
     joint_states_paused: bool
     depth_blind: bool
 
-    def __post_init__(self) -> None:
-        if not all(isinstance(value, bool) for value in (self.joint_states_paused, self.depth_blind)):
-            raise ConfigError("faults.joint_states_paused and faults.depth_blind must be true or false")
-
 
 RUNTIME_PARAMETERS = ("faults.joint_states_paused", "faults.depth_blind")
 
@@ -127,7 +123,6 @@ class SimulatorNode(Node):
         super().__init__("simulator")
         parameters = declare_parameters_from_config(self, CONFIG_FILES, runtime=RUNTIME_PARAMETERS)
         apply_runtime_parameters(self, parameters, self._apply_parameters)
-        parameters = dict(parameters)
         self.faults = from_dict(SimulatorFaults, parameters.pop("faults"), "simulator.faults")
         self.interface = from_dict(SimulatorInterface, parameters.pop("interface"), "simulator.interface")
         self.config: SimConfig = sim_config_from_dict(parameters)
