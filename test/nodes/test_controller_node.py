@@ -352,9 +352,11 @@ def test_an_error_in_the_control_loop_latches_a_fault_brakes_and_needs_reset_the
         )
         home = graph.arm()
         goal = home + OFFSET
-        assert graph.stream(
-            move(home, goal, graph.now() + 0.1, 1.5), 8.0, until=lambda: len(graph.commanded) > 40
-        )
+
+        def moving() -> bool:  # commanded at speed: the failure then happens mid-motion
+            return bool(graph.commanded) and np.max(np.abs(graph.commanded[-1].velocity)) > 0.1
+
+        assert graph.stream(move(home, goal, graph.now() + 0.1, 1.5), 8.0, until=moving), "never moved"
         real_tick = controller.core.tick
 
         def failing_tick(now: float, steady: float):
@@ -366,8 +368,9 @@ def test_an_error_in_the_control_loop_latches_a_fault_brakes_and_needs_reset_the
         graph.stream(move(home, goal, graph.now(), 1.5), 2.0)  # chunks keep coming: dropped while latched
         assert graph.status["state"] == "fault" and "RuntimeError: injected failure" in graph.status["fault"]
         assert graph.status["chunks_dropped_latched"] > 0
-        braking = np.array([message.velocity for message in graph.commanded[first:]])
-        assert np.any(braking[0]) and not np.any(braking[-1]), "did not brake to rest"
+        # From the last command before the failure (moving) to the last one published (at rest).
+        braking = np.array([message.velocity for message in graph.commanded[first - 1 :]])
+        assert len(braking) > 1 and np.any(braking[0]) and not np.any(braking[-1]), "did not brake to rest"
         assert any("FAULT in the control loop" in line for line in graph.logs)
         assert graph.call("enable").success is False  # latched: reset first
         assert graph.call("reset_estop").success
