@@ -163,25 +163,16 @@ class FaultBench:
         """Call a std_srvs/Trigger service of the graph; (success, message)."""
         from std_srvs.srv import Trigger
 
-        client = self.client.node.create_client(Trigger, service)
-        self.wait(client.service_is_ready, f"the service {service}", 30.0)
-        future = client.call_async(Trigger.Request())
-        self.wait(future.done, f"the answer of {service}", 30.0)
-        self.client.node.destroy_client(client)
-        return bool(future.result().success), future.result().message
+        response = self.client.call(Trigger, service, Trigger.Request(), 30.0)
+        return bool(response.success), response.message
 
     def set_parameter(self, node_name: str, name: str, value: Any) -> tuple[bool, str]:
         """``ros2 param set``: (successful, reason)."""
         from rcl_interfaces.srv import SetParameters
         from rclpy.parameter import Parameter
 
-        client = self.client.node.create_client(SetParameters, f"{node_name}/set_parameters")
-        self.wait(client.service_is_ready, f"{node_name}'s parameters", 30.0)
         request = SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
-        future = client.call_async(request)
-        self.wait(future.done, f"setting {node_name} {name}", 30.0)
-        self.client.node.destroy_client(client)
-        result = future.result().results[0]
+        result = self.client.call(SetParameters, f"{node_name}/set_parameters", request, 30.0).results[0]
         return bool(result.successful), result.reason
 
     def start_moving(self, speed: float = MOVING_SPEED):
@@ -250,6 +241,7 @@ class FaultBench:
                 stdout=output,
                 stderr=subprocess.STDOUT,
             )
+        self.client.rediscover()
         self.wait(self.client.is_ready, f"{name} to come back", 120.0)
 
     def stop(self, name: str, sig: int = signal.SIGINT) -> None:

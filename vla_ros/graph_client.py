@@ -27,6 +27,7 @@ import numpy as np
 from vla_ros.config import load_parameters
 from vla_ros.episode import state_name
 from vla_ros.episode_record import EpisodeImages, EpisodeRecord, KeyframeEvent
+from vla_ros.ros.discovery import DiscoveryHandshake, wait_for_service
 
 GRAPH_START_TIMEOUT_S = 90.0
 SERVICE_TIMEOUT_S = 60.0
@@ -110,6 +111,8 @@ class GraphClient:
         self._reset = node.create_client(ResetTask, "simulator/reset")
         self._check = node.create_client(Trigger, "simulator/check_success")
         self._action = ActionClient(node, ExecuteInstruction, "planner/execute_instruction")
+        # After the clients they vouch for (see vla_ros.ros.discovery).
+        self._handshakes = (DiscoveryHandshake(node, "simulator"), DiscoveryHandshake(node, "planner"))
         self._reset_request, self._check_request = ResetTask.Request, Trigger.Request
         self._goal_type, self._uuid_type = ExecuteInstruction.Goal, UUID
         self._controller_status: dict = {}
@@ -218,15 +221,33 @@ class GraphClient:
         return True
 
     def is_ready(self) -> bool:
-        """Whether the simulator's services, the planner's action server, the policy's and the executor's
-        outputs and the controller's input are up."""
+        """Whether the simulator's services, the planner's action server (both aware of this client), the
+        policy's and the executor's outputs and the controller's input are up."""
         return (
             self._reset.service_is_ready()
             and self._check.service_is_ready()
             and self._action.server_is_ready()
+            and all([handshake.done() for handshake in self._handshakes])
             and all(self.node.count_publishers(topic) > 0 for topic in self._node_outputs)
             and self.node.count_subscribers(self._controller_input) > 0
         )
+
+    def rediscover(self) -> None:
+        """A node was restarted: :meth:`is_ready` waits again until the simulator and planner know us."""
+        for handshake in self._handshakes:
+            handshake.restart()
+
+    def call(self, service_type, service: str, request, timeout_s: float = SERVICE_TIMEOUT_S):
+        """Call ``service`` once its server and this client have discovered each other; the response."""
+        client = self.node.create_client(service_type, service)
+        try:
+            if not wait_for_service(self.node, client, service, self.spin_for, timeout_s):
+                raise GraphError(f"timed out after {timeout_s:.0f} s waiting for the service {service}")
+            future = client.call_async(request)
+            self.spin_until(future.done, timeout_s, f"the answer of {service}")
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
 
     def reset(self, task: str, split: str, seed: int) -> str:
         """Reset the workcell to a scene; returns its instruction."""

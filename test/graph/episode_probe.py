@@ -62,12 +62,9 @@ class Probe:
         """Call a std_srvs/Trigger service of the graph; its message (it must succeed)."""
         from std_srvs.srv import Trigger
 
-        client = self.client.node.create_client(Trigger, service)
-        self.wait(client.service_is_ready, 30.0)
-        future = client.call_async(Trigger.Request())
-        self.wait(future.done, 30.0)
-        assert future.result().success, future.result().message
-        return future.result().message
+        response = self.client.call(Trigger, service, Trigger.Request(), 30.0)
+        assert response.success, response.message
+        return response.message
 
     def wait(self, condition, timeout_s: float = 60.0) -> None:
         assert self.client.spin_for(condition, timeout_s), f"timed out after {timeout_s} s"

@@ -22,6 +22,7 @@ from vla_ros.control.kinematics import ArmKinematics  # noqa: E402
 from vla_ros.control.settings import ControllerSettings  # noqa: E402
 from vla_ros.msg import ActionChunk  # noqa: E402
 from vla_ros.ros.chunk_messages import chunk_to_message  # noqa: E402
+from vla_ros.ros.discovery import wait_for_service  # noqa: E402
 from vla_ros.ros.messages import seconds_from_stamp  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -131,9 +132,12 @@ class Graph:
     def idle(self, seconds: float) -> None:
         self.spin_until(self.node, lambda: False, timeout_s=seconds)
 
+    def wait(self, condition, timeout_s: float) -> bool:
+        return self.spin_until(self.node, condition, timeout_s=timeout_s)
+
     def call(self, service: str) -> Trigger.Response:
         client = self.node.create_client(Trigger, f"{CONTROLLER}/{service}")
-        assert self.spin_until(self.node, client.service_is_ready)
+        assert wait_for_service(self.node, client, f"{CONTROLLER}/{service}", self.wait, 20.0)
         future = client.call_async(Trigger.Request())
         assert self.spin_until(self.node, future.done)
         return future.result()
@@ -299,7 +303,7 @@ def _set_parameter(graph: Graph, name: str, value) -> tuple[bool, str]:
     from rclpy.parameter import Parameter
 
     client = graph.node.create_client(SetParameters, f"{CONTROLLER}/set_parameters")
-    assert graph.spin_until(graph.node, client.service_is_ready)
+    assert wait_for_service(graph.node, client, f"{CONTROLLER}/set_parameters", graph.wait, 20.0)
     future = client.call_async(
         SetParameters.Request(parameters=[Parameter(name, value=value).to_parameter_msg()])
     )

@@ -35,6 +35,7 @@ from vla_ros.planning import (  # noqa: E402
     parse_answer,
 )
 from vla_ros.planning.errors import MalformedPointError  # noqa: E402
+from vla_ros.ros.discovery import DiscoveryHandshake, wait_for_service  # noqa: E402
 from vla_ros.ros.images import ImageEncodingError, array_to_image, image_to_array, rgb_from_message  # noqa: E402
 from vla_ros.ros.path_messages import path_from_message, path_to_message  # noqa: E402
 from vla_ros.ros.qos import EPISODE_EVENTS  # noqa: E402
@@ -73,6 +74,11 @@ class PlannerGraph:
         self.reached_pub = node.create_publisher(KeyframeTarget, "/chunk_executor/keyframe_reached", RELIABLE)
         self.image_pub = node.create_publisher(Image, "/camera/color/image_raw", qos_profile_sensor_data)
         self.action = ActionClient(node, ExecuteInstruction, "/planner/execute_instruction")
+        self.handshake = DiscoveryHandshake(node, "/planner")  # after the endpoints it vouches for
+
+    def ready(self) -> bool:
+        """The planner's action server is up and has discovered this graph's endpoints."""
+        return self.action.server_is_ready() and self.handshake.done()
 
     def publish_images(self, period_s: float = 0.05) -> None:
         """Publish the camera image (each with a new stamp) while the test spins."""
@@ -126,9 +132,9 @@ def start_planner(ros_process, ros_node, spin_until):
         arguments = [item for parameter in parameters for item in ("-p", parameter)]
         process = ros_process(["-m", "vla_ros.nodes.planner_node", "--ros-args", *arguments])
         graph = PlannerGraph(ros_node, spin_until)
-        if not graph.wait(lambda: graph.action.server_is_ready() or process.poll() is not None, 30.0):
+        if not graph.wait(lambda: graph.ready() or process.poll() is not None, 30.0):
             process.kill()
-        if not graph.action.server_is_ready():
+        if not graph.ready():
             pytest.fail(f"the planner did not start:\n{process.communicate()[0][-3000:]}")
         return graph
 
@@ -396,6 +402,7 @@ def test_oracle_path_topic_instruction_and_replan_on_request(start_planner, ros_
     graph = start_planner("backend:=oracle", "interface.replan_policy:=on_request")
     replan = ros_node.create_client(Trigger, "/planner/replan")
     oracle_pub = ros_node.create_publisher(Path2D, "/simulator/oracle_path", LATCHED)
+    assert wait_for_service(ros_node, replan, "/planner/replan", graph.wait, 30.0)
     future = replan.call_async(Trigger.Request())
     assert graph.wait(future.done)
     assert not future.result().success and "no active instruction" in future.result().message

@@ -16,6 +16,7 @@ from std_srvs.srv import Trigger  # noqa: E402
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint  # noqa: E402
 
 from vla_ros.msg import Path2D  # noqa: E402
+from vla_ros.ros.discovery import wait_for_service  # noqa: E402
 from vla_ros.ros.images import image_to_array  # noqa: E402
 from vla_ros.ros.messages import duration_from_seconds, matrix_from_pose  # noqa: E402
 from vla_ros.sim.settings import load_sim_config  # noqa: E402
@@ -157,7 +158,12 @@ def test_reset_and_success_services(simulator, ros_node, spin_until):
     first_instruction = latest["/simulator/instruction"].data
     reset = ros_node.create_client(ResetTask, "/simulator/reset")
     check = ros_node.create_client(Trigger, "/simulator/check_success")
-    assert spin_until(ros_node, lambda: reset.service_is_ready() and check.service_is_ready())
+
+    def wait(condition, timeout_s: float) -> bool:
+        return spin_until(ros_node, condition, timeout_s=timeout_s)
+
+    assert wait_for_service(ros_node, reset, "/simulator/reset", wait, 30.0)
+    assert wait_for_service(ros_node, check, "/simulator/check_success", wait, 30.0)
 
     future = reset.call_async(ResetTask.Request(task="stack_blocks", split="heldout", seed=3))
     assert spin_until(ros_node, future.done)
