@@ -1,13 +1,13 @@
 """Start the vla_ros graph: ``ros2 launch vla_ros bringup.launch.py [name:=value ...]``.
 
 ``ros2 launch vla_ros bringup.launch.py --show-args`` lists the arguments. The nodes, their parameter
-files, the arguments and how they reach the nodes are declared once in ``vla_ros.graph``;
+files, the arguments and how they reach the nodes are declared once in ``vla_ros.app.graph``;
 ``vla-ros bringup`` starts the same graph without the launch system.
 
 The graph's nodes are built when the arguments are known (OpaqueFunction), so that an empty argument
 adds no parameter override (the node keeps its parameter file's value) and bad values fail before any
 node starts. robot_state_publisher publishes the robot's URDF (meshes as file:// URIs, see
-vla_ros.robot_description) and its links' TF from /joint_states, for RViz.
+vla_ros.robot.description) and its links' TF from /joint_states, for RViz.
 """
 
 from launch import LaunchContext, LaunchDescription
@@ -17,7 +17,7 @@ from launch.substitutions import LaunchConfiguration, TextSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from vla_ros.graph import (
+from vla_ros.app.graph import (
     LAUNCH_ARGUMENTS,
     NODES,
     ROBOT_STATE_PUBLISHER,

@@ -83,3 +83,21 @@ def ros_process() -> Iterator[Callable[..., subprocess.Popen]]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture(scope="session")
+def policy_config():
+    """config/policy.yaml as shipped (the policy and its training tests)."""
+    from vla_ros.policy.settings import load_policy_config
+
+    return load_policy_config()
+
+
+@pytest.fixture(scope="session")
+def small_config(policy_config):
+    """The shipped policy configuration with a small network (fast to train in a test)."""
+    from dataclasses import replace
+
+    model = replace(policy_config.model, image_size=32, width=32, heads=2, decoder_channels=8, cross_layers=1)
+    training = replace(policy_config.training, batch_size=4, warmup_steps=2, steps=30, validation_every=10)
+    return replace(policy_config, model=model, training=training)

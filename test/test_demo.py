@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from vla_ros.episode_record import STRIP_ROW_HEIGHT
+from vla_ros.app.episode_record import STRIP_ROW_HEIGHT
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # the whole graph, three episodes (~60 s)
 

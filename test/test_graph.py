@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from vla_ros import graph
-from vla_ros.bringup import parse_overrides
+from vla_ros.app import graph
+from vla_ros.app.bringup import parse_overrides
 from vla_ros.config import flatten, load_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +92,7 @@ def test_camera_namespace_remaps_the_camera_topics_of_the_nodes_that_use_them(tm
 
 
 def test_rviz_runs_the_shipped_config_in_the_graph_namespace(capsys, monkeypatch):
-    from vla_ros import bringup
+    from vla_ros.app import bringup
 
     values = graph.resolve_arguments({"rviz": "True", "namespace": "robot1"})
     command = graph.rviz_command(values)
@@ -138,7 +138,7 @@ def test_rviz_topics_are_published_by_the_graph():
 
     import yaml
 
-    from vla_ros.reference import TOPICS_HEADING
+    from vla_ros.tools.reference import TOPICS_HEADING
 
     config = yaml.safe_load(Path(graph.rviz_config_path()).read_text())
 
@@ -206,7 +206,7 @@ def test_robot_state_publisher_parameter_file_reaches_a_node_unchanged(tmp_path)
 def test_bringup_starts_robot_state_publisher_where_installed_and_says_when_not(
     tmp_path, monkeypatch, capsys
 ):
-    from vla_ros import bringup
+    from vla_ros.app import bringup
 
     fake = tmp_path / "robot_state_publisher"
     fake.write_text('#!/bin/sh\necho "$@"\n')

@@ -1,7 +1,7 @@
 """launch/bringup.launch.py under the ROS launch system (launch, launch_ros).
 
 Skipped where the launch system is not installed (this project's PyPI environment); on a ROS 2
-installation it loads the launch description, checks its arguments against vla_ros.graph, starts the
+installation it loads the launch description, checks its arguments against vla_ros.app.graph, starts the
 graph in a namespace of its own with the camera topics moved, and waits for every node (the simulated
 graph's and robot_state_publisher) and for data on the graph's topics (the robot's URDF included), as a
 launch_testing test would, with the launch service in the main thread.
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from vla_ros import graph
+from vla_ros.app import graph
 
 REASON = "the ROS launch system (launch, launch_ros) is not installed here"
 launch = pytest.importorskip("launch", reason=REASON)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from vla_ros import reference
+from vla_ros.tools import reference
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
 REGENERATE = "regenerate it: vla-ros reference --out docs/reference.md"

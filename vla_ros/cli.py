@@ -15,22 +15,22 @@ from collections.abc import Sequence
 from vla_ros import __version__
 
 SUBCOMMAND_MODULES: tuple[str, ...] = (
-    "vla_ros.demo",
-    "vla_ros.doctor",
-    "vla_ros.bringup",
-    "vla_ros.graph_eval",
-    "vla_ros.faults",
-    "vla_ros.bench",
-    "vla_ros.topic_stats",
+    "vla_ros.app.demo",
+    "vla_ros.tools.doctor",
+    "vla_ros.app.bringup",
+    "vla_ros.app.graph_eval",
+    "vla_ros.app.faults",
+    "vla_ros.tools.bench",
+    "vla_ros.tools.topic_stats",
     "vla_ros.planning.plan",
-    "vla_ros.planning.train_planner",
-    "vla_ros.planning.planner_eval",
+    "vla_ros.training.planner.train",
+    "vla_ros.training.planner.evaluation",
     "vla_ros.sim.collect",
     "vla_ros.sim.expert_eval",
     "vla_ros.sim.export_vlm",
-    "vla_ros.policy.train",
-    "vla_ros.policy.evaluate",
-    "vla_ros.reference",
+    "vla_ros.training.policy.train",
+    "vla_ros.training.policy.evaluation",
+    "vla_ros.tools.reference",
 )
 
 

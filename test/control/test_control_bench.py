@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from vla_ros.control import bench
 from vla_ros.control.errors import ControlConfigError
+from vla_ros.tools import control_bench as bench
 
 
 def _parse(arguments: list[str]) -> argparse.Namespace:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla_ros.control.bench import enable_tracked, tick_tracked
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import UnreachablePoseError, WorkspaceViolationError
 from vla_ros.control.executor import ChunkExecutor
 from vla_ros.control.keyframe import KeyframeReachedDetector
 from vla_ros.control.pose import Pose
+from vla_ros.tools.control_bench import enable_tracked, tick_tracked
 
 DOWN = [1.0, 0.0, 0.0, 0.0]  # TCP z axis pointing down
 GRASP = Pose([0.5, 0.1, 0.1], DOWN)

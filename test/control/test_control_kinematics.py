@@ -11,7 +11,7 @@ import pytest
 from vla_ros.control.errors import RobotModelError, UnreachablePoseError
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.pose import Pose
-from vla_ros.robot import resolve_urdf_path
+from vla_ros.robot.urdf import resolve_urdf_path
 
 POSITION_TOLERANCE = 1e-3  # the 1 mm
 ORIENTATION_TOLERANCE = np.deg2rad(0.5)

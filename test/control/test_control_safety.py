@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla_ros.control.bench import enable_tracked, tick_tracked
 from vla_ros.control.chunk import ActionChunkData
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import WorkspaceViolationError
@@ -18,6 +17,7 @@ from vla_ros.control.safety import (
     CommandLimiter,
     WorkspaceBox,
 )
+from vla_ros.tools.control_bench import enable_tracked, tick_tracked
 
 
 @pytest.fixture()

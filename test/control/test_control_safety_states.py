@@ -8,7 +8,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-from vla_ros.control.bench import enable_tracked, tick_tracked
 from vla_ros.control.chunk import ActionChunkData
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.safety import (
@@ -27,6 +26,7 @@ from vla_ros.control.safety import (
     severity,
 )
 from vla_ros.control.settings import ControllerSettings
+from vla_ros.tools.control_bench import enable_tracked, tick_tracked
 
 PERIOD = 0.01
 

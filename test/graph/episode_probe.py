@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vla_ros.app.graph_client import GraphSession
 from vla_ros.config import load_parameters
-from vla_ros.graph_client import GraphSession
 
 GOAL_TIMEOUT_S = 60.0
 REST_SPEED = 0.05  # rad/s: every arm joint slower than this is at rest

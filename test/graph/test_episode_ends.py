@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from episode_probe import GOAL_TIMEOUT_S, IN_FLIGHT_S, REST_SPEED, Probe
 
+from vla_ros.app.graph import NODES, node_command, resolve_arguments
+from vla_ros.app.graph_client import GraphSession
 from vla_ros.config import load_parameters
-from vla_ros.graph import NODES, node_command, resolve_arguments
-from vla_ros.graph_client import GraphSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 TASK = ("lift_block", "train", 0)

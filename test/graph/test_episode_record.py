@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from vla_ros.episode_record import (
+from vla_ros.app.episode_record import (
     STRIP_ROW_HEIGHT,
     EpisodeRecord,
     KeyframeEvent,
@@ -16,9 +16,9 @@ from vla_ros.episode_record import (
     episode_strip,
     project_keyframes,
 )
-from vla_ros.graph import GraphArgumentError
-from vla_ros.graph_eval import graph_arguments, markdown_table, summarise
-from vla_ros.sim.camera import CameraIntrinsics, deproject_pixels
+from vla_ros.app.graph import GraphArgumentError
+from vla_ros.app.graph_eval import graph_arguments, markdown_table, summarise
+from vla_ros.data.camera import CameraIntrinsics, deproject_pixels
 
 
 def event(index: int, requested: float, predicted: float, reached: float | None, open_: bool = True):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from vla_ros.faults import FAULTS, FaultBench, run_fault
-from vla_ros.graph import resolve_arguments
-from vla_ros.graph_client import GraphSession
+from vla_ros.app.faults import FAULTS, FaultBench, run_fault
+from vla_ros.app.graph import resolve_arguments
+from vla_ros.app.graph_client import GraphSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 TESTED = (

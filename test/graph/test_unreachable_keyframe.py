@@ -9,9 +9,9 @@ import pytest
 import yaml
 from episode_probe import Probe
 
+from vla_ros.app.graph import resolve_arguments
+from vla_ros.app.graph_client import GraphSession
 from vla_ros.config import config_path
-from vla_ros.graph import resolve_arguments
-from vla_ros.graph_client import GraphSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

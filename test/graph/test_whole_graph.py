@@ -12,8 +12,8 @@ import pytest
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 
-from vla_ros.graph import resolve_arguments
-from vla_ros.graph_client import GraphSession
+from vla_ros.app.graph import resolve_arguments
+from vla_ros.app.graph_client import GraphSession
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]  # the whole graph each (15-30 s)
 EPISODE_LIMIT_S = 60.0  # of simulated time; the expert needs about 8 s, the policy's episodes about 9 s

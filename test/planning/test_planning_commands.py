@@ -10,7 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vla_ros.planning import plan, planner_bench
+from vla_ros.planning import plan
+from vla_ros.tools import planner_bench
 
 GOOD = "<ans>[(0.25, 0.32), <action>Close Gripper</action>, (0.74, 0.21)]</ans>"
 

@@ -16,7 +16,7 @@ from vla_ros.planning.hamster_format import build_prompt, format_answer, parse_a
 from vla_ros.planning.path import PlannedPath
 from vla_ros.planning.planner import Planner
 from vla_ros.planning.settings import PlannerConfig, TransformersBackendConfig, load_planner_config
-from vla_ros.planning.tiny_vlm import build_tiny_llava
+from vla_ros.training.planner.tiny_vlm import build_tiny_llava
 
 IMAGE = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from vla_ros.data.geometry import rpy_to_matrix
 from vla_ros.planning.path import PlannedPath
 from vla_ros.policy.errors import PolicyInputError
 from vla_ros.policy.lifting import lift
@@ -17,7 +18,6 @@ from vla_ros.policy.pointcloud import FEATURE_CHANNELS, camera_points, normalise
 from vla_ros.policy.rendering import VIEWS, pixel_index, project
 from vla_ros.policy.rotation import bins_to_matrix, matrix_to_bins, rotation_angle
 from vla_ros.policy.settings import ModelConfig, load_policy_config
-from vla_ros.sim.geometry import rpy_to_matrix
 
 SIZE = 64
 

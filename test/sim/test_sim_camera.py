@@ -6,7 +6,7 @@ import numpy as np
 import pybullet
 import pytest
 
-from vla_ros.sim.camera import (
+from vla_ros.data.camera import (
     CameraIntrinsics,
     CameraModelError,
     deproject_pixels,
@@ -14,7 +14,7 @@ from vla_ros.sim.camera import (
     opengl_projection,
     project_points,
 )
-from vla_ros.sim.geometry import invert, transform_points
+from vla_ros.data.geometry import invert, transform_points
 from vla_ros.sim.settings import SimConfig
 from vla_ros.sim.workcell import Workcell
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vla_ros.sim import collect, expert_eval, export_vlm, sim_bench
+from vla_ros.sim import collect, expert_eval, export_vlm
+from vla_ros.tools import sim_bench
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -9,8 +9,8 @@ import pybullet
 import pytest
 
 from vla_ros.config import load_parameters
-from vla_ros.robot import ROBOT_CONFIG_FILE
-from vla_ros.sim.geometry import pose_matrix
+from vla_ros.data.geometry import pose_matrix
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.sim.settings import (
     SIM_CONFIG_FILE,
     SIM_NODE_NAME,

@@ -19,7 +19,7 @@ from vla_ros.control.errors import RobotModelError, UnreachablePoseError
 from vla_ros.control.limits import JointLimits
 from vla_ros.control.pose import Pose
 from vla_ros.control.settings import IKSettings, RobotSettings
-from vla_ros.robot import resolve_urdf_path
+from vla_ros.robot.urdf import resolve_urdf_path
 
 TCP_FRAME = "tcp"
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from vla_ros.config import load_parameters
 from vla_ros.control.errors import ControlConfigError
-from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 
 CONFIG_FILE = "control"
 EXECUTOR_NODE = "chunk_executor"

@@ -5,7 +5,7 @@ camera's colour optical frame in ``robot.base_frame``, which the keyframe policy
 publishes it in simulation. With ``source: parameters`` the pose is the hand-eye calibration written in
 config/camera_extrinsics.yaml, published once and, with ``publish_tf``, as a static transform (where
 tf2_ros is installed). With ``source: tf`` it is looked up on TF every ``tf_lookup_period`` seconds and
-published again whenever it changes. See :mod:`vla_ros.camera_extrinsics`.
+published again whenever it changes. See :mod:`vla_ros.robot.camera_extrinsics`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from std_msgs.msg import Header
 
-from vla_ros.camera_extrinsics import base_from_camera, camera_extrinsics_settings, check_frames
 from vla_ros.config import ConfigError
-from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.robot.camera_extrinsics import base_from_camera, camera_extrinsics_settings, check_frames
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.messages import pose_from_matrix
 from vla_ros.ros.parameters import declare_parameters_from_config
 from vla_ros.ros.qos import LATCHED

@@ -59,7 +59,7 @@ from vla_ros.control.settings import CONFIG_FILE, EXECUTOR_NODE, ExecutorSetting
 from vla_ros.control.trajectory import JointPlan
 from vla_ros.episode import EpisodeGate, state_name
 from vla_ros.msg import ActionChunk, EpisodeStatus, KeyframeRejection, KeyframeTarget
-from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_to_message
 from vla_ros.ros.diagnostics import DiagnosticsPublisher
 from vla_ros.ros.episode_messages import subscribe_episodes

@@ -93,7 +93,7 @@ from vla_ros.control.safety import (
 from vla_ros.control.settings import CONFIG_FILE, CONTROLLER_NODE, ControllerSettings
 from vla_ros.episode import EpisodeGate, state_name
 from vla_ros.msg import ActionChunk, EpisodeStatus
-from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_from_message
 from vla_ros.ros.command_drivers import (
     ArmCommand,

@@ -60,7 +60,7 @@ from vla_ros.policy.frames import FramePairer
 from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
-from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp

@@ -58,7 +58,7 @@ from vla_ros.hardware.joint_trajectory import (
     TrajectoryRejectedError,
 )
 from vla_ros.msg import Path2D
-from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.images import array_to_image
 from vla_ros.ros.messages import pose_from_matrix, seconds_from_stamp, stamp_from_seconds
 from vla_ros.ros.parameters import apply_runtime_parameters, declare_parameters_from_config

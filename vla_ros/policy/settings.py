@@ -8,7 +8,7 @@ from typing import Any
 from vla_ros.config import ConfigError, from_dict, load_parameters
 from vla_ros.planning.drawing import DrawingStyle
 from vla_ros.policy.rendering import VIEWS
-from vla_ros.robot import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 
 CONFIG_FILE = "policy"
 NODE_NAME = "keyframe_policy"

@@ -22,14 +22,15 @@ from typing import Any
 
 from tqdm import tqdm
 
+from vla_ros.data.dataset import FORMAT_NAME, FORMAT_VERSION, INDEX_FILE, DatasetError
+from vla_ros.data.geometry import pose_to_vector
+from vla_ros.data.keyframes import discover_keyframes, merge_keyposes
 from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.settings import load_planner_config
-from vla_ros.sim.dataset import FORMAT_NAME, FORMAT_VERSION, INDEX_FILE, DatasetError, EpisodeRecorder
 from vla_ros.sim.expert import ExpertCommand, run_expert_episode
-from vla_ros.sim.geometry import pose_to_vector
 from vla_ros.sim.ik import PandaIk
-from vla_ros.sim.keyframes import discover_keyframes, merge_keyposes
 from vla_ros.sim.oracle import TcpTrace
+from vla_ros.sim.recording import EpisodeRecorder
 from vla_ros.sim.settings import SPLIT_NAMES, SimConfig, load_sim_config
 from vla_ros.sim.tasks import TASKS
 from vla_ros.sim.workcell import Workcell

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_ros.sim.geometry import pose_matrix, quaternion_yaw, rpy_to_matrix, wrap_angle, yaw_of
+from vla_ros.data.geometry import pose_matrix, quaternion_yaw, rpy_to_matrix, wrap_angle, yaw_of
 from vla_ros.sim.ik import PandaIk
 from vla_ros.sim.tasks import ObjectState
 from vla_ros.sim.workcell import Workcell, WorkcellError

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from vla_ros.data.dataset import EpisodeReader, list_episodes
 from vla_ros.planning.hamster_format import build_prompt
 from vla_ros.planning.settings import load_planner_config
-from vla_ros.sim.dataset import EpisodeReader, list_episodes
 
 IMAGE_TOKEN = "<image>"
 JSONL_FILE = "train.jsonl"

@@ -8,8 +8,8 @@ import pybullet_data
 from numpy.typing import ArrayLike, NDArray
 from pybullet_utils.bullet_client import BulletClient
 
-from vla_ros.robot import resolve_urdf_path
-from vla_ros.sim.geometry import pose_matrix
+from vla_ros.data.geometry import pose_matrix
+from vla_ros.robot.urdf import resolve_urdf_path
 from vla_ros.sim.settings import SimConfig
 
 _NULLSPACE_GAIN = 0.1  # pull toward the home posture in the Jacobian's null space, per iteration

@@ -6,10 +6,10 @@ objects and camera), and its TCP trace becomes a HAMSTER path exactly as the dat
 
 from __future__ import annotations
 
+from vla_ros.data.path_labels import hamster_path
 from vla_ros.planning.path import PlannedPath
 from vla_ros.sim.expert import run_expert_episode
 from vla_ros.sim.ik import PandaIk
-from vla_ros.sim.path_labels import hamster_path
 from vla_ros.sim.settings import SimConfig
 from vla_ros.sim.workcell import Workcell
 

@@ -11,8 +11,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_ros.config import ConfigError, config_dir, from_dict, load_parameters
-from vla_ros.robot import ROBOT_CONFIG_FILE
-from vla_ros.sim.geometry import pose_matrix, rpy_to_matrix
+from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 
 SIM_CONFIG_FILE = "sim.yaml"
 SIM_NODE_NAME = "simulator"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_ros.sim.geometry import invert, pose_matrix, transform_points
+from vla_ros.data.geometry import invert, pose_matrix, transform_points
 from vla_ros.sim.objects import footprint_radius
 from vla_ros.sim.settings import SimConfig, SplitConfig
 

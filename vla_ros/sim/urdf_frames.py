@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_ros.sim.geometry import pose_matrix, rpy_to_matrix
+from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
 
 
 class UrdfFrameError(ValueError):

@@ -16,15 +16,15 @@ import pybullet_data
 from numpy.typing import ArrayLike, NDArray
 from pybullet_utils.bullet_client import BulletClient
 
-from vla_ros.robot import resolve_urdf_path
-from vla_ros.sim.camera import (
+from vla_ros.data.camera import (
     RENDERER_PIXEL_SHIFT,
     CameraIntrinsics,
     linearize_depth,
     opengl_projection,
     opengl_view,
 )
-from vla_ros.sim.geometry import pose_matrix, rpy_to_matrix
+from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
+from vla_ros.robot.urdf import resolve_urdf_path
 from vla_ros.sim.objects import BUILDERS, BodyHandle
 from vla_ros.sim.settings import SimConfig, load_sim_config
 from vla_ros.sim.tasks import ObjectState, SceneSpec, get_task, sample_scene

@@ -1,0 +1,59 @@
+"""PerAct/RVT keyframe discovery on a synthetic trace."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vla_ros.data.keyframes import KeyframeError, discover_keyframes, merge_keyposes
+
+
+def _trace() -> tuple[list[bool], np.ndarray]:
+    """30 frames: move, stop (8-11), move, close the gripper at 16 (arm still), move, stop at 25-26, move."""
+    speed = np.full(30, 0.5)
+    speed[8:12] = 0.0  # a stop lasting four frames
+    speed[14:18] = 0.0  # still while the gripper closes at frame 16
+    speed[25:27] = 0.01
+    gripper_open = [True] * 16 + [False] * 14
+    return gripper_open, np.outer(speed, np.ones(7))
+
+
+def test_keyframes_of_synthetic_trace() -> None:
+    gripper_open, velocities = _trace()
+    keyframes = discover_keyframes(gripper_open, velocities, velocity_threshold=0.1, stop_buffer=4)
+    # 8: the stop (9-11 suppressed by the buffer); 14: the arm stops before the grasp (15-17 are
+    # too close to the gripper change); 16: the gripper closes; 25: the second stop; 29: the last frame
+    assert keyframes == [8, 14, 16, 25, 29]
+
+
+def test_long_stop_gives_one_keyframe_per_buffer_length() -> None:
+    gripper_open = [True] * 20
+    velocities = np.zeros((20, 7))
+    velocities[:5] = 1.0
+    keyframes = discover_keyframes(gripper_open, velocities, velocity_threshold=0.1, stop_buffer=4)
+    assert keyframes == [5, 10, 15, 19]
+
+
+def test_adjacent_final_keyframes_collapse() -> None:
+    velocities = np.ones((10, 7))
+    # a gripper change on the frame before last would be a keyframe next to the last one: dropped
+    assert discover_keyframes([True] * 8 + [False] * 2, velocities, 0.1, 4) == [9]
+    # the frame before last is never a stop; a stop two frames before the end is kept
+    velocities[7:9] = 0.0
+    assert discover_keyframes([True] * 10, velocities, 0.1, 4) == [7, 9]
+
+
+def test_first_frame_is_never_a_keyframe_and_shapes_are_checked() -> None:
+    assert discover_keyframes([True, True, True], np.zeros((3, 7)), 0.1, 4) == [2]
+    with pytest.raises(KeyframeError):
+        discover_keyframes([True, False], np.zeros((3, 7)), 0.1, 4)
+
+
+def test_a_gripper_action_merges_with_the_move_before_it() -> None:
+    above, grasp = np.eye(4), np.eye(4)
+    above[2, 3], grasp[2, 3] = 0.2, 0.05
+    # move above, move down, close there (same pose), move back up
+    poses = [above, grasp, grasp.copy(), above]
+    assert merge_keyposes(poses, [True, True, False, False], 1e-6) == [0, 2, 3]
+    with pytest.raises(KeyframeError):
+        merge_keyposes(poses, [True], 1e-6)

@@ -1,0 +1,155 @@
+"""Training on a tiny recorded dataset, checkpoints, and predicting from them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vla_ros.data.dataset import EpisodeReader, list_episodes
+from vla_ros.planning.path import PlannedPath
+from vla_ros.policy.errors import PolicyCheckpointError, PolicyInputError
+from vla_ros.policy.inference import KeyframePolicy, load_checkpoint
+from vla_ros.policy.language import InstructionEncoder
+from vla_ros.policy.settings import PathNoiseConfig, PolicyConfig
+from vla_ros.sim.collect import collect
+from vla_ros.sim.oracle import oracle_path
+from vla_ros.training.policy.data import episode_observation, load_samples, perturb_path
+from vla_ros.training.policy.evaluation import ClosedLoopRunner, markdown_table, summarise
+from vla_ros.training.policy.train import train
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two keyframe-only demonstrations."""
+    out = tmp_path_factory.mktemp("policy_demos")
+    collect(["lift_block", "press_button"], 1, "train", 0, out, progress=False, frames="keyframes")
+    return out
+
+
+@pytest.fixture(scope="module")
+def encoder() -> InstructionEncoder:
+    return InstructionEncoder("cpu")
+
+
+@pytest.fixture(scope="module")
+def trained(dataset: Path, small_config: PolicyConfig, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    torch.manual_seed(0)
+    out = tmp_path_factory.mktemp("policy") / "policy.pt"
+    train([dataset], out, small_config, [dataset], progress=False)
+    return out
+
+
+def test_samples_follow_the_expert_keyframes(dataset: Path, small_config: PolicyConfig, encoder) -> None:
+    samples = load_samples([dataset], small_config, encoder, seed=0, progress=False)
+    episodes = [EpisodeReader(d) for d in list_episodes(dataset)]
+    assert len(samples) == sum(len(e.meta["expert_keyframes"]) for e in episodes)
+    lift = [s for s in samples if s.episode.startswith("lift_block")]
+    assert [s.keyframe_index for s in lift] == list(range(len(lift)))
+    assert [s.done for s in lift] == [False] * (len(lift) - 1) + [True]
+    grasp = next(s for s in lift if not s.gripper_open)
+    assert grasp.ignore_collisions  # the gripper closes there: a contact move
+    assert grasp.proprio[0] == 1.0  # observed with the gripper still open
+    # a second load comes from the cache and is identical
+    again = load_samples([dataset], small_config, encoder, seed=0, progress=False)
+    assert np.array_equal(again[0].points, samples[0].points)
+
+
+def test_a_short_training_run_lowers_the_loss(trained: Path) -> None:
+    log = [json.loads(line) for line in trained.with_name("policy.log.jsonl").read_text().splitlines()]
+    losses = [entry["loss_total"] for entry in log]
+    assert len(losses) == 30
+    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    assert "translation_error_mm_mean" in log[-1]["validation"]
+
+
+def test_training_resumes_from_its_last_step(
+    trained: Path, dataset: Path, small_config: PolicyConfig
+) -> None:
+    copy = trained.with_name("resumed.pt")
+    for suffix in (".pt", ".resume.pt", ".log.jsonl"):
+        source = trained.with_name("policy" + suffix)
+        copy.with_name("resumed" + suffix).write_bytes(source.read_bytes())
+    longer = replace(small_config, training=replace(small_config.training, steps=33))
+    record = train([dataset], copy, longer, resume=True, progress=False)
+    assert record["steps"] == 33
+    assert len(copy.with_name("resumed.log.jsonl").read_text().splitlines()) == 33
+
+
+def test_the_trained_checkpoint_predicts_a_keyframe(
+    trained: Path, dataset: Path, small_config, encoder
+) -> None:
+    policy = KeyframePolicy(replace(small_config, checkpoint=str(trained)), encoder)
+    observation = episode_observation(EpisodeReader(list_episodes(dataset)[0]), 0, True, 0)
+    prediction = policy.predict(observation)
+    pose = prediction.keyframe.pose
+    assert np.allclose(pose[:3, :3] @ pose[:3, :3].T, np.eye(3), atol=1e-6)
+    assert np.all(np.abs(pose[:3, 3] - np.array(small_config.scene.centre)) <= small_config.scene.half_size)
+    assert 0.0 <= prediction.keyframe.confidence <= 1.0
+    size = small_config.model.image_size
+    assert prediction.heatmaps.shape == (3, size, size)
+    assert prediction.cloud_points.shape[1] == 3
+    assert prediction.timings["total"] > 0
+    with pytest.raises(PolicyInputError, match="no valid pixel"):
+        policy.predict(replace(observation, depth=np.full_like(observation.depth, np.nan)))
+
+
+def test_a_checkpoint_that_does_not_match_the_configuration_is_refused(trained: Path, small_config) -> None:
+    other = replace(small_config, model=replace(small_config.model, width=64))
+    with pytest.raises(PolicyCheckpointError, match=r"model\.width: checkpoint 32, config 64"):
+        load_checkpoint(trained, other, "cpu")
+    with pytest.raises(PolicyCheckpointError, match="not found"):
+        load_checkpoint(trained.with_name("missing.pt"), small_config, "cpu")
+    garbage = trained.with_name("garbage.pt")
+    garbage.write_bytes(b"not a checkpoint")
+    with pytest.raises(PolicyCheckpointError, match="cannot read"):
+        load_checkpoint(garbage, small_config, "cpu")
+
+
+def test_a_closed_loop_episode_runs_the_policy_through_the_executor(
+    trained: Path, small_config, encoder
+) -> None:
+    config = replace(
+        small_config, checkpoint=str(trained), episode=replace(small_config.episode, max_keyframes=2)
+    )
+    runner = ClosedLoopRunner(KeyframePolicy(config, encoder))
+    try:
+        path = oracle_path(runner.sim_config, "lift_block", "train", 3)
+        result = runner.run_episode("lift_block", "train", 3, path)
+    finally:
+        runner.close()
+    assert 1 <= result.keyframes <= 2
+    assert result.reason  # an untrained policy fails, and says why
+    assert len(result.policy_timings_s) == result.keyframes
+    summary = summarise([result])
+    assert summary["episodes"] == 1 and summary["policy_latency_ms"]["total"]["median"] > 0
+    report = {
+        "split": "train",
+        "planner": "oracle",
+        "seeds": [3, 3],
+        "tasks": {"lift_block": summary},
+        "mean_success_rate": summary["success_rate"],
+        "overall": summary,
+    }
+    assert "| lift_block |" in markdown_table(report)
+
+
+def test_path_noise_moves_all_but_the_start() -> None:
+    path = PlannedPath([(0.5, 0.1), (0.4, 0.6), (0.6, 0.6), (0.98, 0.5)], [True, False, False, True])
+    rng = np.random.default_rng(0)
+    assert perturb_path(path, PathNoiseConfig(0.0, 0.05, 0.02), rng) is path
+    moved = [perturb_path(path, PathNoiseConfig(1.0, 0.05, 0.02), rng) for _ in range(200)]
+    for noisy in moved:
+        assert np.array_equal(noisy.points[0], path.points[0])  # the gripper's start is kept
+        assert noisy.points.min() >= 0.0 and noisy.points.max() <= 1.0
+        assert np.array_equal(noisy.gripper_open, path.gripper_open)
+    shifts = np.stack([noisy.points[1:3] - path.points[1:3] for noisy in moved])  # (200, 2, 2)
+    # one offset shared by the points (std ~0.05) and a smaller jitter between them (std ~0.02 * sqrt 2)
+    assert 0.035 < shifts[:, 0].std() < 0.07
+    assert 0.015 < (shifts[:, 0] - shifts[:, 1]).std() < 0.045
+    with pytest.raises(ValueError, match="path_noise"):
+        PathNoiseConfig(1.5, 0.0, 0.0)

@@ -1,0 +1,107 @@
+"""On-disk demonstration format: one directory per episode, self-describing.
+
+::
+
+    DATASET/
+      dataset.json               index: format, episodes, collection statistics
+      episode_000000/
+        meta.json                format name and version, task, split, seed, instruction, success,
+                                 camera model (K, size, pose of the optical frame in the base frame),
+                                 frames, joint names, units and shape of every array, keyframes,
+                                 HAMSTER path label
+        frames.npz               compressed arrays, one row per camera frame (see ARRAYS)
+        preview.png              the first RGB frame
+
+Depth is stored as uint16 in units of ``depth_scale`` metres (0 = no return) and read back as float32
+metres with NaN where invalid. Poses are (x, y, z, qx, qy, qz, qw) in the base frame ``panda_link0``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+FORMAT_NAME = "vla_ros.sim.episode"
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+FRAMES_FILE = "frames.npz"
+PREVIEW_FILE = "preview.png"
+INDEX_FILE = "dataset.json"
+
+# name -> (unit, description); shapes and dtypes are written into meta.json when an episode is saved
+ARRAYS: dict[str, tuple[str, str]] = {
+    "time": ("s", "simulation time of the frame"),
+    "rgb": ("", "colour image, RGB, row-major (T, H, W, 3)"),
+    "depth": ("depth_scale m", "depth along the optical axis aligned to colour; 0 = invalid"),
+    "joint_positions": ("rad | m", "measured positions of joint_names (fingers in m)"),
+    "joint_velocities": ("rad/s | m/s", "measured velocities of joint_names"),
+    "joint_efforts": ("N m | N", "measured efforts of joint_names"),
+    "arm_targets": ("rad", "commanded arm joint positions (arm_joint_names)"),
+    "tcp_pose": ("m, quaternion xyzw", "TCP pose in the base frame"),
+    "gripper_width": ("m", "measured distance between the fingers"),
+    "gripper_command": ("m", "commanded distance between the fingers"),
+    "gripper_open": ("bool", "commanded gripper state: width >= gripper.closed_threshold"),
+}
+
+
+class DatasetError(ValueError):
+    """A dataset directory or episode is missing, malformed or of an unknown format version."""
+
+
+class EpisodeReader:
+    """Reads one episode directory (written by ``vla_ros.sim.recording.EpisodeRecorder``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        meta_path = self.directory / META_FILE
+        if not meta_path.is_file():
+            raise DatasetError(f"{self.directory} is not an episode: no {META_FILE}")
+        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
+        if self.meta.get("format") != FORMAT_NAME or self.meta.get("format_version") != FORMAT_VERSION:
+            raise DatasetError(
+                f"{meta_path}: format {self.meta.get('format')!r} version "
+                f"{self.meta.get('format_version')!r}, expected {FORMAT_NAME!r} {FORMAT_VERSION}"
+            )
+        self._arrays: dict[str, NDArray[Any]] | None = None
+
+    @property
+    def arrays(self) -> dict[str, NDArray[Any]]:
+        """All arrays of ``frames.npz`` (loaded on first use)."""
+        if self._arrays is None:
+            with np.load(self.directory / FRAMES_FILE) as data:
+                self._arrays = {name: data[name] for name in data.files}
+        return self._arrays
+
+    @property
+    def instruction(self) -> str:
+        """The episode's language instruction."""
+        return str(self.meta["instruction"])
+
+    @property
+    def intrinsics_matrix(self) -> NDArray[np.float64]:
+        """The 3x3 camera matrix K."""
+        return np.array(self.meta["camera"]["K"])
+
+    @property
+    def camera_pose(self) -> NDArray[np.float64]:
+        """Pose (4x4) of the camera's optical frame in the base frame."""
+        return np.array(self.meta["camera"]["base_from_camera"])
+
+    def depth_metres(self) -> NDArray[np.float32]:
+        """Depth images as float32 metres, NaN where invalid."""
+        raw = self.arrays["depth"]
+        depth = raw.astype(np.float32) * np.float32(self.meta["camera"]["depth_scale_m"])
+        depth[raw == self.meta["camera"]["depth_invalid_value"]] = np.nan
+        return depth
+
+
+def list_episodes(dataset: Path) -> list[Path]:
+    """Episode directories of a dataset, sorted by name."""
+    dataset = Path(dataset)
+    if not dataset.is_dir():
+        raise DatasetError(f"dataset directory not found: {dataset}")
+    return sorted(path.parent for path in dataset.glob(f"*/{META_FILE}"))

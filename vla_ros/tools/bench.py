@@ -1,0 +1,33 @@
+"""``vla-ros bench TARGET``: the benchmarks, each writing its numbers to a JSON file (``--out``).
+
+Targets: ``sim`` (the workcell's reset, physics, rendering), ``planner`` (parser, drawing, a tiny VLM),
+``controller`` (the control loop's tick, ensembling and IK, in-process), ``controller-graph`` (the
+controller node on the running graph with the simulator and the executor) and ``policy`` (one
+keyframe prediction, stage by stage).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+BENCH_MODULES: tuple[str, ...] = (
+    "vla_ros.tools.sim_bench",
+    "vla_ros.tools.planner_bench",
+    "vla_ros.tools.control_bench",
+    "vla_ros.tools.control_graph_bench",
+    "vla_ros.tools.policy_bench",
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``bench`` with one sub-command per benchmark module."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmarks of the simulator, planner, controller and policy (JSON results)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    for module_name in BENCH_MODULES:
+        importlib.import_module(module_name).register(targets)

@@ -1,0 +1,168 @@
+"""Training samples from the workcell's demonstrations (``vla-ros collect``): one per expert keyframe.
+
+Sample ``k`` of an episode observes the frame recorded on arrival at keyframe ``k - 1`` (the first
+frame for ``k = 0``), with the episode's path label and instruction, and targets keyframe ``k``: the
+commanded TCP pose, the gripper state, ignore-collisions (a contact move: the gripper changes there or
+the TCP ends below ``labels.contact_height``) and done (the last keyframe).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vla_ros.data.dataset import DatasetError, EpisodeReader, list_episodes
+from vla_ros.data.geometry import quaternion_to_matrix
+from vla_ros.planning.path import PlannedPath
+from vla_ros.policy.errors import PolicyInputError
+from vla_ros.policy.observation import PolicyObservation, proprioception
+from vla_ros.policy.pointcloud import scene_cloud
+from vla_ros.policy.settings import PathNoiseConfig, PolicyConfig
+
+
+@dataclass(frozen=True)
+class KeyframeSample:
+    """One training sample; ``points`` (N, 3) in the base frame (m) and ``features`` stored as float16."""
+
+    points: np.ndarray
+    features: np.ndarray
+    language: np.ndarray
+    proprio: np.ndarray
+    target_position: np.ndarray
+    target_rotation: np.ndarray
+    gripper_open: bool
+    ignore_collisions: bool
+    done: bool
+    episode: str
+    keyframe_index: int
+
+
+def episode_path(reader: EpisodeReader) -> PlannedPath:
+    """The HAMSTER path label of an episode."""
+    label = reader.meta["path"]
+    return PlannedPath(label["points"], label["gripper_open"], label["initial_gripper_open"])
+
+
+def perturb_path(path: PlannedPath, noise: PathNoiseConfig, rng: np.random.Generator) -> PlannedPath:
+    """``path`` moved as a planner might get it wrong (see :class:`PathNoiseConfig`); the start point
+    (the gripper, which planners find) stays, the points stay inside the image."""
+    if rng.random() >= noise.probability:
+        return path
+    moved = path.points.copy()
+    offset = rng.normal(0.0, noise.offset, 2)
+    moved[1:] += offset + rng.normal(0.0, noise.jitter, (len(moved) - 1, 2))
+    return PlannedPath(np.clip(moved, 0.0, 1.0), path.gripper_open, path.initial_gripper_open)
+
+
+def episode_observation(
+    reader: EpisodeReader, frame: int, gripper_open: bool, keyframe_index: int
+) -> PolicyObservation:
+    """What the policy would observe at ``frame`` of a recorded episode (with its path label)."""
+    return PolicyObservation(
+        reader.arrays["rgb"][frame],
+        reader.depth_metres()[frame],
+        reader.intrinsics_matrix,
+        reader.camera_pose,
+        episode_path(reader),
+        reader.instruction,
+        gripper_open,
+        keyframe_index,
+    )
+
+
+def episode_samples(
+    reader: EpisodeReader,
+    config: PolicyConfig,
+    embed: Callable[[str], np.ndarray],
+    rng: np.random.Generator,
+    path_noise: PathNoiseConfig | None = None,
+) -> list[KeyframeSample]:
+    """Every keyframe sample of one episode (each with its own path perturbation, given ``path_noise``)."""
+    keyframes = reader.meta.get("expert_keyframes")
+    if not keyframes:
+        raise DatasetError(f"{reader.directory}: no expert_keyframes (recorded by an older collect?)")
+    arrays = reader.arrays
+    depth = reader.depth_metres()
+    path = episode_path(reader)
+    language = embed(reader.instruction)
+    samples = []
+    for index, keyframe in enumerate(keyframes):
+        frame = 0 if index == 0 else keyframes[index - 1]["frame"]
+        observed_open = bool(arrays["gripper_open"][frame])
+        cloud = scene_cloud(
+            arrays["rgb"][frame],
+            depth[frame],
+            reader.intrinsics_matrix,
+            reader.camera_pose,
+            path if path_noise is None else perturb_path(path, path_noise, rng),
+            config.scene,
+            config.path_channels,
+            rng,
+        )
+        position = np.array(keyframe["tcp_pose"][:3])
+        samples.append(
+            KeyframeSample(
+                cloud.points.astype(np.float16),
+                cloud.features.astype(np.float16),
+                language,
+                proprioception(observed_open, index, config.model),
+                position,
+                quaternion_to_matrix(keyframe["tcp_pose"][3:]),
+                bool(keyframe["gripper_open"]),
+                bool(keyframe["gripper_open"]) != observed_open or position[2] < config.labels.contact_height,
+                index == len(keyframes) - 1,
+                reader.directory.name,
+                index,
+            )
+        )
+    return samples
+
+
+def load_samples(
+    datasets: list[Path],
+    config: PolicyConfig,
+    embed: Callable[[str], np.ndarray],
+    seed: int,
+    progress: bool = True,
+    path_noise: PathNoiseConfig | None = None,
+) -> list[KeyframeSample]:
+    """The samples of every episode of ``datasets`` (episodes whose frames give no cloud are reported),
+    their paths perturbed by ``path_noise`` when given.
+
+    Each dataset's samples are cached in the dataset directory (``.policy_samples_<key>.pt``, the key
+    a hash of everything that shapes them), so a second training run starts at once.
+    """
+    samples: list[KeyframeSample] = []
+    for dataset in datasets:
+        episodes = list_episodes(dataset)
+        if not episodes:
+            raise DatasetError(f"no episodes in {dataset}")
+        key = {
+            "episodes": [episode.name for episode in episodes],
+            "seed": seed,
+            "inputs": config.architecture(),
+            "labels": asdict(config.labels),
+            **({} if path_noise is None else {"path_noise": asdict(path_noise)}),
+        }
+        digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        cache = Path(dataset) / f".policy_samples_{digest}.pt"
+        if cache.is_file():
+            samples.extend(KeyframeSample(**fields) for fields in torch.load(cache, weights_only=False))
+            continue
+        rng = np.random.default_rng(seed)
+        loaded: list[KeyframeSample] = []
+        for directory in tqdm(episodes, desc=f"load {Path(dataset).name}", disable=not progress):
+            try:
+                loaded.extend(episode_samples(EpisodeReader(directory), config, embed, rng, path_noise))
+            except PolicyInputError as error:
+                print(f"skipping {directory.name}: {error}")
+        torch.save([asdict(sample) for sample in loaded], cache)
+        samples.extend(loaded)
+    return samples

@@ -1,0 +1,304 @@
+"""``vla-ros train-policy``: train the keyframe policy on the workcell's demonstrations.
+
+Losses (RVT): cross-entropy between each view's heatmap and a Gaussian around the target's projection,
+cross-entropy over the 3 x ``rotation_bins`` Euler bins, and 2-way cross-entropy of gripper,
+ignore-collisions and done. Every batch is augmented by one random translation and yaw per sample,
+applied to the cloud and the target together. Validation decodes predictions exactly as the policy node
+does (heatmap lifting) and reports translation error (mm), rotation error (degrees) and flag accuracy.
+
+Files next to ``--out CKPT``: ``CKPT`` (the weights, configuration and training record: what the node
+loads), ``<stem>.log.jsonl`` (losses and validation), ``<stem>.resume.pt`` (optimizer and random state,
+for ``--resume``; not needed to run the policy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.nn import functional
+from tqdm import tqdm
+
+from vla_ros.policy.inference import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, decode
+from vla_ros.policy.language import InstructionEncoder
+from vla_ros.policy.model import BINARY_HEADS, MultiViewTransformer, PolicyOutput
+from vla_ros.policy.observation import heatmap_targets, render_clouds
+from vla_ros.policy.pointcloud import FEATURE_CHANNELS
+from vla_ros.policy.rotation import matrix_to_bins, rotation_angle
+from vla_ros.policy.settings import CONFIG_FILE, PolicyConfig, load_policy_config
+from vla_ros.reports import machine_info
+from vla_ros.training.policy.data import KeyframeSample, load_samples
+
+_TARGET_MARGIN = 0.98  # an augmentation that moves the target this close to the cube's faces is undone
+
+
+@dataclass
+class Batch:
+    """Network inputs and targets of a batch (tensors on the training device)."""
+
+    views: torch.Tensor
+    language: torch.Tensor
+    proprio: torch.Tensor
+    heatmaps: torch.Tensor
+    rotation_bins: torch.Tensor
+    binary: dict[str, torch.Tensor]
+    target_positions: np.ndarray  # (B, 3) base frame, m
+    target_rotations: np.ndarray  # (B, 3, 3)
+
+
+def _yaw_matrix(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def make_batch(
+    samples: list[KeyframeSample], config: PolicyConfig, device: str, rng: np.random.Generator | None
+) -> Batch:
+    """Render ``samples`` into a batch; with ``rng``, each is augmented by a random translation and yaw."""
+    scene, training = config.scene, config.training
+    centre = np.asarray(scene.centre)
+    clouds, targets, rotations, positions = [], [], [], []
+    for sample in samples:
+        yaw, shift = 0.0, np.zeros(3)
+        if rng is not None:
+            yaw = float(rng.uniform(-training.augment_yaw, training.augment_yaw))
+            shift = rng.uniform(-training.augment_translation, training.augment_translation, 3)
+        turn = _yaw_matrix(yaw)
+        target = turn @ (sample.target_position - centre) + shift
+        if np.max(np.abs(target)) > _TARGET_MARGIN * scene.half_size:
+            turn, shift, target = np.eye(3), np.zeros(3), sample.target_position - centre
+        points = (sample.points.astype(np.float64) - centre) @ turn.T + shift
+        clouds.append(
+            (
+                torch.from_numpy((points / scene.half_size).astype(np.float32)).to(device),
+                torch.from_numpy(sample.features.astype(np.float32)).to(device),
+            )
+        )
+        targets.append(target / scene.half_size)
+        rotations.append(turn @ sample.target_rotation)
+        positions.append(target + centre)
+    target_tensor = torch.tensor(np.array(targets), dtype=torch.float32, device=device)
+    binary = {
+        name: torch.tensor([bool(getattr(s, name)) for s in samples], dtype=torch.long, device=device)
+        for name in BINARY_HEADS
+    }
+    return Batch(
+        render_clouds(clouds, config.model),
+        torch.tensor(np.array([s.language for s in samples]), dtype=torch.float32, device=device),
+        torch.tensor(np.array([s.proprio for s in samples]), dtype=torch.float32, device=device),
+        heatmap_targets(target_tensor, config.model, training.heatmap_sigma),
+        torch.tensor(
+            np.array([matrix_to_bins(r, config.model.rotation_bins) for r in rotations]), device=device
+        ),
+        binary,
+        np.array(positions),
+        np.array(rotations),
+    )
+
+
+def losses(output: PolicyOutput, batch: Batch) -> dict[str, torch.Tensor]:
+    """The loss terms of a batch (each a scalar tensor) and their sum under ``total``."""
+    log_heatmaps = functional.log_softmax(output.heatmap_logits.flatten(2), dim=-1)
+    terms = {
+        "heatmap": -(batch.heatmaps.flatten(2) * log_heatmaps).sum(dim=-1).mean(),
+        "rotation": functional.cross_entropy(
+            output.rotation_logits.flatten(0, 1), batch.rotation_bins.flatten()
+        ),
+    }
+    for name in BINARY_HEADS:
+        terms[name] = functional.cross_entropy(output.binary_logits[name], batch.binary[name])
+    terms["total"] = sum(terms.values())
+    return terms
+
+
+@torch.no_grad()
+def validate(
+    model: MultiViewTransformer, samples: list[KeyframeSample], config: PolicyConfig, device: str
+) -> dict[str, float]:
+    """Decode every sample as the node does; translation error (mm), rotation error (deg), accuracies."""
+    model.eval()
+    translation, rotation, correct = [], [], {name: 0 for name in BINARY_HEADS}
+    size = config.training.batch_size
+    for start in range(0, len(samples), size):
+        chunk = samples[start : start + size]
+        batch = make_batch(chunk, config, device, None)
+        decoded = decode(model(batch.views, batch.language, batch.proprio), config)
+        for index, keyframe in enumerate(decoded):
+            translation.append(1000.0 * np.linalg.norm(keyframe.pose[:3, 3] - batch.target_positions[index]))
+            rotation.append(
+                math.degrees(rotation_angle(keyframe.pose[:3, :3], batch.target_rotations[index]))
+            )
+            for name in BINARY_HEADS:
+                correct[name] += int(getattr(keyframe, name) == bool(batch.binary[name][index]))
+    model.train()
+    count = len(samples)
+    return {
+        "translation_error_mm_mean": float(np.mean(translation)),
+        "translation_error_mm_median": float(np.median(translation)),
+        "translation_within_10mm": float(np.mean(np.array(translation) <= 10.0)),
+        "rotation_error_deg_mean": float(np.mean(rotation)),
+        "rotation_within_5deg": float(np.mean(np.array(rotation) <= 5.0)),
+        **{f"{name}_accuracy": correct[name] / count for name in BINARY_HEADS},
+        "samples": count,
+    }
+
+
+def learning_rate(step: int, config: PolicyConfig) -> float:
+    """Linear warm-up, then cosine decay to zero at ``training.steps``."""
+    training = config.training
+    if step < training.warmup_steps:
+        return training.learning_rate * (step + 1) / training.warmup_steps
+    progress = (step - training.warmup_steps) / max(1, training.steps - training.warmup_steps)
+    return training.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _companion(out: Path, suffix: str) -> Path:
+    return out.with_name(out.stem + suffix)
+
+
+def train(
+    data: list[Path],
+    out: Path,
+    config: PolicyConfig,
+    val_data: list[Path] | None = None,
+    device: str = "cpu",
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train and write the checkpoint ``out``; returns the training record (also stored in it)."""
+    training = config.training
+    seed = training.seed
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    encoder = InstructionEncoder(device)
+    train_samples = load_samples(data, config, encoder, seed, progress, training.path_noise)
+    val_samples = load_samples(val_data, config, encoder, seed + 1, progress) if val_data else []
+    model = MultiViewTransformer(config.model, FEATURE_CHANNELS).to(device)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
+    )
+    rng = np.random.default_rng(seed)
+    step, elapsed = 0, 0.0
+    resume_path, log_path = _companion(out, ".resume.pt"), _companion(out, ".log.jsonl")
+    if resume and resume_path.is_file():
+        state = torch.load(resume_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        rng.bit_generator.state = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        step, elapsed = state["step"], state["elapsed_s"]
+    elif log_path.exists():
+        log_path.unlink()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record: dict[str, Any] = {
+        "command": " ".join(["vla-ros", *sys.argv[1:]]) if sys.argv and "vla-ros" in sys.argv[0] else "",
+        "data": [str(path) for path in data],
+        "val_data": [str(path) for path in val_data or []],
+        "train_samples": len(train_samples),
+        "val_samples": len(val_samples),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "machine": machine_info(),
+    }
+
+    def save_checkpoint(validation: dict[str, float] | None) -> None:
+        record.update(steps=step, train_time_s=elapsed, validation=validation)
+        torch.save(
+            {
+                "format": CHECKPOINT_FORMAT,
+                "version": CHECKPOINT_VERSION,
+                "architecture": config.architecture(),
+                "model": model.state_dict(),
+                "training": json.loads(json.dumps(record)),
+            },
+            out,
+        )
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "step": step,
+                "elapsed_s": elapsed,
+            },
+            resume_path,
+        )
+
+    model.train()
+    validation = None
+    bar = tqdm(total=training.steps, initial=step, desc="train policy", disable=not progress)
+    with log_path.open("a") as log:
+        while step < training.steps:
+            started = time.perf_counter()
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(step, config)
+            indices = rng.choice(
+                len(train_samples), training.batch_size, replace=len(train_samples) < training.batch_size
+            )
+            batch = make_batch([train_samples[i] for i in indices], config, device, rng)
+            output = model(batch.views, batch.language, batch.proprio, location=batch.heatmaps)
+            terms = losses(output, batch)
+            optimizer.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            elapsed += time.perf_counter() - started
+            bar.update(1)
+            bar.set_postfix(loss=f"{terms['total'].item():.3f}")
+            entry: dict[str, Any] = {"step": step, "time_s": round(elapsed, 2)}
+            entry.update({f"loss_{k}": round(v.item(), 5) for k, v in terms.items()})
+            if val_samples and (step % training.validation_every == 0 or step == training.steps):
+                validation = validate(model, val_samples, config, device)
+                entry["validation"] = validation
+                bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3g}" for k, v in validation.items()))
+            log.write(json.dumps(entry) + "\n")
+            if step % training.checkpoint_every == 0 or step == training.steps:
+                log.flush()
+                save_checkpoint(validation)
+    bar.close()
+    return record
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_policy_config(args.config)
+    if args.steps:
+        config = replace(config, training=replace(config.training, steps=args.steps))
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    record = train(args.data, args.out, config, args.val_data, args.device, args.resume)
+    print(f"wrote {args.out}: {record['steps']} steps in {record['train_time_s']:.0f} s")
+    if record.get("validation"):
+        print(json.dumps(record["validation"], indent=2))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``train-policy`` subcommand."""
+    parser = subparsers.add_parser(
+        "train-policy",
+        help="train the keyframe policy on recorded demonstrations",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--data", type=Path, nargs="+", required=True, help="dataset directories (collect)")
+    parser.add_argument("--val-data", type=Path, nargs="*", help="validation dataset directories")
+    parser.add_argument("--out", type=Path, required=True, help="checkpoint file to write (e.g. policy.pt)")
+    parser.add_argument("--config", default=CONFIG_FILE, help="policy parameter file")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    parser.add_argument("--steps", type=int, default=0, help="override training.steps")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    parser.add_argument("--resume", action="store_true", help="continue from <out stem>.resume.pt")
+    parser.set_defaults(func=_run)
