@@ -12,6 +12,7 @@ read them unchanged, and the ROS-free code reads the same values through :func:`
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import typing
@@ -141,6 +142,22 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
             level = level.setdefault(parent, {})
         level[leaf] = value
     return nested
+
+
+def check_range(
+    name: str, value: float, low: float = -math.inf, high: float = math.inf, *, low_open: bool = False
+) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is finite and in [low, high] ((low, high] when
+    ``low_open``); for ``__post_init__`` checks of dataclasses built by :func:`from_dict`."""
+    if not math.isfinite(value) or value < low or value > high or (low_open and value == low):
+        bound = "(" if low_open else "["
+        raise ValueError(f"{name} = {value} is outside {bound}{low}, {high}]")
+
+
+def check_names(name: str, names: Sequence[str]) -> None:
+    """Raise ValueError naming ``name`` unless ``names`` is a non-empty list of unique non-empty names."""
+    if not names or not all(names) or len(set(names)) != len(names):
+        raise ValueError(f"{name} must be a non-empty list of unique names, got {list(names)}")
 
 
 def from_dict(kind: type[T], value: Any, where: str, error: type[ConfigError] = ConfigError) -> T:

@@ -79,7 +79,12 @@ def test_loads_from_a_urdf_string_like_robot_description(executor_settings, kine
 
 
 def test_bad_robot_descriptions_are_refused(executor_settings):
-    robot = dataclasses.replace(executor_settings.robot, arm_joints=("panda_joint1", "elbow"))
+    robot = dataclasses.replace(
+        executor_settings.robot,
+        arm_joints=("panda_joint1", "elbow"),
+        home_positions=(0.0, 0.0),
+        acceleration_limits=(1.0, 1.0),
+    )
     with pytest.raises(RobotModelError, match="elbow"):
         ArmKinematics.from_settings(robot)
     with pytest.raises(RobotModelError, match="not found"):

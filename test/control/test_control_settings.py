@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from vla_ros.config import load_parameters
+from vla_ros.config import ConfigError, load_parameters
 from vla_ros.control.errors import ControlConfigError
 from vla_ros.control.realtime import set_realtime_priority
 from vla_ros.control.settings import BenchSettings, ControllerSettings, ExecutorSettings
@@ -22,11 +22,11 @@ def test_the_shipped_file_parses(executor_settings, controller_settings):
 @pytest.mark.parametrize(
     ("section", "key", "value", "message"),
     [
-        ("chunk", "dt", -0.1, "chunk.dt"),
-        ("chunk", "horizon", 0, "chunk.horizon"),
+        ("chunk", "dt", -0.1, r"chunk: dt = -0.1 is outside \(0.0, 1.0\]"),
+        ("chunk", "horizon", 0, "chunk: horizon = 0"),
         ("ik", "damping", "big", "ik.damping"),
-        ("robot", "acceleration_limits", [1.0, 2.0], "robot.acceleration_limits"),
-        ("robot", "arm_joints", ["a", "a"], "robot.arm_joints"),
+        ("robot", "acceleration_limits", [1.0, 2.0], "robot: acceleration_limits must have one"),
+        ("robot", "arm_joints", ["a", "a"], "robot: arm_joints must be a non-empty list of unique"),
         ("workspace", "lower", [1.0, 1.0, 1.0], "workspace"),
     ],
 )
@@ -44,8 +44,12 @@ def test_controller_rate_is_bounded_and_keys_are_required():
         ControllerSettings.from_parameters(parameters)
     del parameters["safety"]["stale_timeout"]
     parameters["rate"] = 100.0
-    with pytest.raises(ControlConfigError, match=r"missing parameter 'safety\.stale_timeout'"):
+    with pytest.raises(ControlConfigError, match=r"safety: missing keys \['stale_timeout'\]"):
         ControllerSettings.from_parameters(parameters)
+
+
+def test_a_control_configuration_error_is_a_configuration_error():
+    assert issubclass(ControlConfigError, ConfigError)
 
 
 def test_realtime_priority_is_checked_before_any_system_call():
@@ -53,5 +57,5 @@ def test_realtime_priority_is_checked_before_any_system_call():
         set_realtime_priority(0)
     parameters = copy.deepcopy(load_parameters(("robot.yaml", "control"), "ensembling_controller"))
     parameters["realtime_priority"] = 120
-    with pytest.raises(ControlConfigError, match=r"realtime_priority' must be an integer in \[0, 99\]"):
+    with pytest.raises(ControlConfigError, match=r"realtime_priority = 120 is outside \[0, 99\]"):
         ControllerSettings.from_parameters(parameters)

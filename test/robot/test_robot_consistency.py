@@ -1,8 +1,8 @@
-"""The simulator and the controller see the same robot: joints, base frame and TCP frame.
+"""The simulator and the controller see the same robot: one parsed description, and the same TCP.
 
-Both read config/robot.yaml, through different settings classes (the simulator's and the control
-core's), and compute the TCP differently (PyBullet link state, Pinocchio); a keyframe recorded in the
-simulator must be the pose the IK solves for.
+Both read config/robot.yaml into :class:`vla_ros.robot.settings.RobotSettings`, but compute the TCP
+differently (PyBullet link state, Pinocchio); a keyframe recorded in the simulator must be the pose the
+IK solves for.
 """
 
 from __future__ import annotations
@@ -23,13 +23,9 @@ def robots():
     return sim_config, control_robot
 
 
-def test_same_base_frame_joints_and_tcp_definition(robots):
+def test_one_robot_description(robots):
     sim_config, control_robot = robots
-    assert sim_config.robot.base_frame == control_robot.base_frame
-    assert tuple(sim_config.robot.arm_joints) == tuple(control_robot.arm_joints)
-    assert sim_config.robot.tcp_parent_link == control_robot.tcp_parent_link
-    np.testing.assert_allclose(sim_config.robot.tcp_offset_xyz, control_robot.tcp_offset_xyz)
-    np.testing.assert_allclose(sim_config.robot.tcp_offset_rpy, control_robot.tcp_offset_rpy)
+    assert sim_config.robot == control_robot
 
 
 def test_simulated_tcp_pose_equals_the_kinematics_forward_pose(robots):

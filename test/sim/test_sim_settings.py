@@ -31,7 +31,7 @@ def _parameters() -> dict:
         ("camera", "vertical_fov", 55.0, "radians"),
         ("camera", "width", "320", "expected int"),
         ("physics", "time_step", 0.5, "time_step"),
-        ("robot", "arm_joints", ["panda_joint1"], "7 joints"),
+        ("robot", "arm_joints", ["panda_joint1"], "one finite value per arm joint"),
         ("gripper", "open_width", 0.2, "open_width"),
     ],
 )
@@ -41,6 +41,15 @@ def test_bad_values_are_rejected_with_a_clear_message(
     parameters = _parameters()
     parameters[section][key] = value
     with pytest.raises(SimConfigError, match=message):
+        sim_config_from_dict(parameters)
+
+
+def test_the_simulated_workcell_needs_a_panda_shaped_robot() -> None:
+    parameters = _parameters()
+    robot = parameters["robot"]
+    robot["arm_joints"], robot["home_positions"] = robot["arm_joints"][:6], robot["home_positions"][:6]
+    robot["acceleration_limits"] = robot["acceleration_limits"][:6]
+    with pytest.raises(SimConfigError, match="must name 7"):
         sim_config_from_dict(parameters)
 
 

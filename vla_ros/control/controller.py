@@ -50,7 +50,7 @@ class EnsemblingController:
 
     def __init__(self, limits: JointLimits, settings: ControllerSettings) -> None:
         self.limits = limits
-        self.ensembler = TemporalEnsembler(limits.joint_names, settings.m)
+        self.ensembler = TemporalEnsembler(limits.joint_names, settings.ensembling.m)
         self.safety = SafetyFilter(
             limits, settings.period, settings.safety.enabled_at_start, settings.safety.rest_speed
         )
@@ -65,7 +65,7 @@ class EnsemblingController:
         """Take new settings (at start and when parameters change at run time)."""
         safety = settings.safety
         self.settings = settings
-        self.ensembler.m = settings.m
+        self.ensembler.m = settings.ensembling.m
         self.safety.limiter.limits = self.limits.scaled(safety.velocity_scale, safety.acceleration_scale)
         self.safety.limiter.period = settings.period
         self.safety.rest_speed = safety.rest_speed

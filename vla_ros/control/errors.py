@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from vla_ros.config import ConfigError
+
 
 class ControlError(Exception):
     """Base class of every error raised by :mod:`vla_ros.control`."""
 
 
-class ControlConfigError(ControlError, ValueError):
+class ControlConfigError(ControlError, ConfigError):
     """A control parameter is missing or out of range."""
 
 

@@ -18,7 +18,8 @@ import pinocchio as pin
 from vla_ros.control.errors import RobotModelError, UnreachablePoseError
 from vla_ros.control.limits import JointLimits
 from vla_ros.control.pose import Pose
-from vla_ros.control.settings import IKSettings, RobotSettings
+from vla_ros.control.settings import IKSettings
+from vla_ros.robot.settings import RobotSettings
 from vla_ros.robot.urdf import resolve_urdf_path
 
 TCP_FRAME = "tcp"

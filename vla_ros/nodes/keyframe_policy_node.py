@@ -60,6 +60,7 @@ from vla_ros.policy.frames import FramePairer
 from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
+from vla_ros.robot.settings import robot_settings
 from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
@@ -130,8 +131,9 @@ class KeyframePolicyNode(Node):
         self.interface = from_dict(
             PolicyInterface, parameters.pop("interface"), "keyframe_policy.interface", PolicyConfigError
         )
-        self.base_frame = str(parameters["robot"]["base_frame"])
-        self.gripper_joints = [str(name) for name in parameters["robot"]["gripper_joints"]]
+        robot = robot_settings(parameters, PolicyConfigError)
+        self.base_frame = robot.base_frame
+        self.gripper_joints = list(robot.gripper_joints)
         self._fingers = MeasuredJoints(self.gripper_joints, FINGER_STATE_TIMEOUT_S)
         self.config = PolicyConfig.from_parameters(parameters)
         self.policy = KeyframePolicy(self.config)

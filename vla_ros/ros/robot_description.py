@@ -6,7 +6,7 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.node import Node
 
 from vla_ros.control.kinematics import ArmKinematics
-from vla_ros.control.settings import RobotSettings
+from vla_ros.robot.settings import RobotSettings
 
 
 def declare_robot_kinematics(node: Node, robot: RobotSettings) -> ArmKinematics:

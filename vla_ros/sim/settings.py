@@ -7,11 +7,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from numpy.typing import NDArray
-
 from vla_ros.config import ConfigError, config_dir, from_dict, load_parameters
-from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
+from vla_ros.robot.settings import RobotSettings
 from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 
 SIM_CONFIG_FILE = "sim.yaml"
@@ -43,37 +40,6 @@ class PhysicsConfig:
         )
         _require(self.solver_iterations > 0, "physics.solver_iterations must be positive")
         _require(self.joint_position_gain > 0.0, "physics.joint_position_gain must be positive")
-
-
-@dataclasses.dataclass(frozen=True)
-class RobotConfig:
-    """The arm, as config/robot.yaml describes it for every node (URDF, joints, home pose, TCP)."""
-
-    urdf_path: str
-    base_frame: str
-    arm_joints: tuple[str, ...]
-    gripper_joints: tuple[str, ...]
-    home_positions: tuple[float, ...]
-    tcp_parent_link: str
-    tcp_offset_xyz: tuple[float, float, float]
-    tcp_offset_rpy: tuple[float, float, float]
-    acceleration_limits: tuple[float, ...]
-    position_margin: float
-
-    @property
-    def tcp_from_parent(self) -> NDArray[np.float64]:
-        """The TCP frame in ``tcp_parent_link`` as a 4x4 transform."""
-        return pose_matrix(self.tcp_offset_xyz, rpy_to_matrix(*self.tcp_offset_rpy))
-
-    def __post_init__(self) -> None:
-        _require(
-            len(self.arm_joints) == 7, f"robot.arm_joints must name 7 joints, got {len(self.arm_joints)}"
-        )
-        _require(len(self.gripper_joints) == 2, "robot.gripper_joints must name 2 finger joints")
-        _require(
-            len(self.home_positions) == len(self.arm_joints),
-            "robot.home_positions must have one value per arm joint",
-        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -278,7 +244,7 @@ class SimConfig:
     """Everything the workcell, the task suite, the expert and the recorder are configured with."""
 
     physics: PhysicsConfig
-    robot: RobotConfig
+    robot: RobotSettings
     gripper: GripperConfig
     workcell: WorkcellConfig
     camera: CameraConfig
@@ -291,6 +257,12 @@ class SimConfig:
     recording: RecordingConfig
 
     def __post_init__(self) -> None:
+        # The simulated workcell is a Panda: 7 arm joints, 2 fingers.
+        _require(
+            len(self.robot.arm_joints) == 7,
+            f"robot.arm_joints must name 7 joints, got {self.robot.arm_joints}",
+        )
+        _require(len(self.robot.gripper_joints) == 2, "robot.gripper_joints must name 2 finger joints")
         _require(len(self.colours) >= 4, "colours must name at least 4 colours")
         for name, rgba in self.colours.items():
             _require(

@@ -49,8 +49,10 @@ class JointStateSample:
 
 
 @dataclasses.dataclass(frozen=True)
-class JointLimits:
-    """Limits of the controlled joints, read from the robot URDF."""
+class MotorLimits:
+    """What the simulated motors of the controlled joints (arm and fingers) can do, from the URDF: the
+    position range, the speed the position controller may use and the force it may apply. (The control
+    core's command limits are :class:`vla_ros.control.limits.JointLimits`.)"""
 
     lower: NDArray[np.float64]
     upper: NDArray[np.float64]
@@ -155,7 +157,7 @@ class Workcell:
         self._joint_ids = [joints[name] for name in self.joint_names]
         self._tcp_parent_id = links[robot.tcp_parent_link]
         infos = [p.getJointInfo(self._robot_id, j) for j in self._joint_ids]
-        self.limits = JointLimits(
+        self.limits = MotorLimits(
             lower=np.array([info[8] for info in infos]),
             upper=np.array([info[9] for info in infos]),
             velocity=np.array([info[11] for info in infos]),

@@ -265,7 +265,9 @@ def run_benchmark(
     try:
         loop = run_loop(controller, bench, seconds, rng)
         idle_loop = run_fixed_rate(controller_settings.rate, seconds, lambda now: None)
-        ensembling = time_ensembling(kinematics.limits, bench, controller_settings.m, bench.ensemble_repeats)
+        ensembling = time_ensembling(
+            kinematics.limits, bench, controller_settings.ensembling.m, bench.ensemble_repeats
+        )
     finally:
         if realtime:
             set_normal_scheduling()
