@@ -183,7 +183,9 @@ def from_dict(kind: type[T], value: Any, where: str, error: type[ConfigError] = 
         except ConfigError:
             raise
         except ValueError as invalid:
-            raise error(f"{where}: {invalid}") from invalid
+            # "position_margin = 0.7 is outside ..." -> "robot.position_margin = 0.7 is outside ..."
+            separator = "." if str(invalid).split(" ", 1)[0] in names else ": "
+            raise error(f"{where}{separator}{invalid}") from invalid
     if origin is dict:
         if not isinstance(value, dict):
             raise error(f"{where}: expected a mapping, got {value!r}")

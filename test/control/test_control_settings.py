@@ -22,11 +22,11 @@ def test_the_shipped_file_parses(executor_settings, controller_settings):
 @pytest.mark.parametrize(
     ("section", "key", "value", "message"),
     [
-        ("chunk", "dt", -0.1, r"chunk: dt = -0.1 is outside \(0.0, 1.0\]"),
-        ("chunk", "horizon", 0, "chunk: horizon = 0"),
+        ("chunk", "dt", -0.1, r"chunk\.dt = -0.1 is outside \(0.0, 1.0\]"),
+        ("chunk", "horizon", 0, r"chunk\.horizon = 0"),
         ("ik", "damping", "big", "ik.damping"),
-        ("robot", "acceleration_limits", [1.0, 2.0], "robot: acceleration_limits must have one"),
-        ("robot", "arm_joints", ["a", "a"], "robot: arm_joints must be a non-empty list of unique"),
+        ("robot", "acceleration_limits", [1.0, 2.0], r"robot\.acceleration_limits must have one"),
+        ("robot", "arm_joints", ["a", "a"], r"robot\.arm_joints must be a non-empty list of unique"),
         ("workspace", "lower", [1.0, 1.0, 1.0], "workspace"),
     ],
 )
@@ -57,5 +57,6 @@ def test_realtime_priority_is_checked_before_any_system_call():
         set_realtime_priority(0)
     parameters = copy.deepcopy(load_parameters(("robot.yaml", "control"), "ensembling_controller"))
     parameters["realtime_priority"] = 120
-    with pytest.raises(ControlConfigError, match=r"realtime_priority = 120 is outside \[0, 99\]"):
+    message = r"ensembling_controller\.realtime_priority = 120 is outside \[0, 99\]"
+    with pytest.raises(ControlConfigError, match=message):
         ControllerSettings.from_parameters(parameters)

@@ -152,7 +152,7 @@ def _parameters() -> dict:
         (lambda p: p.update(backend="magic"), "backend must be one of"),
         (lambda p: p.update(max_attempts=True), "expected int"),
         (lambda p: p.update(max_attempts="3"), "expected int"),
-        (lambda p: p["parser"].update(out_of_bounds="wrap"), r"planner\.parser: out_of_bounds"),
+        (lambda p: p["parser"].update(out_of_bounds="wrap"), r"planner\.parser\.out_of_bounds must be"),
         (lambda p: p["drawing"].update(start_color=[1, 2]), "expected 3 items"),
         (lambda p: p["openai"].update(jpeg_quality=0), "jpeg_quality"),
         (lambda p: p["transformers"].update(dtype="int8"), "dtype"),

@@ -57,7 +57,6 @@ import sys
 import threading
 import time
 import traceback
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +71,7 @@ from std_srvs.srv import Trigger
 from vla_ros.config import ConfigError, from_dict
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.errors import ControlError, InvalidChunkError
+from vla_ros.control.loop import FixedRateSchedule, LoopTiming
 from vla_ros.control.measured import JointStateError
 from vla_ros.control.realtime import RealtimeUnavailableError, set_realtime_priority
 from vla_ros.control.safety import (
@@ -157,50 +157,6 @@ class ControllerInterface:
             raise ConfigError("interface.status_period must be > 0 and interface.timing_window >= 2")
 
 
-def _summary(values: deque[float], scale: float) -> dict[str, float]:
-    if not values:
-        return {}
-    array = np.asarray(values) * scale
-    return {
-        "p50": float(np.percentile(array, 50)),
-        "p99": float(np.percentile(array, 99)),
-        "max": float(array.max()),
-    }
-
-
-class LoopTiming:
-    """Period error, lateness and tick cost of the last ``window`` ticks of a fixed-rate loop."""
-
-    def __init__(self, period: float, window: int) -> None:
-        self.period = period
-        self.ticks = 0
-        self.skipped = 0
-        self._previous_wake: float | None = None
-        self._period_error: deque[float] = deque(maxlen=window)
-        self._lateness: deque[float] = deque(maxlen=window)
-        self._cost: deque[float] = deque(maxlen=window)
-
-    def record(self, deadline: float, wake: float, done: float) -> None:
-        """One tick that was due at ``deadline``, woke at ``wake`` and finished at ``done`` (s)."""
-        if self._previous_wake is not None:
-            self._period_error.append(abs(wake - self._previous_wake - self.period))
-        self._previous_wake = wake
-        self._lateness.append(wake - deadline)
-        self._cost.append(done - wake)
-        self.ticks += 1
-
-    def report(self) -> dict[str, Any]:
-        """Statistics in ms (cost in us), JSON-ready."""
-        return {
-            "ticks": self.ticks,
-            "skipped_deadlines": self.skipped,
-            "window": len(self._lateness),
-            "period_error_ms": _summary(self._period_error, 1e3),
-            "lateness_ms": _summary(self._lateness, 1e3),
-            "tick_cost_us": _summary(self._cost, 1e6),
-        }
-
-
 class EnsemblingControllerNode(Node):
     """Fixed-rate ensembling, safety and command drivers around :class:`EnsemblingController`."""
 
@@ -220,6 +176,7 @@ class EnsemblingControllerNode(Node):
         self.arm_driver = make_arm_driver(self, self.driver_settings, kinematics)
         self.gripper_driver = make_gripper_driver(self, self.driver_settings)
         self.timing = LoopTiming(self.settings.period, self.interface.timing_window)
+        self.schedule = FixedRateSchedule(self.settings.period, time.monotonic())
         self._lock = threading.Lock()
         self._state = UNINITIALIZED
         self._moving = False
@@ -282,7 +239,7 @@ class EnsemblingControllerNode(Node):
         with self._lock:
             self.core.apply(settings)
             self.settings = settings
-            self.timing.period = settings.period
+            self.timing.period = self.schedule.period = settings.period
 
     # ------------------------------------------------------------------ inputs
     def _now(self) -> float:
@@ -449,9 +406,10 @@ class EnsemblingControllerNode(Node):
                 self.get_logger().info(f"control loop under SCHED_FIFO priority {priority}")
             except RealtimeUnavailableError as error:
                 self.get_logger().warning(f"{error}; the control loop runs with normal scheduling")
-        deadline = time.monotonic() + self.settings.period
+        schedule = self.schedule
+        schedule.deadline = time.monotonic() + schedule.period
         while self._running and rclpy.ok(context=self.context):
-            remaining = deadline - time.monotonic()
+            remaining = schedule.deadline - time.monotonic()
             if remaining > 0.0:
                 time.sleep(remaining)
             wake = time.monotonic()
@@ -462,13 +420,8 @@ class EnsemblingControllerNode(Node):
                     return  # Ctrl-C shut the context down during the tick: nothing to report
                 self._fault(error)
             done = time.monotonic()
-            period = self.settings.period
-            self.timing.record(deadline, wake, done)
-            deadline += period
-            if done > deadline:  # more than a period behind: skip the missed deadlines, no burst
-                missed = int((done - deadline) / period) + 1
-                self.timing.skipped += missed
-                deadline += missed * period
+            self.timing.record(schedule.deadline, wake, done)
+            schedule.advance(done)
 
     def _tick(self) -> None:
         now = self._now()
@@ -560,7 +513,7 @@ class EnsemblingControllerNode(Node):
                 "last_rejection": self._last_rejection,
                 "last_joint_state_error": self._last_joint_state_error,
             }
-        report["timing"] = self.timing.report()
+        report["timing"] = self.timing.report(self.schedule.skipped)
         return report
 
     def publish_status(self) -> None:

@@ -30,6 +30,7 @@ from vla_ros.control.ensembler import TemporalEnsembler
 from vla_ros.control.errors import ControlConfigError, UnreachablePoseError
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.limits import JointLimits
+from vla_ros.control.loop import FixedRateSchedule
 from vla_ros.control.realtime import RealtimeUnavailableError, set_normal_scheduling, set_realtime_priority
 from vla_ros.control.safety import SafetyCommand
 from vla_ros.control.settings import MAX_CONTROL_RATE, BenchSettings, ControllerSettings, ExecutorSettings
@@ -89,29 +90,25 @@ def run_fixed_rate(rate: float, seconds: float, work: Callable[[float], None]) -
     period error, achieved period and lateness statistics; ``now`` is seconds since the start.
     """
     period = 1.0 / rate
-    total = round(seconds * rate)
+    schedule = FixedRateSchedule(period, time.perf_counter())
+    start = schedule.deadline  # time 0 of ``work``
+    end = start + (round(seconds * rate) - 0.5) * period  # the last deadline is before it
     wakes, deadlines = [], []
-    skipped = 0
-    start = time.perf_counter() + period
-    index = 0
-    while index < total:
-        deadline = start + index * period
-        remaining = deadline - time.perf_counter()
+    while schedule.deadline < end:
+        remaining = schedule.deadline - time.perf_counter()
         if remaining > 0.0:
             time.sleep(remaining)
         wake = time.perf_counter()
         wakes.append(wake)
-        deadlines.append(deadline)
+        deadlines.append(schedule.deadline)
         work(wake - start)
-        behind = int((time.perf_counter() - start) / period) - index
-        skipped += max(behind - 1, 0)
-        index += max(behind, 1)
+        schedule.advance(time.perf_counter())
     wake_times, deadline_times = np.array(wakes), np.array(deadlines)
     periods = np.diff(wake_times)
     return {
         "rate_hz": rate,
         "ticks": len(wakes),
-        "skipped_deadlines": skipped,
+        "skipped_deadlines": schedule.skipped,
         "period_error_ms": _stats(np.abs(periods - period), 1e3),
         "achieved_period_ms": _stats(periods, 1e3),
         "lateness_ms": _stats(wake_times - deadline_times, 1e3),
