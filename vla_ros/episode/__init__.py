@@ -1,7 +1,8 @@
 """Episodes: one instruction owns the robot from its goal to its end (ROS-free).
 
-:mod:`.lifecycle` names the states and tells each node which episode is active; :mod:`.retry` bounds
-the re-predictions of a keyframe that failed.
+:mod:`.lifecycle` names the states and tells each node which episode is active; :mod:`.owner` holds
+the owner's rules (one active instruction, how each event ends it); :mod:`.retry` bounds the
+re-predictions of a keyframe that failed.
 """
 
 from vla_ros.episode.lifecycle import (

@@ -64,15 +64,8 @@ from std_srvs.srv import Trigger
 
 from vla_ros.action import ExecuteInstruction
 from vla_ros.config import ConfigError, from_dict
-from vla_ros.episode import (
-    ABORTED,
-    ACTIVE,
-    CANCELED,
-    PREEMPTED,
-    SUCCEEDED,
-    TIMED_OUT,
-    state_name,
-)
+from vla_ros.episode import ACTIVE, CANCELED, SUCCEEDED, state_name
+from vla_ros.episode.owner import Ending, EpisodeOwner, Instruction, Outcome
 from vla_ros.msg import EpisodeStatus, KeyframeTarget, Path2D
 from vla_ros.planning import (
     BackendError,
@@ -141,29 +134,15 @@ class PlannerInterface:
             )
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How an instruction ended: ``state`` is one of the end states of vla_ros/msg/EpisodeStatus."""
+@dataclass(eq=False, kw_only=True)
+class GoalInstruction(Instruction):
+    """An instruction as the node runs it: its goal (None for ``~/instruction``), start time, timers and
+    the future its goal waits on (resolved with its Outcome); ``path`` is the latest Path2D."""
 
-    state: int
-    message: str
-
-
-@dataclass(eq=False)
-class Instruction:
-    """The active instruction (one episode): its goal (None for ``~/instruction``), timers, paths,
-    keyframes and how it ended."""
-
-    text: str
-    episode_id: str
     goal_handle: ServerGoalHandle | None
     started: Time
-    max_keyframes: int
-    keyframes_reached: int = 0
-    finished: Future = field(default_factory=Future)  # resolved with an Outcome
+    finished: Future = field(default_factory=Future)
     timers: list[Timer] = field(default_factory=list)
-    path: Path2D | None = None
-    planning_time_s: float = 0.0
 
 
 @dataclass(eq=False)
@@ -173,7 +152,7 @@ class PlanJob:
     the image it uses, its result or error, and the ``~/replan`` calls waiting for it (rclpy Futures
     resolved with (success, message))."""
 
-    instruction: Instruction
+    instruction: GoalInstruction
     requested: Time
     waiters: list[Future] = field(default_factory=list)
     budget_timer: Timer | None = None
@@ -235,7 +214,7 @@ class PlannerNode(Node):
         planner = Planner.from_config(self.config, self._oracle_source)
         self.description = planner.backend.description
         self._image: Image | None = None
-        self._active: Instruction | None = None
+        self.owner = EpisodeOwner()
         self._job: PlanJob | None = None  # waiting for an image or in the worker
         self._next_job: PlanJob | None = None  # asked for while _job runs
         self._image_timer: Timer | None = None
@@ -307,50 +286,29 @@ class PlannerNode(Node):
             )
         return path
 
-    def _current(self, episode_id: str) -> Instruction | None:
+    def _following(self, episode_id: str) -> GoalInstruction | None:
         """The active instruction when ``episode_id`` names it and it has a path, else None."""
-        active = self._active
-        if active is None:
-            return None
-        if episode_id != active.episode_id:
+        active = self.owner.following(episode_id)
+        if active is None and self.owner.active is not None and episode_id != self.owner.active.episode_id:
             self.get_logger().debug(f"ignoring a message of episode {episode_id!r}: not the active one")
-            return None
-        return active if active.path is not None else None
+        return active  # type: ignore[return-value]
 
     def _on_outcome(self, msg: EpisodeStatus) -> None:
-        active = self._current(msg.episode_id)
-        if active is None:
-            return
-        if msg.state == SUCCEEDED:
-            self._finish(active, SUCCEEDED, f"task done ({msg.reason or 'the policy says so'})")
-        elif msg.state != ACTIVE:
-            self._finish(active, ABORTED, msg.reason or f"the policy ended it ({state_name(msg.state)})")
+        self._end(self.owner.policy_outcome(msg.episode_id, msg.state, msg.reason))
 
     def _on_stop(self, msg: String) -> None:
-        if self._active is not None:
-            self._finish(
-                self._active,
-                ABORTED,
-                f"stopped on {self.interface.stop_topic}: {msg.data or 'no reason given'}",
-            )
+        self._end(self.owner.stop(self.interface.stop_topic, msg.data))
 
     def _on_keyframe(self, msg: KeyframeTarget) -> None:
-        active = self._current(msg.episode_id)
+        active = self._following(msg.episode_id)
         if active is not None:
             self._feedback(active, Feedback.STAGE_EXECUTING, msg.keyframe_index)
 
     def _on_keyframe_reached(self, msg: KeyframeTarget) -> None:
-        active = self._current(msg.episode_id)
-        if active is None:
-            return
-        active.keyframes_reached += 1
-        if active.keyframes_reached >= active.max_keyframes:
-            self._finish(
-                active,
-                ABORTED,
-                f"{active.keyframes_reached} keyframes reached without the policy saying done",
-            )
-        else:
+        active, ending = self.owner.keyframe_reached(msg.episode_id)
+        if ending is not None:
+            self._end(ending)
+        elif active is not None:
             self._feedback(active, Feedback.STAGE_PREDICTING, msg.keyframe_index + 1)
 
     # ------------------------------------------------------------------ instructions
@@ -370,9 +328,9 @@ class PlannerNode(Node):
         return GoalResponse.ACCEPT
 
     def _on_cancel(self, goal_handle: ServerGoalHandle) -> CancelResponse:
-        active = self._active
-        if active is not None and active.goal_handle is goal_handle:
-            self._finish(active, CANCELED, "canceled")
+        active = self.owner.active
+        if isinstance(active, GoalInstruction) and active.goal_handle is goal_handle:
+            self._end(self.owner.canceled(active))
         return CancelResponse.ACCEPT
 
     async def _execute(self, goal_handle: ServerGoalHandle) -> ExecuteInstruction.Result:
@@ -402,22 +360,21 @@ class PlannerNode(Node):
 
     def _start(
         self, text: str, goal_handle: ServerGoalHandle | None, timeout_s: float, max_keyframes: int
-    ) -> Instruction:
+    ) -> GoalInstruction:
         """Make ``text`` the active instruction (preempting the one before: the robot stops first) and
         plan it."""
-        if self._active is not None:
-            self._finish(self._active, PREEMPTED, f"preempted by a new instruction: {text!r}")
         episode_id = new_episode_id() if goal_handle is None else episode_id_of_goal(goal_handle.goal_id.uuid)
-        instruction = Instruction(text, episode_id, goal_handle, self.get_clock().now(), max_keyframes)
-        self._active = instruction
+        instruction = GoalInstruction(
+            text=text,
+            episode_id=episode_id,
+            max_keyframes=max_keyframes,
+            goal_handle=goal_handle,
+            started=self.get_clock().now(),
+        )
+        self._end(self.owner.start(instruction))
         self._publish_episode(instruction, ACTIVE)
         instruction.timers.append(
-            self.create_timer(
-                timeout_s,
-                lambda: self._finish(
-                    instruction, TIMED_OUT, f"timed out after {timeout_s:g} s without the policy saying done"
-                ),
-            )
+            self.create_timer(timeout_s, lambda: self._end(self.owner.timed_out(instruction, timeout_s)))
         )
         if self.interface.replan_policy == "period":
             instruction.timers.append(
@@ -430,21 +387,21 @@ class PlannerNode(Node):
         self._request_plan(PlanJob(instruction, self.get_clock().now()))
         return instruction
 
-    def _finish(self, instruction: Instruction, state: int, message: str) -> None:
-        """End ``instruction`` (once): say so on ``~/episode`` (the other nodes stop for it), stop its
-        timers and resolve its ``finished`` future."""
-        if instruction.finished.done():
+    def _end(self, ending: Ending | None) -> None:
+        """Carry out an instruction's ending: say so on ``~/episode`` (the other nodes stop for it), stop
+        its timers and resolve its ``finished`` future."""
+        if ending is None:
             return
+        instruction: GoalInstruction = ending.instruction  # type: ignore[assignment]
+        state, message = ending.outcome.state, ending.outcome.message
         for timer in instruction.timers:
             self.destroy_timer(timer)
-        if self._active is instruction:
-            self._active = None
         self._publish_episode(instruction, state, message)
         if state == SUCCEEDED:  # rclpy ties one severity to each logging call site
             self.get_logger().info(f"instruction {instruction.text!r} succeeded: {message}")
         else:
             self.get_logger().warning(f"instruction {instruction.text!r} {state_name(state)}: {message}")
-        instruction.finished.set_result(Outcome(state, message))
+        instruction.finished.set_result(ending.outcome)
 
     def _publish_episode(self, instruction: Instruction, state: int, reason: str = "") -> None:
         header = Header(stamp=self.get_clock().now().to_msg())
@@ -458,10 +415,10 @@ class PlannerNode(Node):
             )
         )
 
-    def _elapsed(self, instruction: Instruction) -> float:
+    def _elapsed(self, instruction: GoalInstruction) -> float:
         return (self.get_clock().now() - instruction.started).nanoseconds * 1e-9
 
-    def _feedback(self, instruction: Instruction, stage: int, keyframe_index: int = 0) -> None:
+    def _feedback(self, instruction: GoalInstruction, stage: int, keyframe_index: int = 0) -> None:
         if instruction.goal_handle is not None and instruction.goal_handle.is_active:
             instruction.goal_handle.publish_feedback(
                 Feedback(
@@ -475,16 +432,17 @@ class PlannerNode(Node):
 
     # ------------------------------------------------------------------ planning
     async def _on_replan(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
-        if self._active is None:
+        active = self.owner.active
+        if active is None:
             response.success = False
             response.message = "no active instruction: send one on ~/instruction or ~/execute_instruction"
             return response
         waiter = Future()
-        self._request_plan(PlanJob(self._active, self.get_clock().now(), [waiter]))
+        self._request_plan(PlanJob(active, self.get_clock().now(), [waiter]))  # type: ignore[arg-type]
         response.success, response.message = await waiter
         return response
 
-    def _replan_periodically(self, instruction: Instruction) -> None:
+    def _replan_periodically(self, instruction: GoalInstruction) -> None:
         if self._job is None:
             self._request_plan(PlanJob(instruction, self.get_clock().now()))
 
@@ -592,7 +550,7 @@ class PlannerNode(Node):
             )
         elif job.error:
             self._fail(job, job.error)
-        elif instruction is not self._active:
+        elif instruction is not self.owner.active:
             self._resolve(job, False, "the instruction ended while it was planned")
         else:
             self._publish(job)
@@ -600,7 +558,7 @@ class PlannerNode(Node):
             self._feedback(instruction, Feedback.STAGE_PREDICTING)
             self._resolve(job, True, f"new path with {len(job.result.path)} points")
         next_job, self._next_job = self._next_job, None
-        if next_job is not None and next_job.instruction is self._active:
+        if next_job is not None and next_job.instruction is self.owner.active:
             self._dispatch(next_job)
         elif next_job is not None:
             self._resolve(next_job, False, "the instruction ended before it was planned")
@@ -609,8 +567,7 @@ class PlannerNode(Node):
         """Log a failed plan, answer its waiters, and abort its instruction when that has no path yet."""
         instruction = job.instruction
         self.get_logger().error(f"planning {instruction.text!r} failed: {error}")
-        if instruction is self._active and instruction.path is None:
-            self._finish(instruction, ABORTED, f"planning failed: {error}")
+        self._end(self.owner.planning_failed(instruction, error))
         self._resolve(job, False, f"planning failed: {error}")
 
     def _publish(self, job: PlanJob) -> None:
