@@ -106,7 +106,7 @@ def test_cli_help_lists_every_subcommand_with_a_description(capsys):
 
     parser = cli.build_parser()
     (subcommands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    assert list(subcommands.choices) == list(cli.COMMANDS), "each module registers the command it is listed for"
+    assert list(subcommands.choices) == list(cli.COMMANDS), "each module registers its command"
     helps = {action.dest: action.help for action in subcommands._choices_actions}
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--help"])
