@@ -114,7 +114,10 @@ class PlannerGraph:
             ExecuteInstruction.Goal(instruction=instruction, timeout=timeout, max_keyframes=max_keyframes),
             feedback_callback=lambda msg: feedback.append(msg.feedback),
         )
-        assert self.wait(sent.done)
+        assert self.wait(sent.done), (
+            f"no answer to the goal {instruction!r}; episodes announced: "
+            f"{[(m.episode_id, m.state) for m in self.episodes]}; planner log: {self.logs[-5:]}"
+        )
         handle = sent.result()
         assert handle.accepted
         return handle, handle.get_result_async(), feedback
@@ -130,8 +133,8 @@ def start_planner(ros_process, ros_node, spin_until):
 
     def start(*parameters: str) -> PlannerGraph:
         arguments = [item for parameter in parameters for item in ("-p", parameter)]
+        graph = PlannerGraph(ros_node, spin_until)  # first: the new planner discovers it as it starts
         process = ros_process(["-m", "vla_ros.nodes.planner_node", "--ros-args", *arguments])
-        graph = PlannerGraph(ros_node, spin_until)
         if not graph.wait(lambda: graph.ready() or process.poll() is not None, 30.0):
             process.kill()
         if not graph.ready():

@@ -407,8 +407,8 @@ class GraphSession:
         # SIGTERM (a job scheduler, `kill`) ends the session as Ctrl-C does: the graph is stopped too.
         self._previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.processes = start_graph(self.values, log_dir=self.log_dir)
         try:
+            # The client first: the nodes discover its endpoints as they start (see vla_ros.ros.discovery).
             self.client = GraphClient(
                 self.values["namespace"],
                 self.values["use_sim_time"] == "true",
@@ -416,6 +416,7 @@ class GraphSession:
                 images=self.images,
                 watchdog=self.check_alive,
             )
+            self.processes = start_graph(self.values, log_dir=self.log_dir)
             started = time.monotonic()
             self.client.spin_until(
                 self.client.is_ready,
