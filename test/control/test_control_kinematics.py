@@ -92,3 +92,16 @@ def test_bad_robot_descriptions_are_refused(executor_settings):
     robot = dataclasses.replace(executor_settings.robot, tcp_parent_link="gripper_link")
     with pytest.raises(RobotModelError, match="gripper_link"):
         ArmKinematics.from_settings(robot)
+
+
+def test_track_follows_a_small_step_and_refuses_an_unreachable_pose(kinematics, ready):
+    start = kinematics.forward(ready).to_matrix()
+    target = start.copy()
+    target[:3, 3] += [0.01, -0.005, 0.01]
+    q = kinematics.track(target, ready, ready, iterations=30, damping=0.05, tolerance=0.0005)
+    np.testing.assert_allclose(kinematics.forward(q).to_matrix()[:3, 3], target[:3, 3], atol=1e-3)
+    assert np.max(np.abs(q - ready)) < 0.1, "a small step of the TCP is a small step of the joints"
+    far = start.copy()
+    far[:3, 3] = [2.0, 0.0, 0.5]
+    with pytest.raises(UnreachablePoseError, match="did not converge"):
+        kinematics.track(far, ready, ready, iterations=30, damping=0.05, tolerance=0.0005)

@@ -1,4 +1,4 @@
-"""Shared fixtures of the simulator tests: one workcell and one IK model per test session."""
+"""Shared fixtures of the simulator tests: one workcell and one kinematic model per test session."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from vla_ros.sim.ik import PandaIk
+from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.sim.settings import SimConfig, load_sim_config
 from vla_ros.sim.workcell import Workcell
 
@@ -24,7 +24,5 @@ def workcell(sim_config: SimConfig) -> Iterator[Workcell]:
 
 
 @pytest.fixture(scope="session")
-def panda_ik(sim_config: SimConfig) -> Iterator[PandaIk]:
-    ik = PandaIk(sim_config)
-    yield ik
-    ik.close()
+def kinematics(sim_config: SimConfig) -> ArmKinematics:
+    return ArmKinematics.from_settings(sim_config.robot)

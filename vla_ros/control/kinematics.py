@@ -23,6 +23,8 @@ from vla_ros.robot.settings import RobotSettings
 from vla_ros.robot.urdf import resolve_urdf_path
 
 TCP_FRAME = "tcp"
+ROTATION_WEIGHT = 0.5  # m per rad: the orientation error against the position error in :meth:`track`
+POSTURE_GAIN = 0.1  # the pull toward the posture, per :meth:`track`, in the Jacobian's null space
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class ArmKinematics:
         self.joint_names: tuple[str, ...] = robot.arm_joints
         self.base_frame = robot.base_frame
         margin = robot.position_margin
+        self._urdf_lower = model.lowerPositionLimit.copy()
+        self._urdf_upper = model.upperPositionLimit.copy()
         self.limits = JointLimits(
             robot.arm_joints,
             model.lowerPositionLimit + margin,
@@ -192,6 +196,56 @@ class ArmKinematics:
         return IKSolution(
             q, position_residual, orientation_residual, iterations, attempts, time.perf_counter() - start
         )
+
+    def track(
+        self,
+        target: np.ndarray,
+        seed: np.ndarray,
+        posture: np.ndarray,
+        iterations: int,
+        damping: float,
+        tolerance: float,
+    ) -> np.ndarray:
+        """Differential IK toward a TCP pose ``target`` (4x4, base frame) near the one of ``seed``: for
+        trajectories of small steps (a scripted demonstration), where :meth:`inverse` would be too slow
+        and could jump between solutions.
+
+        Damped least squares on the position error and the orientation error (weighted
+        :data:`ROTATION_WEIGHT` m per rad), within the URDF's position limits, until the weighted error
+        is below ``tolerance``; the first step also pulls toward ``posture`` in the Jacobian's null space
+        (:data:`POSTURE_GAIN`), so that a long trajectory keeps a natural posture. Raises
+        :class:`UnreachablePoseError` when the position error stays above ten times ``tolerance``.
+        """
+        target = np.asarray(target, dtype=float)
+        q = np.clip(self._check(seed), self._urdf_lower, self._urdf_upper)
+        posture = self._check(posture)
+        weights = np.diag([1.0, 1.0, 1.0, ROTATION_WEIGHT, ROTATION_WEIGHT, ROTATION_WEIGHT])
+        rotation = self._base_inverse.rotation  # world axes -> base axes
+        for iteration in range(iterations):
+            current = self._tcp_se3(q)
+            error = weights @ np.concatenate(
+                [target[:3, 3] - current.translation, pin.log3(target[:3, :3] @ current.rotation.T)]
+            )
+            if np.linalg.norm(error) < tolerance:
+                return q
+            jacobian = pin.computeFrameJacobian(
+                self._model, self._data, q, self._tcp_id, pin.ReferenceFrame.LOCAL_WORLD_ALIGNED
+            )
+            jacobian = weights @ np.vstack([rotation @ jacobian[:3], rotation @ jacobian[3:]])
+            pseudo_inverse = jacobian.T @ np.linalg.inv(jacobian @ jacobian.T + damping**2 * np.eye(6))
+            step = pseudo_inverse @ error
+            if iteration == 0:
+                step += (np.eye(len(q)) - pseudo_inverse @ jacobian) @ (POSTURE_GAIN * (posture - q))
+            q = np.clip(q + step, self._urdf_lower, self._urdf_upper)
+        current = self._tcp_se3(q)
+        residual = float(np.linalg.norm(target[:3, 3] - current.translation))
+        if residual > 10.0 * tolerance:
+            raise UnreachablePoseError(
+                f"differential IK did not converge on the TCP position {np.round(target[:3, 3], 4).tolist()}",
+                residual,
+                float(np.linalg.norm(pin.log3(target[:3, :3] @ current.rotation.T))),
+            )
+        return q
 
     def _solve(
         self, goal: pin.SE3, q: np.ndarray, settings: IKSettings

@@ -22,13 +22,13 @@ from typing import Any
 
 from tqdm import tqdm
 
+from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.data.dataset import FORMAT_NAME, FORMAT_VERSION, INDEX_FILE, DatasetError
 from vla_ros.data.geometry import pose_to_vector
 from vla_ros.data.keyframes import discover_keyframes, merge_keyposes
 from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.settings import load_planner_config
 from vla_ros.sim.expert import ExpertCommand, run_expert_episode
-from vla_ros.sim.ik import PandaIk
 from vla_ros.sim.oracle import TcpTrace
 from vla_ros.sim.recording import EpisodeRecorder
 from vla_ros.sim.settings import SPLIT_NAMES, SimConfig, load_sim_config
@@ -156,7 +156,7 @@ def collect(
     answer_decimals = load_planner_config(planner_config_file).answer_decimals
     ticks_per_frame = frame_period_ticks(config)
     workcell = Workcell(config)
-    ik = PandaIk(config)
+    kinematics = ArmKinematics.from_settings(config.robot)
     out.mkdir(parents=True, exist_ok=True)
     index_path = out / INDEX_FILE
     index = (
@@ -174,7 +174,7 @@ def collect(
                 if task_saved == episodes:
                     break
                 trace = EpisodeTrace(workcell, frames, ticks_per_frame)
-                outcome = run_expert_episode(workcell, ik, task, split, episode_seed, trace.on_tick)
+                outcome = run_expert_episode(workcell, kinematics, task, split, episode_seed, trace.on_tick)
                 if not outcome.success:
                     failed.append({"task": task, "seed": episode_seed, "error": outcome.error})
                     continue
@@ -201,7 +201,6 @@ def collect(
             bar.close()
     finally:
         workcell.close()
-        ik.close()
     elapsed = time.perf_counter() - started
     index["episodes"] = sorted(set(index["episodes"]) | set(saved))
     index["collections"].append(

@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator
 import numpy as np
 from numpy.typing import NDArray
 
+from vla_ros.control.errors import ControlError
+from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.data.geometry import pose_matrix, quaternion_yaw, rpy_to_matrix, wrap_angle, yaw_of
-from vla_ros.sim.ik import PandaIk
 from vla_ros.sim.tasks import ObjectState
 from vla_ros.sim.workcell import Workcell, WorkcellError
 
@@ -70,9 +71,10 @@ def _minimum_jerk(s: float) -> float:
 class ScriptedExpert:
     """Solves the current episode of a :class:`Workcell` from its privileged object state."""
 
-    def __init__(self, workcell: Workcell, ik: PandaIk) -> None:
+    def __init__(self, workcell: Workcell, kinematics: ArmKinematics) -> None:
         self._workcell = workcell
-        self._ik = ik
+        self._kinematics = kinematics
+        self._posture = np.array(workcell.config.robot.home_positions)
         self._config = workcell.config.expert
         self._objects = workcell.config.objects
         self._dt = 1.0 / self._config.control_rate
@@ -95,7 +97,7 @@ class ScriptedExpert:
         if scene is None:
             raise WorkcellError("no episode: call reset() first")
         self._q = self._workcell.arm_targets()
-        self._pose = self._ik.forward(self._q)
+        self._pose = self._kinematics.forward(self._q).to_matrix()
         self._gripper = self._workcell.gripper_command()
         yield from self._scripts[scene.task]()
         yield from self._wait(self._config.settle_time)
@@ -132,7 +134,15 @@ class ScriptedExpert:
         for tick in range(1, ticks + 1):
             s = _minimum_jerk(tick / ticks)
             self._pose = top_down_pose(start + s * (position - start), start_yaw + s * turn)
-            self._q = self._ik.solve(self._pose, self._q)
+            config = self._config
+            self._q = self._kinematics.track(
+                self._pose,
+                self._q,
+                self._posture,
+                config.ik_iterations,
+                config.ik_damping,
+                config.ik_tolerance,
+            )
             yield self._command(keypose=tick == ticks)
 
     def _state(self, name: str) -> ObjectState:
@@ -237,7 +247,7 @@ class ScriptedExpert:
 
 def run_expert_episode(
     workcell: Workcell,
-    ik: PandaIk,
+    kinematics: ArmKinematics,
     task: str,
     split: str,
     seed: int,
@@ -250,7 +260,7 @@ def run_expert_episode(
     """
     started = time.perf_counter()
     scene = workcell.reset(task, split, seed)
-    expert = ScriptedExpert(workcell, ik)
+    expert = ScriptedExpert(workcell, kinematics)
     limit = workcell.config.expert.max_episode_time
     error = ""
     if on_tick is not None:
@@ -265,7 +275,10 @@ def run_expert_episode(
             if workcell.sim_time >= limit:
                 error = f"episode exceeded max_episode_time {limit} s"
                 break
-    except RuntimeError as failure:  # IK failures end the episode as a failure, with the reason
+    except (
+        RuntimeError,
+        ControlError,
+    ) as failure:  # IK failures end the episode as a failure, with the reason
         error = str(failure)
     return EpisodeOutcome(
         task,

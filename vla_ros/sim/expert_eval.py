@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.reports import machine_info, write_report
 from vla_ros.sim.expert import EpisodeOutcome, run_expert_episode
-from vla_ros.sim.ik import PandaIk
 from vla_ros.sim.settings import SPLIT_NAMES, load_sim_config
 from vla_ros.sim.tasks import TASKS
 from vla_ros.sim.workcell import Workcell
@@ -28,14 +28,14 @@ def evaluate_expert(
     """Run the expert on ``seeds`` consecutive seeds of every task; return a JSON-ready summary."""
     config = load_sim_config(config_file)
     workcell = Workcell(config)
-    ik = PandaIk(config)
+    kinematics = ArmKinematics.from_settings(config.robot)
     started = time.perf_counter()
     per_task = {}
     try:
         for task in tasks:
             outcomes: list[EpisodeOutcome] = []
             for seed in tqdm(range(first_seed, first_seed + seeds), desc=task, disable=not progress):
-                outcomes.append(run_expert_episode(workcell, ik, task, split, seed))
+                outcomes.append(run_expert_episode(workcell, kinematics, task, split, seed))
             per_task[task] = {
                 "episodes": len(outcomes),
                 "successes": sum(o.success for o in outcomes),
@@ -50,7 +50,6 @@ def evaluate_expert(
             }
     finally:
         workcell.close()
-        ik.close()
     return {
         "split": split,
         "seeds": list(range(first_seed, first_seed + seeds)),

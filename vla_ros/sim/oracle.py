@@ -6,10 +6,10 @@ objects and camera), and its TCP trace becomes a HAMSTER path exactly as the dat
 
 from __future__ import annotations
 
+from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.data.path_labels import hamster_path
 from vla_ros.planning.path import PlannedPath
 from vla_ros.sim.expert import run_expert_episode
-from vla_ros.sim.ik import PandaIk
 from vla_ros.sim.settings import SimConfig
 from vla_ros.sim.workcell import Workcell
 
@@ -46,15 +46,16 @@ class TcpTrace:
 
 def oracle_path(config: SimConfig, task: str, split: str, seed: int) -> PlannedPath:
     """Solve (task, split, seed) with the scripted expert and return its simplified image path."""
-    workcell, ik = Workcell(config), PandaIk(config)
+    workcell, kinematics = Workcell(config), ArmKinematics.from_settings(config.robot)
     trace = TcpTrace(workcell)
     try:
-        outcome = run_expert_episode(workcell, ik, task, split, seed, on_tick=lambda *_: trace.record())
+        outcome = run_expert_episode(
+            workcell, kinematics, task, split, seed, on_tick=lambda *_: trace.record()
+        )
         if not outcome.success:
             raise OracleError(
                 f"the expert failed {task}/{split}/{seed}: {outcome.error or 'task not achieved'}"
             )
         return trace.path()
     finally:
-        ik.close()
         workcell.close()
