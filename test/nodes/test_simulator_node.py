@@ -68,8 +68,16 @@ def joint_positions(latest) -> np.ndarray:
     return np.array([state.position[list(state.name).index(name)] for name in ARM])
 
 
-def test_camera_topics_have_realsense_layout_and_consistent_geometry(simulator):
+def test_a_started_simulator_publishes_camera_oracle_path_and_joint_states(simulator):
+    """Read-only checks of one simulator's topics (one start for all three: each takes seconds)."""
     latest, _ = simulator
+    check_camera_topics(latest)
+    check_oracle_path(latest)
+    check_joint_states(latest)
+
+
+def check_camera_topics(latest) -> None:
+    """RealSense layout and geometry consistent between depth, intrinsics and the camera pose."""
     color, depth = latest["/camera/color/image_raw"], latest["/camera/aligned_depth_to_color/image_raw"]
     info = latest["/camera/color/camera_info"]
     assert (color.encoding, depth.encoding) == ("rgb8", "16UC1")
@@ -96,8 +104,8 @@ def test_camera_topics_have_realsense_layout_and_consistent_geometry(simulator):
     assert latest["/simulator/instruction"].data
 
 
-def test_oracle_path_is_the_experts_path_for_the_scene(simulator):
-    latest, _ = simulator
+def check_oracle_path(latest) -> None:
+    """The oracle path is the expert's path for the scene."""
     path = latest["/simulator/oracle_path"]
     assert path.instruction == latest["/simulator/instruction"].data
     assert path.header.frame_id == "camera_color_optical_frame"
@@ -108,8 +116,8 @@ def test_oracle_path_is_the_experts_path_for_the_scene(simulator):
     assert False in states and states[-1], "the start-up task (pick and place) closes, then opens the gripper"
 
 
-def test_joint_states_cover_arm_and_fingers(simulator):
-    latest, _ = simulator
+def check_joint_states(latest) -> None:
+    """Joint states cover the arm and the fingers, at the home pose."""
     state = latest["/joint_states"]
     assert list(state.name) == ARM + list(CONFIG.robot.gripper_joints)
     assert len(state.position) == len(state.velocity) == len(state.effort) == len(state.name)
