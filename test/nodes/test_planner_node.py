@@ -3,11 +3,8 @@ and the episode life cycle it owns."""
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
@@ -15,6 +12,7 @@ import pytest
 rclpy = pytest.importorskip("rclpy", reason="needs rclpy: run through `make test` (scripts/env.sh)")
 
 from action_msgs.msg import GoalStatus  # noqa: E402
+from chat_server import ChatServer  # noqa: E402
 from rcl_interfaces.msg import Log  # noqa: E402
 from rclpy.action import ActionClient  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data  # noqa: E402
@@ -314,43 +312,11 @@ def test_timeout_cancel_and_preemption_end_goals(start_planner, tmp_path):
     assert ended.state == EpisodeStatus.ABORTED and "simulator reset to push/train/3" in ended.reason
 
 
-class HangingChatServer:
-    """A chat-completions server that takes each request and answers none until ``release`` is set (a
-    server that hangs), then answers each with ANSWER."""
-
-    def __init__(self) -> None:
-        self.release = threading.Event()
-        self.requests = 0
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                server.requests += 1
-                server.release.wait()
-                payload = json.dumps({"choices": [{"message": {"content": ANSWER}}]}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-
 @pytest.fixture
-def hanging_server() -> Iterator[HangingChatServer]:
-    server = HangingChatServer()
-    thread = threading.Thread(target=server.httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.release.set()
-    server.httpd.shutdown()
-    server.httpd.server_close()
+def hanging_server() -> Iterator[ChatServer]:
+    """A chat server that takes each request and answers none until released."""
+    with ChatServer(ANSWER, hang=True) as server:
+        yield server
 
 
 def test_a_plan_past_its_budget_aborts_the_goal_and_comes_back_too_late_to_count(
@@ -370,7 +336,7 @@ def test_a_plan_past_its_budget_aborts_the_goal_and_comes_back_too_late_to_count
         in outcome.message
     )
     assert time.monotonic() - sent < 2.0 + 10.0, "aborted on the budget, long before openai.timeout_s (60 s)"
-    assert hanging_server.requests == 1
+    assert len(hanging_server.requests) == 1
     assert graph.wait(
         lambda: any("still running the plan of 'the server hangs'" in line for line in graph.logs)
     )
@@ -392,7 +358,7 @@ def test_a_plan_past_its_budget_aborts_the_goal_and_comes_back_too_late_to_count
     assert [path.instruction for path in graph.paths] == ["the server is back"]
     graph.done()
     assert graph.result(result)[0] == GoalStatus.STATUS_SUCCEEDED
-    assert hanging_server.requests == 2
+    assert len(hanging_server.requests) == 2
 
 
 def oracle_path(first_x: float) -> Path2D:

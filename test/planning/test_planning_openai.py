@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
+from chat_server import ChatServer
 
 from vla_ros.planning.backends.openai_chat import OpenAIChatBackend, message_text
 from vla_ros.planning.errors import BackendRequestError, BackendResponseError
@@ -20,52 +18,10 @@ from vla_ros.planning.settings import OpenAIBackendConfig
 ANSWER = "<ans>[(0.25, 0.32), <action>Close Gripper</action>, (0.74, 0.21)]</ans>"
 
 
-class FakeServer:
-    """Records requests; answers per endpoint with string content, list content or a scripted failure."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-        self.failures: list[int] = []  # HTTP status codes to answer before succeeding
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append((self.path, dict(self.headers), body))
-                if server.failures:
-                    self._send(server.failures.pop(0), b'{"error": "scripted failure"}')
-                elif self.path == "/v1/chat/completions":
-                    self._send(200, json.dumps({"choices": [{"message": {"content": ANSWER}}]}).encode())
-                elif self.path == "/chat/completions":
-                    parts = [{"type": "text", "text": ANSWER[:20]}, {"type": "text", "text": ANSWER[20:]}]
-                    self._send(200, json.dumps({"choices": [{"message": {"content": parts}}]}).encode())
-                elif self.path == "/not-json":
-                    self._send(200, b"<html>proxy error</html>")
-                else:
-                    self._send(404, b'{"detail": "Not Found"}')
-
-            def _send(self, status: int, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-
-
 @pytest.fixture
-def server() -> Iterator[FakeServer]:
-    fake = FakeServer()
-    fake.thread.start()
-    yield fake
-    fake.httpd.shutdown()
-    fake.httpd.server_close()
+def server() -> Iterator[ChatServer]:
+    with ChatServer(ANSWER) as fake:
+        yield fake
 
 
 def _config(base_url: str, endpoint: str, **overrides: Any) -> OpenAIBackendConfig:
@@ -91,11 +47,11 @@ IMAGE[:, :32] = (255, 0, 0)  # left half red, to check the colour order of the J
 
 @pytest.mark.parametrize("endpoint", ["/v1/chat/completions", "/chat/completions"])
 def test_both_content_shapes_and_the_request(
-    server: FakeServer, endpoint: str, monkeypatch: pytest.MonkeyPatch
+    server: ChatServer, endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VLA_ROS_TEST_API_KEY", "secret-key")
-    backend = OpenAIChatBackend(_config(server.base_url + "/", endpoint))
-    assert backend.description == f"openai:{server.base_url}{endpoint}"
+    backend = OpenAIChatBackend(_config(server.url + "/", endpoint))
+    assert backend.description == f"openai:{server.url}{endpoint}"
     answer = backend.plan(IMAGE, "<quest>pick</quest>")
     assert answer.text == ANSWER
     assert answer.backend_name == "openai" and answer.latency_s > 0
@@ -112,40 +68,40 @@ def test_both_content_shapes_and_the_request(
     assert decoded[24, 8, 2] > 200 and decoded[24, 8, 0] < 60  # red in BGR: the image was sent as RGB
 
 
-def test_no_key_no_authorization_header(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_key_no_authorization_header(server: ChatServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VLA_ROS_TEST_API_KEY", raising=False)
-    OpenAIChatBackend(_config(server.base_url, "/v1/chat/completions")).plan(IMAGE, "x")
+    OpenAIChatBackend(_config(server.url, "/v1/chat/completions")).plan(IMAGE, "x")
     assert "Authorization" not in server.requests[-1][1]
 
 
-def test_server_errors_are_retried_then_succeed(server: FakeServer) -> None:
+def test_server_errors_are_retried_then_succeed(server: ChatServer) -> None:
     server.failures = [503, 429]
-    answer = OpenAIChatBackend(_config(server.base_url, "/v1/chat/completions")).plan(IMAGE, "x")
+    answer = OpenAIChatBackend(_config(server.url, "/v1/chat/completions")).plan(IMAGE, "x")
     assert answer.text == ANSWER and len(server.requests) == 3
 
 
-def test_retries_run_out(server: FakeServer) -> None:
+def test_retries_run_out(server: ChatServer) -> None:
     server.failures = [500, 500, 500]
     with pytest.raises(BackendRequestError, match="HTTP 500"):
-        OpenAIChatBackend(_config(server.base_url, "/v1/chat/completions")).plan(IMAGE, "x")
+        OpenAIChatBackend(_config(server.url, "/v1/chat/completions")).plan(IMAGE, "x")
     assert len(server.requests) == 3
 
 
-def test_client_errors_are_not_retried(server: FakeServer) -> None:
+def test_client_errors_are_not_retried(server: ChatServer) -> None:
     with pytest.raises(BackendRequestError, match=r"HTTP 404.*Not Found"):
-        OpenAIChatBackend(_config(server.base_url, "/wrong/path")).plan(IMAGE, "x")
+        OpenAIChatBackend(_config(server.url, "/wrong/path")).plan(IMAGE, "x")
     assert len(server.requests) == 1
 
 
-def test_non_json_answer(server: FakeServer) -> None:
+def test_non_json_answer(server: ChatServer) -> None:
     with pytest.raises(BackendResponseError, match="proxy error"):
-        OpenAIChatBackend(_config(server.base_url, "/not-json")).plan(IMAGE, "x")
+        OpenAIChatBackend(_config(server.url, "/not-json")).plan(IMAGE, "x")
 
 
 def test_unreachable_server() -> None:
-    closed = FakeServer()  # bound, never serving, then closed: nothing listens on the port
+    closed = ChatServer(ANSWER)  # bound, never serving, then closed: nothing listens on the port
     closed.httpd.server_close()
-    config = _config(closed.base_url, "/v1/chat/completions", max_retries=1, timeout_s=1.0)
+    config = _config(closed.url, "/v1/chat/completions", max_retries=1, timeout_s=1.0)
     with pytest.raises(BackendRequestError, match="cannot reach"):
         OpenAIChatBackend(config).plan(IMAGE, "x")
 
