@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from vla_ros.app.graph import NODES
 from vla_ros.tools import reference
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
@@ -57,3 +59,11 @@ def test_reference_of_nodes_arguments_and_parameters_is_up_to_date():
 @pytest.mark.slow
 def test_reference_of_topics_matches_the_running_graph():
     assert reference.render_topics(reference.query_graph()) in DOC.read_text(), REGENERATE
+
+
+def test_the_reference_says_which_parameters_change_at_run_time():
+    text = reference.render_static()
+    assert re.search(r"\| `safety\.velocity_scale` \| [^|]+ \| run time \|", text)
+    assert re.search(r"\| `robot\.base_frame` \| [^|]+ \| read-only \|", text)
+    simulator = next(node for node in NODES if node.name == "simulator")
+    assert reference.runtime_parameters(simulator) == {"faults.joint_states_paused", "faults.depth_blind"}

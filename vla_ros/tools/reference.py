@@ -9,6 +9,7 @@ default parameters), asked through rclpy which node publishes, subscribes and se
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
 import sys
 import tempfile
@@ -119,18 +120,32 @@ def render_static() -> str:
         lines.append(
             f"| `{node.name}` | `{node.executable}` | {runs} | {files} | {_cell(node.description)} |"
         )
+    lines += [
+        "",
+        "Parameters marked *run time* change with `ros2 param set` (validated: a bad value is refused with",
+        "the reason); every other parameter is read-only, and `ros2 param set` refuses it.",
+    ]
     for node in NODES:
+        runtime = runtime_parameters(node)
         lines += [
             "",
             f"### Parameters of `{node.name}`",
             "",
-            "| parameter | default | description |",
-            "|---|---|---|",
+            "| parameter | default | changes | description |",
+            "|---|---|---|---|",
         ]
         lines += [
-            f"| `{p.name}` | {_value(p.default)} | {_cell(p.description)} |" for p in node_parameters(node)
+            f"| `{p.name}` | {_value(p.default)} | {'run time' if p.name in runtime else 'read-only'} "
+            f"| {_cell(p.description)} |"
+            for p in node_parameters(node)
         ]
     return "\n".join(lines) + "\n"
+
+
+def runtime_parameters(node: GraphNode) -> frozenset[str]:
+    """The parameters ``node`` lets ``ros2 param set`` change (its module's ``RUNTIME_PARAMETERS``)."""
+    module = importlib.import_module(f"vla_ros.nodes.{node.executable}")
+    return frozenset(getattr(module, "RUNTIME_PARAMETERS", ()))
 
 
 @dataclass(frozen=True)
