@@ -2,8 +2,8 @@
 
 Each subcommand lives in its own module, which defines ``register(subparsers)`` to add its parser
 and set ``func`` (called with the parsed arguments, returning an exit code). To add a subcommand,
-add its name and module to :data:`COMMANDS`. A command imports only its own module (``vla-ros bringup``
-does not load torch or transformers); ``vla-ros --help`` imports them all to list them.
+add it to :data:`COMMANDS` (its module and one-line summary). A command imports only its own module
+(``vla-ros bringup`` does not load torch or transformers); ``vla-ros --help`` imports none.
 """
 
 from __future__ import annotations
@@ -12,32 +12,68 @@ import argparse
 import importlib
 import sys
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from vla_ros import __version__
 
-# command -> the module that registers it
-COMMANDS: dict[str, str] = {
-    "demo": "vla_ros.app.demo",
-    "doctor": "vla_ros.tools.doctor",
-    "bringup": "vla_ros.app.bringup",
-    "eval": "vla_ros.app.graph_eval",
-    "faults": "vla_ros.app.faults",
-    "bench": "vla_ros.tools.bench",
-    "topic-stats": "vla_ros.tools.topic_stats",
-    "plan": "vla_ros.planning.plan",
-    "train-planner": "vla_ros.training.planner.train",
-    "planner-eval": "vla_ros.training.planner.evaluation",
-    "collect": "vla_ros.sim.collect",
-    "expert-eval": "vla_ros.sim.expert_eval",
-    "export-vlm": "vla_ros.sim.export_vlm",
-    "train-policy": "vla_ros.training.policy.train",
-    "policy-eval": "vla_ros.training.policy.evaluation",
-    "reference": "vla_ros.tools.reference",
+
+class Command(NamedTuple):
+    """A subcommand: the module that registers its parser (imported only to run it) and the summary
+    ``vla-ros --help`` lists."""
+
+    module: str
+    summary: str
+
+
+COMMANDS: dict[str, Command] = {
+    "demo": Command("vla_ros.app.demo", "run three instructions through the graph in the simulated workcell"),
+    "doctor": Command(
+        "vla_ros.tools.doctor",
+        "check the installation: Python libraries, ROS, built interfaces, adapters, GPU",
+    ),
+    "bringup": Command(
+        "vla_ros.app.bringup", "start the node graph of bringup.launch.py without the launch system"
+    ),
+    "eval": Command(
+        "vla_ros.app.graph_eval", "closed-loop task success through the ROS graph in the simulated workcell"
+    ),
+    "faults": Command(
+        "vla_ros.app.faults",
+        "fault injection through the running graph: e-stop, bad inputs, dead nodes; a pass/fail table",
+    ),
+    "bench": Command(
+        "vla_ros.tools.bench", "benchmarks of the simulator, planner, controller and policy (JSON results)"
+    ),
+    "topic-stats": Command(
+        "vla_ros.tools.topic_stats", "measure rate, jitter and latency of topics on the running graph"
+    ),
+    "plan": Command("vla_ros.planning.plan", "run the configured planner on an image file"),
+    "train-planner": Command(
+        "vla_ros.training.planner.train", "train the small planner VLM on recorded episodes"
+    ),
+    "planner-eval": Command(
+        "vla_ros.training.planner.evaluation", "evaluate a planner model on recorded episodes"
+    ),
+    "collect": Command("vla_ros.sim.collect", "record expert demonstrations in the simulated workcell"),
+    "expert-eval": Command("vla_ros.sim.expert_eval", "measure the scripted expert's success per task"),
+    "export-vlm": Command("vla_ros.sim.export_vlm", "export HAMSTER-style VLM fine-tuning data"),
+    "train-policy": Command(
+        "vla_ros.training.policy.train", "train the keyframe policy on recorded demonstrations"
+    ),
+    "policy-eval": Command(
+        "vla_ros.training.policy.evaluation",
+        "closed-loop success of the keyframe policy with oracle or planned paths (no ROS graph)",
+    ),
+    "reference": Command(
+        "vla_ros.tools.reference",
+        "write the Markdown reference of nodes, parameters, topics (starts the graph)",
+    ),
 }
 
 
-def build_parser(commands: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
-    """Build the top-level parser with the subcommands ``commands`` (default: all)."""
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The top-level parser: with ``commands``, their modules register their full parsers; without, every
+    command is listed by its summary and nothing is imported (``vla-ros --help``)."""
     parser = argparse.ArgumentParser(
         prog="vla-ros",
         description="vla_ros: run, train and evaluate a hierarchical VLA (HAMSTER-style planner, "
@@ -45,8 +81,11 @@ def build_parser(commands: Iterable[str] = COMMANDS) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"vla-ros {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in commands:
-        importlib.import_module(COMMANDS[command]).register(subparsers)
+    if commands is None:
+        for name, command in COMMANDS.items():
+            subparsers.add_parser(name, help=command.summary)
+    for name in commands or ():
+        importlib.import_module(COMMANDS[name].module).register(subparsers)
     return parser
 
 
@@ -54,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = next((argument for argument in arguments if not argument.startswith("-")), None)
-    parser = build_parser([command] if command in COMMANDS else COMMANDS)
+    parser = build_parser([command] if command in COMMANDS else None)
     args = parser.parse_args(arguments)
     return int(args.func(args) or 0)
 

@@ -169,7 +169,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``bringup`` subcommand."""
     parser = subparsers.add_parser(
         "bringup",
-        help="start the node graph of bringup.launch.py without the launch system",
         description="Start the same nodes, parameter files and arguments as "
         "`ros2 launch vla_ros bringup.launch.py`, for machines without the ROS launch system. "
         "Arguments use the launch syntax: vla-ros bringup sim:=true use_sim_time:=false",

@@ -73,7 +73,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
         "demo",
-        help="run three instructions through the graph in the simulated workcell",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

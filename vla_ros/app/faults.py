@@ -854,7 +854,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``faults`` subcommand."""
     parser = subparsers.add_parser(
         "faults",
-        help="fault injection through the running graph: e-stop, bad inputs, dead nodes; a pass/fail table",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -228,7 +228,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sim_config = load_sim_config()
     parser = subparsers.add_parser(
         "eval",
-        help="closed-loop task success through the ROS graph in the simulated workcell",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

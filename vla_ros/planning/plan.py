@@ -24,7 +24,7 @@ from vla_ros.reports import write_report
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``plan`` subcommand."""
-    plan = subparsers.add_parser("plan", help="run the configured planner on an image file")
+    plan = subparsers.add_parser("plan")
     plan.add_argument("--image", required=True, type=Path, help="colour image (PNG, JPEG)")
     plan.add_argument("--instruction", required=True, help="the task, in words")
     plan.add_argument("--config", default=CONFIG_FILE, help="parameter file name or path (default: planner)")

@@ -246,9 +246,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``collect`` subcommand."""
-    parser = subparsers.add_parser(
-        "collect", help="record expert demonstrations in the simulated workcell", description=__doc__
-    )
+    parser = subparsers.add_parser("collect", description=__doc__)
     parser.add_argument("--task", nargs="+", required=True, choices=list(TASKS), help="task(s) to record")
     parser.add_argument("--episodes", type=int, default=10, help="successful episodes per task")
     parser.add_argument("--split", default="train", choices=SPLIT_NAMES, help="variation split")

@@ -77,9 +77,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``expert-eval`` subcommand."""
-    parser = subparsers.add_parser(
-        "expert-eval", help="measure the scripted expert's success per task", description=__doc__
-    )
+    parser = subparsers.add_parser("expert-eval", description=__doc__)
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS), help="tasks to run")
     parser.add_argument("--seeds", type=int, default=100, help="number of seeds per task")
     parser.add_argument("--first-seed", type=int, default=0, help="first seed")

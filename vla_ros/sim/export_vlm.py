@@ -67,7 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``export-vlm`` subcommand."""
     parser = subparsers.add_parser(
         "export-vlm",
-        help="export HAMSTER-style VLM fine-tuning data",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

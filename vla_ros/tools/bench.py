@@ -24,7 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``bench`` with one sub-command per benchmark module."""
     parser = subparsers.add_parser(
         "bench",
-        help="benchmarks of the simulator, planner, controller and policy (JSON results)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -96,7 +96,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``doctor`` subcommand."""
     parser = subparsers.add_parser(
         "doctor",
-        help="check the installation: Python libraries, ROS, built interfaces, adapters, GPU",
         description="Report what this machine has for vla_ros. ROS parts that are missing here but "
         "present on a ROS install (cv_bridge, tf2_ros, launch_ros, ...) are listed with the "
         "fallback used instead.",

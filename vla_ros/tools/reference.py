@@ -273,7 +273,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``reference`` subcommand."""
     parser = subparsers.add_parser(
         "reference",
-        help="write the Markdown reference of nodes, parameters, topics (starts the graph)",
         description="Generate docs/reference.md: launch arguments and nodes from vla_ros.app.graph, "
         "parameters from config/*.yaml, topics, services and actions from the running simulated graph.",
     )

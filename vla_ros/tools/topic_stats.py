@@ -111,7 +111,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``topic-stats`` subcommand."""
     parser = subparsers.add_parser(
         "topic-stats",
-        help="measure rate, jitter and latency of topics on the running graph",
         description="Subscribe (sensor-data QoS) to the given topics and report message rate, "
         "inter-arrival period and jitter, and for stamped messages the latency from header stamp to "
         "receipt (p50/p99/max), as JSON.",

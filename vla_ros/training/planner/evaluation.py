@@ -195,7 +195,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``planner-eval`` subcommand."""
     parser = subparsers.add_parser(
         "planner-eval",
-        help="evaluate a planner model on recorded episodes",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

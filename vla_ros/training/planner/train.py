@@ -426,7 +426,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train-planner`` subcommand."""
     parser = subparsers.add_parser(
         "train-planner",
-        help="train the small planner VLM on recorded episodes",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -358,7 +358,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``policy-eval`` subcommand."""
     parser = subparsers.add_parser(
         "policy-eval",
-        help="closed-loop success of the keyframe policy with oracle or planned paths (no ROS graph)",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

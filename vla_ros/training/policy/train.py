@@ -289,7 +289,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``train-policy`` subcommand."""
     parser = subparsers.add_parser(
         "train-policy",
-        help="train the keyframe policy on recorded demonstrations",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
