@@ -28,10 +28,10 @@ def test_a_new_period_applies_from_the_next_deadline():
 
 
 def test_loop_timing_reports_period_error_lateness_and_cost_over_its_window():
-    timing = LoopTiming(period=0.01, window=2)
+    timing = LoopTiming(window=2)
     for k, (late, cost) in enumerate([(0.0, 0.001), (0.002, 0.001), (0.001, 0.003)]):
         deadline = 0.01 * (k + 1)
-        timing.record(deadline, deadline + late, deadline + late + cost)
+        timing.record(deadline, deadline + late, deadline + late + cost, period=0.01)
     report = timing.report(skipped_deadlines=3)
     assert report["ticks"] == 3 and report["window"] == 2 and report["skipped_deadlines"] == 3
     assert report["lateness_ms"]["max"] == pytest.approx(2.0)

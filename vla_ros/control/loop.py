@@ -44,18 +44,18 @@ def percentiles(values: Iterable[float], scale: float = 1.0) -> dict[str, float]
 class LoopTiming:
     """Period error, lateness and tick cost of the last ``window`` ticks of a fixed-rate loop."""
 
-    def __init__(self, period: float, window: int) -> None:
-        self.period = period
+    def __init__(self, window: int) -> None:
         self.ticks = 0
         self._previous_wake: float | None = None
         self._period_error: deque[float] = deque(maxlen=window)
         self._lateness: deque[float] = deque(maxlen=window)
         self._cost: deque[float] = deque(maxlen=window)
 
-    def record(self, deadline: float, wake: float, done: float) -> None:
-        """One tick that was due at ``deadline``, woke at ``wake`` and finished at ``done`` (s)."""
+    def record(self, deadline: float, wake: float, done: float, period: float) -> None:
+        """One tick that was due at ``deadline``, woke at ``wake`` and finished at ``done`` (s), in a loop
+        of ``period`` (s)."""
         if self._previous_wake is not None:
-            self._period_error.append(abs(wake - self._previous_wake - self.period))
+            self._period_error.append(abs(wake - self._previous_wake - period))
         self._previous_wake = wake
         self._lateness.append(wake - deadline)
         self._cost.append(done - wake)

@@ -175,7 +175,7 @@ class EnsemblingControllerNode(Node):
         self.core = EnsemblingController(kinematics.limits, self.settings)
         self.arm_driver = make_arm_driver(self, self.driver_settings, kinematics)
         self.gripper_driver = make_gripper_driver(self, self.driver_settings)
-        self.timing = LoopTiming(self.settings.period, self.interface.timing_window)
+        self.timing = LoopTiming(self.interface.timing_window)
         self.schedule = FixedRateSchedule(self.settings.period, time.monotonic())
         self._lock = threading.Lock()
         self._state = UNINITIALIZED
@@ -239,7 +239,7 @@ class EnsemblingControllerNode(Node):
         with self._lock:
             self.core.apply(settings)
             self.settings = settings
-            self.timing.period = self.schedule.period = settings.period
+            self.schedule.period = settings.period
 
     # ------------------------------------------------------------------ inputs
     def _now(self) -> float:
@@ -420,7 +420,7 @@ class EnsemblingControllerNode(Node):
                     return  # Ctrl-C shut the context down during the tick: nothing to report
                 self._fault(error)
             done = time.monotonic()
-            self.timing.record(schedule.deadline, wake, done)
+            self.timing.record(schedule.deadline, wake, done, schedule.period)
             schedule.advance(done)
 
     def _tick(self) -> None:

@@ -31,6 +31,7 @@ import numpy as np
 
 from vla_ros.control.errors import ControlConfigError
 from vla_ros.control.kinematics import ArmKinematics
+from vla_ros.control.loop import percentiles
 from vla_ros.control.settings import MAX_CONTROL_RATE, ExecutorSettings
 from vla_ros.reports import machine_info, write_report
 
@@ -45,15 +46,9 @@ STARTUP_TIMEOUT = 90.0
 
 
 def _stats(values: list[float] | np.ndarray, scale: float) -> dict[str, float]:
-    array = np.asarray(values, dtype=float) * scale
-    if array.size == 0:
-        return {}
-    return {
-        "p50": float(np.percentile(array, 50)),
-        "p99": float(np.percentile(array, 99)),
-        "max": float(array.max()),
-        "count": int(array.size),
-    }
+    """The loop's percentiles of ``values`` times ``scale``, and their count (empty for none)."""
+    summary = percentiles(values, scale)
+    return {**summary, "count": len(values)} if summary else {}
 
 
 def _start(module: str, *parameters: str, log: Path) -> subprocess.Popen:
