@@ -60,6 +60,9 @@ COMMANDS: dict[str, Command] = {
     "train-policy": Command(
         "vla_ros.training.policy.train", "train the keyframe policy on recorded demonstrations"
     ),
+    "policy-paths": Command(
+        "vla_ros.training.policy.planner_paths", "the trained planner's paths for a dataset (policy training)"
+    ),
     "policy-eval": Command(
         "vla_ros.training.policy.evaluation",
         "closed-loop success of the keyframe policy with oracle or planned paths (no ROS graph)",

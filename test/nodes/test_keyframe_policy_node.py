@@ -43,7 +43,7 @@ class PolicyGraph:
             "/keyframe_policy/pose": PoseStamped,
             "/keyframe_policy/markers": MarkerArray,
             "/keyframe_policy/cloud": PointCloud2,
-            **{f"/keyframe_policy/heatmaps/{view}": Image for view in CONFIG.model.views},
+            **{f"/keyframe_policy/heatmaps/{s}{v}": Image for s in ("", "fine_") for v in CONFIG.model.views},
         }
         for topic, kind in outputs.items():
             node.create_subscription(
@@ -90,11 +90,12 @@ def test_with_the_simulator_it_predicts_keyframes_and_shows_what_it_saw(start_po
     position = np.array([first.pose.position.x, first.pose.position.y, first.pose.position.z])
     assert np.all(np.abs(position - np.array(CONFIG.scene.centre)) <= CONFIG.scene.half_size)
     assert 0.0 <= first.confidence <= 1.0
-    assert graph.wait(lambda: len(graph.latest) == 3 + len(CONFIG.model.views))
+    assert graph.wait(lambda: len(graph.latest) == 3 + 2 * len(CONFIG.model.views))
     cloud = graph.latest["/keyframe_policy/cloud"]
     assert cloud.width >= CONFIG.scene.min_points and cloud.point_step == 16
-    heatmap = graph.latest[f"/keyframe_policy/heatmaps/{CONFIG.model.views[0]}"]
-    assert heatmap.encoding == "rgb8" and heatmap.width >= CONFIG.model.image_size
+    for stage in ("", "fine_"):  # both stages' heatmaps, for RViz
+        heatmap = graph.latest[f"/keyframe_policy/heatmaps/{stage}{CONFIG.model.views[0]}"]
+        assert heatmap.encoding == "rgb8" and heatmap.width >= CONFIG.model.image_size
     assert len(graph.latest["/keyframe_policy/markers"].markers) == 3
     # the executor reports the keyframe reached: the next one is predicted from a newer frame
     graph.reached_pub.publish(first)

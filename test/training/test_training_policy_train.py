@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,22 +13,24 @@ import torch
 
 from vla_ros.data.dataset import EpisodeReader, list_episodes
 from vla_ros.planning.path import PlannedPath
+from vla_ros.planning.planner import Planner
 from vla_ros.policy.errors import PolicyCheckpointError, PolicyInputError
 from vla_ros.policy.inference import KeyframePolicy, load_checkpoint
 from vla_ros.policy.language import InstructionEncoder
 from vla_ros.policy.settings import PathNoiseConfig, PolicyConfig
 from vla_ros.sim.collect import collect
 from vla_ros.sim.oracle import oracle_path
-from vla_ros.training.policy.data import episode_observation, load_samples, perturb_path
-from vla_ros.training.policy.evaluation import ClosedLoopRunner, markdown_table, summarise
+from vla_ros.training.policy.data import episode_observation, load_samples, perturb_path, sample_frames
+from vla_ros.training.policy.evaluation import ClosedLoopRunner, markdown_table, planner_config_for, summarise
+from vla_ros.training.policy.planner_paths import PLANNER_PATHS_FILE, answer_dataset, read_planner_paths
 from vla_ros.training.policy.train import train
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two keyframe-only demonstrations."""
+    """Two keyframe demonstrations with every third camera frame between the keyframes."""
     out = tmp_path_factory.mktemp("policy_demos")
-    collect(["lift_block", "press_button"], 1, "train", 0, out, progress=False, frames="keyframes")
+    collect(["lift_block", "press_button"], 1, "train", 0, out, progress=False, frames="keyframes", intermediate=3)
     return out
 
 
@@ -47,8 +50,16 @@ def trained(dataset: Path, small_config: PolicyConfig, tmp_path_factory: pytest.
 def test_samples_follow_the_expert_keyframes(dataset: Path, small_config: PolicyConfig, encoder) -> None:
     samples = load_samples([dataset], small_config, encoder, seed=0, progress=False)
     episodes = [EpisodeReader(d) for d in list_episodes(dataset)]
-    assert len(samples) == sum(len(e.meta["expert_keyframes"]) for e in episodes)
-    lift = [s for s in samples if s.episode.startswith("lift_block")]
+    keyframe_samples = [s for s in samples if not s.intermediate]
+    assert len(keyframe_samples) == sum(len(e.meta["expert_keyframes"]) for e in episodes)
+    assert len(samples) > 2 * len(keyframe_samples)  # the frames between keyframes are samples too
+    for sample in samples:  # each targets the keyframe its index names
+        reader = next(e for e in episodes if e.directory.name == sample.episode)
+        pose = reader.meta["expert_keyframes"][sample.keyframe_index]["tcp_pose"]
+        assert np.allclose(sample.target_position, pose[:3])
+    validation = load_samples([dataset], small_config, encoder, seed=0, progress=False, augmented=False)
+    assert len(validation) == len(keyframe_samples) and not any(s.intermediate for s in validation)
+    lift = [s for s in keyframe_samples if s.episode.startswith("lift_block")]
     assert [s.keyframe_index for s in lift] == list(range(len(lift)))
     assert [s.done for s in lift] == [False] * (len(lift) - 1) + [True]
     grasp = next(s for s in lift if not s.gripper_open)
@@ -138,6 +149,13 @@ def test_a_closed_loop_episode_runs_the_policy_through_the_executor(
     assert "| lift_block |" in markdown_table(report)
 
 
+def test_intermediate_frames_lie_between_keyframes_and_target_the_next() -> None:
+    assert sample_frames([4, 9, 10], 0) == [(0, 0, False), (4, 1, False), (9, 2, False)]
+    assert sample_frames([4, 9, 10], 2) == [
+        (0, 0, False), (2, 0, True), (4, 1, False), (6, 1, True), (8, 1, True), (9, 2, False)
+    ]
+
+
 def test_path_noise_moves_all_but_the_start() -> None:
     path = PlannedPath([(0.5, 0.1), (0.4, 0.6), (0.6, 0.6), (0.98, 0.5)], [True, False, False, True])
     rng = np.random.default_rng(0)
@@ -153,3 +171,25 @@ def test_path_noise_moves_all_but_the_start() -> None:
     assert 0.015 < (shifts[:, 0] - shifts[:, 1]).std() < 0.045
     with pytest.raises(ValueError, match="path_noise"):
         PathNoiseConfig(1.5, 0.0, 0.0)
+
+
+def test_planner_paths_are_answered_per_episode_and_used_for_their_share(
+    dataset: Path, small_config: PolicyConfig, encoder, tmp_path: Path
+) -> None:
+    copy = tmp_path / "demos"
+    shutil.copytree(dataset, copy, ignore=shutil.ignore_patterns(".policy_samples_*"))
+    answered = PlannedPath([(0.2, 0.8), (0.3, 0.3), (0.7, 0.3)], [True, False, True])
+    planner = Planner.from_config(planner_config_for("oracle"), answered)
+    result = answer_dataset(copy, planner, progress=False)
+    assert set(result["episodes"]) == {d.name for d in list_episodes(copy)}
+    (copy / PLANNER_PATHS_FILE).write_text(json.dumps(result))
+    assert all(path == answered for path in read_planner_paths(copy / PLANNER_PATHS_FILE).values())
+    always = replace(small_config, training=replace(small_config.training, planner_paths=1.0))
+    planned = load_samples([copy], always, encoder, seed=0, progress=False)
+    labelled = load_samples([copy], small_config, encoder, seed=0, progress=False, augmented=False)
+    assert {s.path_source for s in planned} == {"planner"}
+    assert {s.path_source for s in labelled} == {"label"}
+    # the first sample's cloud carries the planner's path, not the label's
+    assert not np.array_equal(planned[0].features[:, 3:], labelled[0].features[:, 3:])
+    never = replace(small_config, training=replace(small_config.training, planner_paths=0.0))
+    assert {s.path_source for s in load_samples([copy], never, encoder, seed=0, progress=False)} == {"label"}

@@ -26,7 +26,8 @@ Publishes ``keyframe_topic`` (vla_ros/KeyframeTarget, reliable), ``outcome_topic
 SUCCEEDED once the "done" keyframe is reached, ABORTED with the reasons when it gives up or after
 ``episode.max_keyframes``: the planner ends the episode), and latched for RViz ``~/pose``
 (PoseStamped), ``~/markers`` (MarkerArray), ``~/cloud`` (PointCloud2, the cropped cloud),
-``~/heatmaps/<view>`` (rgb8: each view's heatmap over the rendered view), ``~/observation`` (the colour
+``~/heatmaps/<view>`` (rgb8: each view's coarse-stage heatmap over the rendered view),
+``~/heatmaps/fine_<view>`` (the same for the fine stage, zoomed on the coarse point), ``~/observation`` (the colour
 image the keyframe was predicted from) and ``~/status`` (String).
 
 Inference runs in a worker thread (one prediction at a time); results come back to the executor's
@@ -162,7 +163,8 @@ class KeyframePolicyNode(Node):
         self._cloud_pub = self.create_publisher(PointCloud2, "~/cloud", LATCHED)
         self._observation_pub = self.create_publisher(Image, "~/observation", LATCHED)
         self._heatmap_pubs = {
-            view: self.create_publisher(Image, f"~/heatmaps/{view}", LATCHED)
+            (stage, view): self.create_publisher(Image, f"~/heatmaps/{stage}{view}", LATCHED)
+            for stage in ("", "fine_")
             for view in self.config.model.views
         }
         sensor = qos_profile_sensor_data
@@ -444,9 +446,14 @@ class KeyframePolicyNode(Node):
         self._cloud_pub.publish(cloud_message(prediction.cloud_points, prediction.cloud_colors, header))
         self._observation_pub.publish(color)
         scale = max(1, HEATMAP_DISPLAY_SIZE // prediction.heatmaps.shape[-1])
-        for index, view in enumerate(self.config.model.views):
-            overlay = heatmap_overlay(prediction.view_images[index], prediction.heatmaps[index], scale)
-            self._heatmap_pubs[view].publish(array_to_image(overlay, "rgb8", header))
+        stages = {
+            "": (prediction.view_images, prediction.heatmaps),
+            "fine_": (prediction.fine_view_images, prediction.fine_heatmaps),
+        }
+        for (stage, view), publisher in self._heatmap_pubs.items():
+            images, heatmaps = stages[stage]
+            index = self.config.model.views.index(view)
+            publisher.publish(array_to_image(heatmap_overlay(images[index], heatmaps[index], scale), "rgb8", header))
         timings = ", ".join(f"{name} {1000 * value:.0f}" for name, value in prediction.timings.items())
         position = ", ".join(f"{value:.3f}" for value in keyframe.pose[:3, 3])
         self._status(

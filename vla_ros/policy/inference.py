@@ -1,8 +1,8 @@
 """Run a trained keyframe policy: observation -> next keyframe (pose, gripper, flags) and what it saw.
 
 :class:`KeyframePolicy` loads a checkpoint (checking that it matches the configuration), builds the
-cloud, renders the views, runs the network and lifts the heatmaps. :func:`decode` turns network
-outputs into keyframes and is shared with validation during training.
+cloud and runs both stages (:mod:`vla_ros.policy.stages`). :func:`decode` turns their outputs into
+keyframes and is shared with validation during training.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ import torch
 from vla_ros.config import resolve_package_path
 from vla_ros.policy.errors import PolicyCheckpointError, PolicyInputError
 from vla_ros.policy.language import InstructionEncoder
-from vla_ros.policy.lifting import lift
-from vla_ros.policy.model import BINARY_HEADS, MultiViewTransformer, PolicyOutput
-from vla_ros.policy.observation import PolicyObservation, proprioception, render_clouds
+from vla_ros.policy.model import BINARY_HEADS, KeyframeNetwork
+from vla_ros.policy.observation import PolicyObservation, proprioception
 from vla_ros.policy.pointcloud import FEATURE_CHANNELS, denormalise, normalise, scene_cloud
 from vla_ros.policy.rotation import bins_to_matrix
 from vla_ros.policy.settings import PolicyConfig
+from vla_ros.policy.stages import TwoStageOutput, from_fine, heatmap_probabilities, run_stages
 
 CHECKPOINT_FORMAT = "vla_ros.keyframe_policy"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: two stages and the autoregressive rotation head (issue 17)
 
 
 # The synthetic input of KeyframePolicy.warm_up.
@@ -49,29 +49,33 @@ class DecodedKeyframe:
 
 @dataclass(frozen=True)
 class KeyframePrediction:
-    """A prediction with what the policy saw: per-view heatmaps (V, S, S) and rendered RGB (V, S, S, 3),
-    the cropped cloud (base frame, m) with its colours, and the time of each stage (s)."""
+    """A prediction with what the policy saw: per-view heatmaps (V, S, S) and rendered RGB (V, S, S, 3)
+    of the coarse stage and of the fine one (zoomed on the coarse point), the cropped cloud (base
+    frame, m) with its colours, and the time of each step (s)."""
 
     keyframe: DecodedKeyframe
     heatmaps: np.ndarray
     view_images: np.ndarray
+    fine_heatmaps: np.ndarray
+    fine_view_images: np.ndarray
     cloud_points: np.ndarray
     cloud_colors: np.ndarray
     timings: dict[str, float]
 
 
-def decode(output: PolicyOutput, config: PolicyConfig) -> list[DecodedKeyframe]:
-    """Network outputs -> one keyframe per batch element (translation lifted from the heatmaps)."""
-    shape = output.heatmap_logits.shape
-    probabilities = torch.softmax(output.heatmap_logits.flatten(2), dim=-1).reshape(shape)
-    points, score = lift(probabilities, config.model.views, config.lifting)
+def decode(output: TwoStageOutput, config: PolicyConfig) -> list[DecodedKeyframe]:
+    """Both stages' outputs (run without training's targets) -> one keyframe per batch element: the
+    fine stage's lifted point, the rotation bins each axis was conditioned on, and the flags."""
+    probabilities = heatmap_probabilities(output.fine.heatmap_logits)
     peak = probabilities.flatten(2).max(dim=-1).values.log().sum(dim=1)
-    confidence = torch.exp((score - peak) / len(config.model.views)).clamp(0.0, 1.0)
-    bins = output.rotation_logits.argmax(dim=-1).cpu().numpy()
-    flags = {name: output.binary_logits[name].argmax(dim=-1).cpu().numpy() for name in BINARY_HEADS}
+    confidence = torch.exp((output.fine_scores - peak) / len(config.model.views)).clamp(0.0, 1.0)
+    heads = output.heads
+    bins = heads.rotation_logits.argmax(dim=-1).cpu().numpy()
+    flags = {name: heads.binary_logits[name].argmax(dim=-1).cpu().numpy() for name in BINARY_HEADS}
+    points = from_fine(output.fine_points, output.fine_centres, config.model.fine_zoom)
     positions = denormalise(points.detach().cpu().numpy(), config.scene)
     keyframes = []
-    for index in range(shape[0]):
+    for index in range(len(positions)):
         pose = np.eye(4)
         pose[:3, :3] = bins_to_matrix(bins[index], config.model.rotation_bins)
         pose[:3, 3] = positions[index]
@@ -87,9 +91,7 @@ def decode(output: PolicyOutput, config: PolicyConfig) -> list[DecodedKeyframe]:
     return keyframes
 
 
-def load_checkpoint(
-    path: Path, config: PolicyConfig, device: str
-) -> tuple[MultiViewTransformer, dict[str, Any]]:
+def load_checkpoint(path: Path, config: PolicyConfig, device: str) -> tuple[KeyframeNetwork, dict[str, Any]]:
     """The network of checkpoint ``path`` on ``device`` (eval mode) and the checkpoint's training record.
 
     Raises :class:`PolicyCheckpointError` when the file is missing or unreadable, or was trained with
@@ -108,7 +110,8 @@ def load_checkpoint(
         raise PolicyCheckpointError(f"{path} is not a {CHECKPOINT_FORMAT} checkpoint")
     if state.get("version") != CHECKPOINT_VERSION:
         raise PolicyCheckpointError(
-            f"{path}: checkpoint version {state.get('version')}, this code reads {CHECKPOINT_VERSION}"
+            f"{path}: checkpoint version {state.get('version')}, this code reads {CHECKPOINT_VERSION} "
+            "(retrain it with `vla-ros train-policy`, see models/policy/README.md)"
         )
     expected = config.architecture()
     differences = [
@@ -119,7 +122,7 @@ def load_checkpoint(
     ]
     if differences:
         raise PolicyCheckpointError(f"{path} does not match the configuration: " + "; ".join(differences))
-    model = MultiViewTransformer(config.model, FEATURE_CHANNELS).to(device)
+    model = KeyframeNetwork(config.model, FEATURE_CHANNELS).to(device)
     model.load_state_dict(state["model"])
     return model.eval(), state.get("training", {})
 
@@ -153,10 +156,9 @@ class KeyframePolicy:
         generator = torch.Generator().manual_seed(0)
         points = torch.rand(WARM_UP_POINTS, 3, generator=generator).mul(2.0).sub(1.0).to(self.device)
         features = torch.rand(WARM_UP_POINTS, FEATURE_CHANNELS, generator=generator).to(self.device)
-        views = render_clouds([(points, features)], self.config.model)
         proprio = torch.from_numpy(proprioception(True, 0, self.config.model))[None].to(self.device)
         language = torch.from_numpy(self.encoder(WARM_UP_INSTRUCTION))[None].to(self.device)
-        decode(self.model(views, language, proprio), self.config)
+        decode(run_stages(self.model, [(points, features)], language, proprio, self.config.lifting), self.config)
         return time.perf_counter() - started
 
     @torch.no_grad()
@@ -179,30 +181,26 @@ class KeyframePolicy:
         cloud_done = time.perf_counter()
         points = torch.from_numpy(normalise(cloud.points, config.scene)).to(self.device)
         features = torch.from_numpy(cloud.features).to(self.device)
-        views = render_clouds([(points, features)], config.model)
-        render_done = time.perf_counter()
         language = torch.from_numpy(self.encoder(observation.instruction))[None].to(self.device)
         proprio = proprioception(observation.gripper_open, observation.keyframe_index, config.model)
-        output = self.model(views, language, torch.from_numpy(proprio)[None].to(self.device))
+        output = run_stages(
+            self.model,
+            [(points, features)],
+            language,
+            torch.from_numpy(proprio)[None].to(self.device),
+            config.lifting,
+        )
+        keyframe = decode(output, config)[0]
         if self.device.startswith("cuda"):
             torch.cuda.synchronize()
-        network_done = time.perf_counter()
-        keyframe = decode(output, config)[0]
         finished = time.perf_counter()
-        heatmaps = torch.softmax(output.heatmap_logits.flatten(2), dim=-1).reshape(
-            output.heatmap_logits.shape
-        )
         return KeyframePrediction(
             keyframe,
-            heatmaps[0].cpu().numpy(),
-            views[0, :, :3].permute(0, 2, 3, 1).cpu().numpy(),
+            heatmap_probabilities(output.coarse.heatmap_logits)[0].cpu().numpy(),
+            output.coarse_views[0, :, :3].permute(0, 2, 3, 1).cpu().numpy(),
+            heatmap_probabilities(output.fine.heatmap_logits)[0].cpu().numpy(),
+            output.fine_views[0, :, :3].permute(0, 2, 3, 1).cpu().numpy(),
             cloud.points,
             cloud.features[:, :3],
-            {
-                "cloud": cloud_done - started,
-                "render": render_done - cloud_done,
-                "network": network_done - render_done,
-                "lifting": finished - network_done,
-                "total": finished - started,
-            },
+            {"cloud": cloud_done - started, "stages": finished - cloud_done, "total": finished - started},
         )

@@ -64,6 +64,7 @@ class ModelConfig:
     view_layers: int
     cross_layers: int
     decoder_channels: int
+    fine_zoom: float
     rotation_bins: int
     max_keyframes: int
     language_dim: int
@@ -78,6 +79,8 @@ class ModelConfig:
             )
         if self.width % self.heads:
             raise ValueError(f"width {self.width} must be a multiple of heads {self.heads}")
+        if self.fine_zoom <= 1.0:
+            raise ValueError(f"fine_zoom must be above 1 (the fine cube's shrink factor), got {self.fine_zoom}")
         if self.rotation_bins < 4 or self.max_keyframes < 1 or self.language_dim < 1:
             raise ValueError("rotation_bins >= 4, max_keyframes >= 1 and language_dim >= 1 are needed")
 
@@ -144,6 +147,10 @@ class TrainingConfig:
     heatmap_sigma: float
     augment_translation: float
     augment_yaw: float
+    colour_jitter: float
+    fine_centre_noise: float
+    intermediate_every: int
+    planner_paths: float
     path_noise: PathNoiseConfig
     validation_every: int
     checkpoint_every: int
@@ -154,8 +161,12 @@ class TrainingConfig:
             raise ValueError("steps, batch_size, validation_every and checkpoint_every must be positive")
         if self.learning_rate <= 0 or self.heatmap_sigma <= 0:
             raise ValueError("learning_rate and heatmap_sigma must be positive")
-        if self.augment_translation < 0 or self.augment_yaw < 0 or self.warmup_steps < 0:
-            raise ValueError("augmentation ranges and warmup_steps must not be negative")
+        if min(self.augment_translation, self.augment_yaw, self.colour_jitter, self.fine_centre_noise) < 0:
+            raise ValueError("augmentation ranges and fine_centre_noise must not be negative")
+        if self.warmup_steps < 0 or self.intermediate_every < 0:
+            raise ValueError("warmup_steps and intermediate_every must not be negative")
+        if not 0 <= self.planner_paths <= 1:
+            raise ValueError(f"planner_paths is a probability, got {self.planner_paths}")
 
 
 @dataclass(frozen=True)

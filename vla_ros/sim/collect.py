@@ -2,7 +2,8 @@
 
 ``--frames camera`` records every camera frame (camera rate); ``--frames keyframes`` records the first
 frame and one on arrival at every expert keypose (about ten a demonstration, ten times faster to
-collect), which is all the keyframe policy trains on. Both write the expert's keyframes (commanded TCP
+collect); ``--intermediate N`` adds every N-th camera frame to it, the frames between keyframes that
+the keyframe policy also trains on (each targets the next keyframe, as PerAct and RVT sample). Both write the expert's keyframes (commanded TCP
 pose and gripper state, and the frame recorded on arrival) and the HAMSTER path label of the whole
 control-rate TCP trace (as the simulator's oracle planner computes it).
 
@@ -59,14 +60,17 @@ def frame_period_ticks(config: SimConfig) -> int:
 class EpisodeTrace:
     """Everything recorded during one expert episode: frames, the TCP trace and the keyposes."""
 
-    def __init__(self, workcell: Workcell, frames: str, ticks_per_frame: int) -> None:
+    def __init__(self, workcell: Workcell, frames: str, ticks_per_frame: int, intermediate: int = 0) -> None:
         if frames not in FRAME_MODES:
             raise DatasetError(f"frames must be one of {FRAME_MODES}, got {frames!r}")
+        if intermediate < 0 or (intermediate and frames != "keyframes"):
+            raise DatasetError("intermediate frames (a positive stride) go with frames=keyframes only")
         self.recorder = EpisodeRecorder(workcell)
         self.tcp = TcpTrace(workcell)
         self._workcell = workcell
         self._frames = frames
         self._ticks_per_frame = ticks_per_frame
+        self._intermediate_ticks = intermediate * ticks_per_frame
         self._recorded_ticks: list[int] = []
         self._keyposes: list[tuple[int, ExpertCommand]] = []
 
@@ -74,7 +78,12 @@ class EpisodeTrace:
         """Record what tick ``tick`` (0 = after the reset) shows, as :func:`run_expert_episode` calls it."""
         self.tcp.record()
         keypose = command is not None and command.keypose
-        if tick == 0 or (keypose if self._frames == "keyframes" else tick % self._ticks_per_frame == 0):
+        if self._frames == "keyframes":
+            periodic = self._intermediate_ticks > 0 and tick % self._intermediate_ticks == 0
+            record = tick == 0 or keypose or periodic
+        else:
+            record = tick % self._ticks_per_frame == 0
+        if record:
             self.recorder.record()
             self._recorded_ticks.append(tick)
         if keypose:
@@ -122,6 +131,7 @@ class EpisodeTrace:
         path = self.tcp.path()
         return {
             "frames_recorded": self._frames,
+            "intermediate_every": self._intermediate_ticks // self._ticks_per_frame,
             "keyframes": keyframes,
             "expert_keyframes": expert_keyframes,
             "path": {
@@ -145,10 +155,12 @@ def collect(
     progress: bool = True,
     planner_config_file: str = "planner.yaml",
     frames: str = "camera",
+    intermediate: int = 0,
 ) -> dict[str, Any]:
     """Record ``episodes`` successful demonstrations per task into ``out``; returns the index written.
 
-    ``frames``: ``camera`` (every camera frame) or ``keyframes`` (the first frame and the keyframes).
+    ``frames``: ``camera`` (every camera frame) or ``keyframes`` (the first frame and the keyframes,
+    plus every ``intermediate``-th camera frame when it is positive).
 
     Path labels are written with the planner's answer format and ``answer_decimals``.
     """
@@ -173,7 +185,7 @@ def collect(
             for episode_seed in range(seed, seed + _MAX_ATTEMPTS_FACTOR * episodes):
                 if task_saved == episodes:
                     break
-                trace = EpisodeTrace(workcell, frames, ticks_per_frame)
+                trace = EpisodeTrace(workcell, frames, ticks_per_frame, intermediate)
                 outcome = run_expert_episode(workcell, kinematics, task, split, episode_seed, trace.on_tick)
                 if not outcome.success:
                     failed.append({"task": task, "seed": episode_seed, "error": outcome.error})
@@ -210,6 +222,7 @@ def collect(
             "first_seed": seed,
             "requested_per_task": episodes,
             "frames": frames,
+            "intermediate_every": intermediate,
             "saved": len(saved),
             "failed": failed,
             "wall_time_s": elapsed,
@@ -235,6 +248,7 @@ def _run(args: argparse.Namespace) -> int:
         args.config,
         planner_config_file=args.planner_config,
         frames=args.frames,
+        intermediate=args.intermediate,
     )
     last = index["collections"][-1]
     print(
@@ -256,6 +270,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="camera",
         choices=FRAME_MODES,
         help="record every camera frame, or only the first frame and the keyframes",
+    )
+    parser.add_argument(
+        "--intermediate",
+        type=int,
+        default=0,
+        help="with --frames keyframes, also record every N-th camera frame (0: none)",
     )
     parser.add_argument("--config", default="sim.yaml", help="simulator parameter file")
     parser.add_argument(

@@ -1,9 +1,17 @@
-"""Training samples from the workcell's demonstrations (``vla-ros collect``): one per expert keyframe.
+"""Training samples from the workcell's demonstrations (``vla-ros collect``): one per expert keyframe,
+and one per recorded frame between keyframes.
 
 Sample ``k`` of an episode observes the frame recorded on arrival at keyframe ``k - 1`` (the first
-frame for ``k = 0``), with the episode's path label and instruction, and targets keyframe ``k``: the
+frame for ``k = 0``), with the episode's path and instruction, and targets keyframe ``k``: the
 commanded TCP pose, the gripper state, ignore-collisions (a contact move: the gripper changes there or
-the TCP ends below ``labels.contact_height``) and done (the last keyframe).
+the TCP ends below ``labels.contact_height``) and done (the last keyframe). With
+``training.intermediate_every`` n > 0, every n-th frame recorded after that frame and before keyframe
+``k``'s arrival is a sample with the same target (PerAct's and RVT's demo augmentation), observing its
+own measured gripper state.
+
+The path is the episode's label, or with probability ``training.planner_paths`` the trained planner's
+answer on the first frame where the dataset has one (``planner_paths.json``, ``vla-ros policy-paths``),
+or the label moved by ``path_noise``.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from vla_ros.policy.errors import PolicyInputError
 from vla_ros.policy.observation import PolicyObservation, proprioception
 from vla_ros.policy.pointcloud import scene_cloud
 from vla_ros.policy.settings import PathNoiseConfig, PolicyConfig
+from vla_ros.training.policy.planner_paths import PLANNER_PATHS_FILE, read_planner_paths
 
 
 @dataclass(frozen=True)
@@ -42,6 +51,8 @@ class KeyframeSample:
     done: bool
     episode: str
     keyframe_index: int
+    intermediate: bool
+    path_source: str  # label, noisy or planner
 
 
 def episode_path(reader: EpisodeReader) -> PlannedPath:
@@ -77,31 +88,54 @@ def episode_observation(
     )
 
 
+def sample_frames(keyframe_frames: list[int], intermediate_every: int) -> list[tuple[int, int, bool]]:
+    """(frame, keyframe index it targets, intermediate?) of every sample of an episode whose keyframes
+    arrive at ``keyframe_frames``: the arrival frame of the previous keyframe (0 for the first), then
+    every ``intermediate_every``-th frame after it and before the keyframe's own arrival frame."""
+    samples = []
+    for index, arrival in enumerate(keyframe_frames):
+        start = 0 if index == 0 else keyframe_frames[index - 1]
+        samples.append((start, index, False))
+        if intermediate_every > 0:
+            samples.extend((frame, index, True) for frame in range(start + intermediate_every, arrival, intermediate_every))
+    return samples
+
+
 def episode_samples(
     reader: EpisodeReader,
     config: PolicyConfig,
     embed: Callable[[str], np.ndarray],
     rng: np.random.Generator,
     path_noise: PathNoiseConfig | None = None,
+    planner_path: PlannedPath | None = None,
+    intermediate_every: int = 0,
 ) -> list[KeyframeSample]:
-    """Every keyframe sample of one episode (each with its own path perturbation, given ``path_noise``)."""
+    """Every sample of one episode (see the module docstring); each draws its own path."""
     keyframes = reader.meta.get("expert_keyframes")
     if not keyframes:
         raise DatasetError(f"{reader.directory}: no expert_keyframes (recorded by an older collect?)")
     arrays = reader.arrays
     depth = reader.depth_metres()
-    path = episode_path(reader)
+    label = episode_path(reader)
     language = embed(reader.instruction)
+    planner_share = config.training.planner_paths if planner_path is not None else 0.0
     samples = []
-    for index, keyframe in enumerate(keyframes):
-        frame = 0 if index == 0 else keyframes[index - 1]["frame"]
+    for frame, index, intermediate in sample_frames([k["frame"] for k in keyframes], intermediate_every):
+        keyframe = keyframes[index]
         observed_open = bool(arrays["gripper_open"][frame])
+        if rng.random() < planner_share:
+            path, source = planner_path, "planner"
+        elif path_noise is not None:
+            path = perturb_path(label, path_noise, rng)
+            source = "label" if path is label else "noisy"
+        else:
+            path, source = label, "label"
         cloud = scene_cloud(
             arrays["rgb"][frame],
             depth[frame],
             reader.intrinsics_matrix,
             reader.camera_pose,
-            path if path_noise is None else perturb_path(path, path_noise, rng),
+            path,
             config.scene,
             config.path_channels,
             rng,
@@ -120,6 +154,8 @@ def episode_samples(
                 index == len(keyframes) - 1,
                 reader.directory.name,
                 index,
+                intermediate,
+                source,
             )
         )
     return samples
@@ -132,9 +168,12 @@ def load_samples(
     seed: int,
     progress: bool = True,
     path_noise: PathNoiseConfig | None = None,
+    augmented: bool = True,
 ) -> list[KeyframeSample]:
-    """The samples of every episode of ``datasets`` (episodes whose frames give no cloud are reported),
-    their paths perturbed by ``path_noise`` when given.
+    """The samples of every episode of ``datasets`` (episodes whose frames give no cloud are reported).
+    ``augmented`` (training data): intermediate frames and planner paths as ``config.training`` says,
+    and paths perturbed by ``path_noise`` when given; otherwise keyframe samples on the path labels
+    (validation).
 
     Each dataset's samples are cached in the dataset directory (``.policy_samples_<key>.pt``, the key
     a hash of everything that shapes them), so a second training run starts at once.
@@ -144,12 +183,23 @@ def load_samples(
         episodes = list_episodes(dataset)
         if not episodes:
             raise DatasetError(f"no episodes in {dataset}")
+        training = config.training
+        planner_paths = read_planner_paths(Path(dataset) / PLANNER_PATHS_FILE)
         key = {
             "episodes": [episode.name for episode in episodes],
             "seed": seed,
             "inputs": config.architecture(),
             "labels": asdict(config.labels),
-            **({} if path_noise is None else {"path_noise": asdict(path_noise)}),
+            **({} if path_noise is None or not augmented else {"path_noise": asdict(path_noise)}),
+            **(
+                {
+                    "intermediate_every": training.intermediate_every,
+                    "planner_paths": training.planner_paths,
+                    "planner_answers": {name: path.points.tolist() for name, path in planner_paths.items()},
+                }
+                if augmented
+                else {}
+            ),
         }
         digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
         cache = Path(dataset) / f".policy_samples_{digest}.pt"
@@ -160,7 +210,17 @@ def load_samples(
         loaded: list[KeyframeSample] = []
         for directory in tqdm(episodes, desc=f"load {Path(dataset).name}", disable=not progress):
             try:
-                loaded.extend(episode_samples(EpisodeReader(directory), config, embed, rng, path_noise))
+                loaded.extend(
+                    episode_samples(
+                        EpisodeReader(directory),
+                        config,
+                        embed,
+                        rng,
+                        path_noise if augmented else None,
+                        planner_paths.get(directory.name) if augmented else None,
+                        training.intermediate_every if augmented else 0,
+                    )
+                )
             except PolicyInputError as error:
                 print(f"skipping {directory.name}: {error}")
         torch.save([asdict(sample) for sample in loaded], cache)

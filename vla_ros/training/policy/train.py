@@ -1,10 +1,13 @@
 """``vla-ros train-policy``: train the keyframe policy on the workcell's demonstrations.
 
-Losses (RVT): cross-entropy between each view's heatmap and a Gaussian around the target's projection,
-cross-entropy over the 3 x ``rotation_bins`` Euler bins, and 2-way cross-entropy of gripper,
-ignore-collisions and done. Every batch is augmented by one random translation and yaw per sample,
-applied to the cloud and the target together. Validation decodes predictions exactly as the policy node
-does (heatmap lifting) and reports translation error (mm), rotation error (degrees) and flag accuracy.
+Losses (RVT-2): for each stage, cross-entropy between each view's heatmap and a Gaussian around the
+target's projection; cross-entropy over the 3 x ``rotation_bins`` Euler bins (each axis conditioned on
+the target bins of the axes before it); 2-way cross-entropy of gripper, ignore-collisions and done. The
+fine stage is centred on the target moved by up to ``training.fine_centre_noise`` per axis, and the
+heads read its features at the target. Every sample is augmented by one random translation and yaw,
+applied to the cloud and the target together, and a colour jitter. Validation decodes predictions
+exactly as the policy node does (both stages, heatmap lifting) and reports translation error (mm) of
+the fine and of the coarse stage, rotation error (degrees) and flag accuracy, overall and per task.
 
 Files next to ``--out CKPT``: ``CKPT`` (the weights, configuration and training record: what the node
 loads), ``<stem>.log.jsonl`` (losses and validation), ``<stem>.resume.pt`` (optimizer and random state,
@@ -30,11 +33,12 @@ from tqdm import tqdm
 
 from vla_ros.policy.inference import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, decode
 from vla_ros.policy.language import InstructionEncoder
-from vla_ros.policy.model import BINARY_HEADS, MultiViewTransformer, PolicyOutput
-from vla_ros.policy.observation import heatmap_targets, render_clouds
-from vla_ros.policy.pointcloud import FEATURE_CHANNELS
+from vla_ros.policy.model import BINARY_HEADS, KeyframeNetwork
+from vla_ros.policy.observation import heatmap_targets
+from vla_ros.policy.pointcloud import FEATURE_CHANNELS, denormalise
 from vla_ros.policy.rotation import matrix_to_bins, rotation_angle
 from vla_ros.policy.settings import CONFIG_FILE, PolicyConfig, load_policy_config
+from vla_ros.policy.stages import Cloud, TwoStageOutput, run_stages, to_fine
 from vla_ros.reports import machine_info
 from vla_ros.training.policy.data import KeyframeSample, load_samples
 
@@ -43,16 +47,18 @@ _TARGET_MARGIN = 0.98  # an augmentation that moves the target this close to the
 
 @dataclass
 class Batch:
-    """Network inputs and targets of a batch (tensors on the training device)."""
+    """Network inputs and targets of a batch (tensors on the training device); clouds and targets are
+    normalised to the workspace cube."""
 
-    views: torch.Tensor
+    clouds: list[Cloud]
     language: torch.Tensor
     proprio: torch.Tensor
-    heatmaps: torch.Tensor
+    targets: torch.Tensor  # (B, 3)
     rotation_bins: torch.Tensor
     binary: dict[str, torch.Tensor]
     target_positions: np.ndarray  # (B, 3) base frame, m
     target_rotations: np.ndarray  # (B, 3, 3)
+    tasks: list[str]
 
 
 def _yaw_matrix(angle: float) -> np.ndarray:
@@ -63,7 +69,8 @@ def _yaw_matrix(angle: float) -> np.ndarray:
 def make_batch(
     samples: list[KeyframeSample], config: PolicyConfig, device: str, rng: np.random.Generator | None
 ) -> Batch:
-    """Render ``samples`` into a batch; with ``rng``, each is augmented by a random translation and yaw."""
+    """``samples`` as a batch; with ``rng``, each is augmented by a random translation and yaw, and its
+    colours by a random brightness offset and per-channel gain."""
     scene, training = config.scene, config.training
     centre = np.asarray(scene.centre)
     clouds, targets, rotations, positions = [], [], [], []
@@ -77,10 +84,15 @@ def make_batch(
         if np.max(np.abs(target)) > _TARGET_MARGIN * scene.half_size:
             turn, shift, target = np.eye(3), np.zeros(3), sample.target_position - centre
         points = (sample.points.astype(np.float64) - centre) @ turn.T + shift
+        features = sample.features.astype(np.float32)
+        if rng is not None and training.colour_jitter > 0:
+            jitter = training.colour_jitter
+            gain = 1.0 + rng.uniform(-jitter, jitter, 3) + rng.uniform(-jitter, jitter)
+            features[:, :3] = np.clip(features[:, :3] * gain.astype(np.float32), 0.0, 1.0)
         clouds.append(
             (
                 torch.from_numpy((points / scene.half_size).astype(np.float32)).to(device),
-                torch.from_numpy(sample.features.astype(np.float32)).to(device),
+                torch.from_numpy(features).to(device),
             )
         )
         targets.append(target / scene.half_size)
@@ -92,63 +104,110 @@ def make_batch(
         for name in BINARY_HEADS
     }
     return Batch(
-        render_clouds(clouds, config.model),
+        clouds,
         torch.tensor(np.array([s.language for s in samples]), dtype=torch.float32, device=device),
         torch.tensor(np.array([s.proprio for s in samples]), dtype=torch.float32, device=device),
-        heatmap_targets(target_tensor, config.model, training.heatmap_sigma),
+        target_tensor,
         torch.tensor(
             np.array([matrix_to_bins(r, config.model.rotation_bins) for r in rotations]), device=device
         ),
         binary,
         np.array(positions),
         np.array(rotations),
+        [sample_task(s.episode) for s in samples],
     )
 
 
-def losses(output: PolicyOutput, batch: Batch) -> dict[str, torch.Tensor]:
+def sample_task(episode: str) -> str:
+    """The task of an episode directory name (``<task>_<split>_<seed>``)."""
+    return episode.rsplit("_", 2)[0]
+
+
+def training_forward(
+    model: KeyframeNetwork, batch: Batch, config: PolicyConfig, rng: np.random.Generator
+) -> tuple[TwoStageOutput, torch.Tensor]:
+    """Both stages on ``batch`` with training's targets: the fine cube centred on the target moved by
+    up to ``fine_centre_noise``, the heads at the target, the rotation axes conditioned on the target
+    bins. Returns the output and the targets in the fine cubes' coordinates."""
+    noise = config.training.fine_centre_noise / config.scene.half_size
+    jitter = torch.from_numpy(rng.uniform(-noise, noise, batch.targets.shape).astype(np.float32))
+    centres = batch.targets + jitter.to(batch.targets.device)
+    fine_targets = to_fine(batch.targets, centres, config.model.fine_zoom)
+    output = run_stages(
+        model, batch.clouds, batch.language, batch.proprio, config.lifting, centres, fine_targets,
+        batch.rotation_bins,
+    )
+    return output, fine_targets
+
+
+def _heatmap_loss(logits: torch.Tensor, targets: torch.Tensor, config: PolicyConfig) -> torch.Tensor:
+    expected = heatmap_targets(targets, config.model, config.training.heatmap_sigma)
+    return -(expected.flatten(2) * functional.log_softmax(logits.flatten(2), dim=-1)).sum(dim=-1).mean()
+
+
+def losses(
+    output: TwoStageOutput, batch: Batch, fine_targets: torch.Tensor, config: PolicyConfig
+) -> dict[str, torch.Tensor]:
     """The loss terms of a batch (each a scalar tensor) and their sum under ``total``."""
-    log_heatmaps = functional.log_softmax(output.heatmap_logits.flatten(2), dim=-1)
+    heads = output.heads
     terms = {
-        "heatmap": -(batch.heatmaps.flatten(2) * log_heatmaps).sum(dim=-1).mean(),
-        "rotation": functional.cross_entropy(
-            output.rotation_logits.flatten(0, 1), batch.rotation_bins.flatten()
-        ),
+        "heatmap_coarse": _heatmap_loss(output.coarse.heatmap_logits, batch.targets, config),
+        "heatmap_fine": _heatmap_loss(output.fine.heatmap_logits, fine_targets, config),
+        "rotation": functional.cross_entropy(heads.rotation_logits.flatten(0, 1), batch.rotation_bins.flatten()),
     }
     for name in BINARY_HEADS:
-        terms[name] = functional.cross_entropy(output.binary_logits[name], batch.binary[name])
+        terms[name] = functional.cross_entropy(heads.binary_logits[name], batch.binary[name])
     terms["total"] = sum(terms.values())
     return terms
 
 
 @torch.no_grad()
 def validate(
-    model: MultiViewTransformer, samples: list[KeyframeSample], config: PolicyConfig, device: str
-) -> dict[str, float]:
-    """Decode every sample as the node does; translation error (mm), rotation error (deg), accuracies."""
+    model: KeyframeNetwork, samples: list[KeyframeSample], config: PolicyConfig, device: str
+) -> dict[str, Any]:
+    """Decode every sample as the node does: translation error (mm) of the keyframe and of the coarse
+    stage alone, rotation error (deg) and flag accuracy, overall and (errors) per task."""
     model.eval()
-    translation, rotation, correct = [], [], {name: 0 for name in BINARY_HEADS}
+    translation, coarse, rotation, tasks = [], [], [], []
+    correct = {name: 0 for name in BINARY_HEADS}
     size = config.training.batch_size
     for start in range(0, len(samples), size):
-        chunk = samples[start : start + size]
-        batch = make_batch(chunk, config, device, None)
-        decoded = decode(model(batch.views, batch.language, batch.proprio), config)
-        for index, keyframe in enumerate(decoded):
-            translation.append(1000.0 * np.linalg.norm(keyframe.pose[:3, 3] - batch.target_positions[index]))
+        batch = make_batch(samples[start : start + size], config, device, None)
+        output = run_stages(model, batch.clouds, batch.language, batch.proprio, config.lifting)
+        coarse_positions = denormalise(output.fine_centres.cpu().numpy(), config.scene)
+        for index, keyframe in enumerate(decode(output, config)):
+            target = batch.target_positions[index]
+            translation.append(1000.0 * np.linalg.norm(keyframe.pose[:3, 3] - target))
+            coarse.append(1000.0 * np.linalg.norm(coarse_positions[index] - target))
             rotation.append(
                 math.degrees(rotation_angle(keyframe.pose[:3, :3], batch.target_rotations[index]))
             )
             for name in BINARY_HEADS:
                 correct[name] += int(getattr(keyframe, name) == bool(batch.binary[name][index]))
+        tasks.extend(batch.tasks)
     model.train()
-    count = len(samples)
+    translation_mm, coarse_mm, rotation_deg = np.array(translation), np.array(coarse), np.array(rotation)
+    per_task = {
+        task: {
+            "translation_error_mm_median": float(np.median(translation_mm[mask])),
+            "coarse_translation_error_mm_median": float(np.median(coarse_mm[mask])),
+            "rotation_error_deg_median": float(np.median(rotation_deg[mask])),
+            "rotation_error_deg_mean": float(np.mean(rotation_deg[mask])),
+        }
+        for task in sorted(set(tasks))
+        for mask in [np.array(tasks) == task]
+    }
     return {
-        "translation_error_mm_mean": float(np.mean(translation)),
-        "translation_error_mm_median": float(np.median(translation)),
-        "translation_within_10mm": float(np.mean(np.array(translation) <= 10.0)),
-        "rotation_error_deg_mean": float(np.mean(rotation)),
-        "rotation_within_5deg": float(np.mean(np.array(rotation) <= 5.0)),
-        **{f"{name}_accuracy": correct[name] / count for name in BINARY_HEADS},
-        "samples": count,
+        "translation_error_mm_mean": float(np.mean(translation_mm)),
+        "translation_error_mm_median": float(np.median(translation_mm)),
+        "translation_within_10mm": float(np.mean(translation_mm <= 10.0)),
+        "coarse_translation_error_mm_median": float(np.median(coarse_mm)),
+        "rotation_error_deg_mean": float(np.mean(rotation_deg)),
+        "rotation_error_deg_median": float(np.median(rotation_deg)),
+        "rotation_within_5deg": float(np.mean(rotation_deg <= 5.0)),
+        **{f"{name}_accuracy": correct[name] / len(samples) for name in BINARY_HEADS},
+        "samples": len(samples),
+        "per_task": per_task,
     }
 
 
@@ -182,8 +241,10 @@ def train(
     torch.manual_seed(seed)
     encoder = InstructionEncoder(device)
     train_samples = load_samples(data, config, encoder, seed, progress, training.path_noise)
-    val_samples = load_samples(val_data, config, encoder, seed + 1, progress) if val_data else []
-    model = MultiViewTransformer(config.model, FEATURE_CHANNELS).to(device)
+    val_samples = (
+        load_samples(val_data, config, encoder, seed + 1, progress, augmented=False) if val_data else []
+    )
+    model = KeyframeNetwork(config.model, FEATURE_CHANNELS).to(device)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
     )
@@ -205,6 +266,8 @@ def train(
         "data": [str(path) for path in data],
         "val_data": [str(path) for path in val_data or []],
         "train_samples": len(train_samples),
+        "train_samples_intermediate": sum(sample.intermediate for sample in train_samples),
+        "train_samples_planner_path": sum(sample.path_source == "planner" for sample in train_samples),
         "val_samples": len(val_samples),
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": device,
@@ -248,8 +311,8 @@ def train(
                 len(train_samples), training.batch_size, replace=len(train_samples) < training.batch_size
             )
             batch = make_batch([train_samples[i] for i in indices], config, device, rng)
-            output = model(batch.views, batch.language, batch.proprio, location=batch.heatmaps)
-            terms = losses(output, batch)
+            output, fine_targets = training_forward(model, batch, config, rng)
+            terms = losses(output, batch, fine_targets, config)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -263,7 +326,10 @@ def train(
             if val_samples and (step % training.validation_every == 0 or step == training.steps):
                 validation = validate(model, val_samples, config, device)
                 entry["validation"] = validation
-                bar.write(f"step {step}: " + ", ".join(f"{k} {v:.3g}" for k, v in validation.items()))
+                bar.write(
+                    f"step {step}: "
+                    + ", ".join(f"{k} {v:.3g}" for k, v in validation.items() if k != "per_task")
+                )
             log.write(json.dumps(entry) + "\n")
             if step % training.checkpoint_every == 0 or step == training.steps:
                 log.flush()
