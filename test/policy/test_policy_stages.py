@@ -22,7 +22,10 @@ def network(small_config) -> KeyframeNetwork:
 def _inputs(batch: int, points: int = 500) -> tuple[list, torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(1)
     clouds = [
-        (torch.rand(points, 3, generator=generator) * 2 - 1, torch.rand(points, FEATURE_CHANNELS, generator=generator))
+        (
+            torch.rand(points, 3, generator=generator) * 2 - 1,
+            torch.rand(points, FEATURE_CHANNELS, generator=generator),
+        )
         for _ in range(batch)
     ]
     return clouds, torch.rand(batch, 384, generator=generator), torch.rand(batch, 2, generator=generator)
@@ -45,7 +48,9 @@ def test_the_fine_stage_sees_only_the_cube_around_its_centre(network, small_conf
     points = torch.cat([clouds[0][0], near, far])
     features = torch.cat([clouds[0][1], torch.ones(2, FEATURE_CHANNELS)])
     centre = torch.tensor([[0.5, 0.5, 0.5]])
-    output = run_stages(network, [(points, features)], language, proprio, small_config.lifting, centre, torch.zeros(1, 3))
+    output = run_stages(
+        network, [(points, features)], language, proprio, small_config.lifting, centre, torch.zeros(1, 3)
+    )
     occupancy = output.fine_views[0, :, FEATURE_CHANNELS + 4]  # (V, S, S) the occupancy channel
     inside = (((points - centre) * small_config.model.fine_zoom).abs() <= 1).all(dim=1).sum()
     assert 0 < occupancy.sum(dim=(1, 2)).max() <= inside

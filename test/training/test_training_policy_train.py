@@ -30,7 +30,9 @@ from vla_ros.training.policy.train import train
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two keyframe demonstrations with every third camera frame between the keyframes."""
     out = tmp_path_factory.mktemp("policy_demos")
-    collect(["lift_block", "press_button"], 1, "train", 0, out, progress=False, frames="keyframes", intermediate=3)
+    collect(
+        ["lift_block", "press_button"], 1, "train", 0, out, progress=False, frames="keyframes", intermediate=3
+    )
     return out
 
 
@@ -152,7 +154,12 @@ def test_a_closed_loop_episode_runs_the_policy_through_the_executor(
 def test_intermediate_frames_lie_between_keyframes_and_target_the_next() -> None:
     assert sample_frames([4, 9, 10], 0) == [(0, 0, False), (4, 1, False), (9, 2, False)]
     assert sample_frames([4, 9, 10], 2) == [
-        (0, 0, False), (2, 0, True), (4, 1, False), (6, 1, True), (8, 1, True), (9, 2, False)
+        (0, 0, False),
+        (2, 0, True),
+        (4, 1, False),
+        (6, 1, True),
+        (8, 1, True),
+        (9, 2, False),
     ]
 
 

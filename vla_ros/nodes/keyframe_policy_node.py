@@ -27,8 +27,8 @@ SUCCEEDED once the "done" keyframe is reached, ABORTED with the reasons when it 
 ``episode.max_keyframes``: the planner ends the episode), and latched for RViz ``~/pose``
 (PoseStamped), ``~/markers`` (MarkerArray), ``~/cloud`` (PointCloud2, the cropped cloud),
 ``~/heatmaps/<view>`` (rgb8: each view's coarse-stage heatmap over the rendered view),
-``~/heatmaps/fine_<view>`` (the same for the fine stage, zoomed on the coarse point), ``~/observation`` (the colour
-image the keyframe was predicted from) and ``~/status`` (String).
+``~/heatmaps/fine_<view>`` (the same for the fine stage, zoomed on the coarse point),
+``~/observation`` (the colour image the keyframe was predicted from) and ``~/status`` (String).
 
 Inference runs in a worker thread (one prediction at a time); results come back to the executor's
 thread through a guard condition, so callbacks never wait for the network. Bad input (no camera pose
@@ -453,7 +453,9 @@ class KeyframePolicyNode(Node):
         for (stage, view), publisher in self._heatmap_pubs.items():
             images, heatmaps = stages[stage]
             index = self.config.model.views.index(view)
-            publisher.publish(array_to_image(heatmap_overlay(images[index], heatmaps[index], scale), "rgb8", header))
+            publisher.publish(
+                array_to_image(heatmap_overlay(images[index], heatmaps[index], scale), "rgb8", header)
+            )
         timings = ", ".join(f"{name} {1000 * value:.0f}" for name, value in prediction.timings.items())
         position = ", ".join(f"{value:.3f}" for value in keyframe.pose[:3, 3])
         self._status(

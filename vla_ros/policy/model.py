@@ -110,9 +110,7 @@ class MultiViewTransformer(nn.Module):
         feature_map = tokens.reshape(batch * view_count, grid, grid, width).permute(0, 3, 1, 2)
         features = self.decoder(torch.cat([self.upsample(feature_map), self.skip(flat_views)], dim=1))
         heatmap_logits = self.heatmap(features).reshape(batch, view_count, size, size)
-        return StageOutput(
-            heatmap_logits, features.reshape(batch, view_count, -1, size, size), instruction
-        )
+        return StageOutput(heatmap_logits, features.reshape(batch, view_count, -1, size, size), instruction)
 
 
 def point_features(features: torch.Tensor, views: tuple[str, ...], points: torch.Tensor) -> torch.Tensor:
@@ -138,9 +136,13 @@ class KeyframeHeads(nn.Module):
         self.views = config.views
         self.bins = config.rotation_bins
         inputs = 2 * len(config.views) * config.decoder_channels + config.width + PROPRIO_DIM
-        self.trunk = nn.Sequential(nn.Linear(inputs, _HIDDEN), nn.GELU(), nn.Linear(_HIDDEN, _HIDDEN), nn.GELU())
+        self.trunk = nn.Sequential(
+            nn.Linear(inputs, _HIDDEN), nn.GELU(), nn.Linear(_HIDDEN, _HIDDEN), nn.GELU()
+        )
         self.rotation = nn.ModuleList(
-            nn.Sequential(nn.Linear(_HIDDEN + axis * self.bins, _HIDDEN), nn.GELU(), nn.Linear(_HIDDEN, self.bins))
+            nn.Sequential(
+                nn.Linear(_HIDDEN + axis * self.bins, _HIDDEN), nn.GELU(), nn.Linear(_HIDDEN, self.bins)
+            )
             for axis in range(3)
         )
         self.binary = nn.Linear(_HIDDEN, 2 * len(BINARY_HEADS))

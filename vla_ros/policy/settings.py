@@ -80,7 +80,9 @@ class ModelConfig:
         if self.width % self.heads:
             raise ValueError(f"width {self.width} must be a multiple of heads {self.heads}")
         if self.fine_zoom <= 1.0:
-            raise ValueError(f"fine_zoom must be above 1 (the fine cube's shrink factor), got {self.fine_zoom}")
+            raise ValueError(
+                f"fine_zoom must be above 1 (the fine cube's shrink factor), got {self.fine_zoom}"
+            )
         if self.rotation_bins < 4 or self.max_keyframes < 1 or self.language_dim < 1:
             raise ValueError("rotation_bins >= 4, max_keyframes >= 1 and language_dim >= 1 are needed")
 

@@ -9,6 +9,7 @@ them, and the target bins the rotation axes are conditioned on.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import torch
@@ -62,14 +63,19 @@ def run_stages(
     fine_centres: torch.Tensor | None = None,
     head_points: torch.Tensor | None = None,
     rotation_bins: torch.Tensor | None = None,
+    timings: dict[str, float] | None = None,
 ) -> TwoStageOutput:
-    """Both stages on ``clouds`` (see the module docstring); the optional tensors are training's."""
+    """Both stages on ``clouds`` (see the module docstring); the optional tensors are training's.
+    ``timings``, when given, receives the seconds of each stage (rendering, network, lifting; the fine
+    stage with the heads)."""
     config = network.config
+    started = time.perf_counter()
     coarse_views = render_clouds(clouds, config)
     coarse = network.coarse(coarse_views, language, proprio)
     if fine_centres is None:
         with torch.no_grad():
             fine_centres, _ = lift(heatmap_probabilities(coarse.heatmap_logits), config.views, lifting)
+    coarse_done = _synchronised_clock(language)
     zoomed = [
         (to_fine(points[None], centre[None], config.fine_zoom)[0], features)
         for (points, features), centre in zip(clouds, fine_centres, strict=True)
@@ -81,6 +87,13 @@ def run_stages(
         with torch.no_grad():
             head_points, scores = lift(heatmap_probabilities(fine.heatmap_logits), config.views, lifting)
     heads = network.heads(fine, head_points, proprio, rotation_bins)
-    return TwoStageOutput(
-        coarse_views, coarse, fine_views, fine, fine_centres, head_points, scores, heads
-    )
+    if timings is not None:
+        timings.update(coarse=coarse_done - started, fine=_synchronised_clock(language) - coarse_done)
+    return TwoStageOutput(coarse_views, coarse, fine_views, fine, fine_centres, head_points, scores, heads)
+
+
+def _synchronised_clock(tensor: torch.Tensor) -> float:
+    """``time.perf_counter()`` once the work queued on ``tensor``'s device is done."""
+    if tensor.is_cuda:
+        torch.cuda.synchronize(tensor.device)
+    return time.perf_counter()

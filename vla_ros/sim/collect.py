@@ -3,9 +3,10 @@
 ``--frames camera`` records every camera frame (camera rate); ``--frames keyframes`` records the first
 frame and one on arrival at every expert keypose (about ten a demonstration, ten times faster to
 collect); ``--intermediate N`` adds every N-th camera frame to it, the frames between keyframes that
-the keyframe policy also trains on (each targets the next keyframe, as PerAct and RVT sample). Both write the expert's keyframes (commanded TCP
-pose and gripper state, and the frame recorded on arrival) and the HAMSTER path label of the whole
-control-rate TCP trace (as the simulator's oracle planner computes it).
+the keyframe policy also trains on (each targets the next keyframe, as PerAct and RVT sample). Both
+write the expert's keyframes (commanded TCP pose and gripper state, and the frame recorded on arrival)
+and the HAMSTER path label of the whole control-rate TCP trace (as the simulator's oracle planner
+computes it).
 
 Episode ``i`` of a task uses seed ``--seed + i``; an episode the expert fails is not saved (it is
 counted in ``dataset.json``) and the next seed is tried, up to twice the requested number of seeds.

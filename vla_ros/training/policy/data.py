@@ -97,7 +97,10 @@ def sample_frames(keyframe_frames: list[int], intermediate_every: int) -> list[t
         start = 0 if index == 0 else keyframe_frames[index - 1]
         samples.append((start, index, False))
         if intermediate_every > 0:
-            samples.extend((frame, index, True) for frame in range(start + intermediate_every, arrival, intermediate_every))
+            samples.extend(
+                (frame, index, True)
+                for frame in range(start + intermediate_every, arrival, intermediate_every)
+            )
     return samples
 
 

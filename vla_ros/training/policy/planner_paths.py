@@ -65,7 +65,9 @@ def answer_dataset(dataset: Path, planner: Planner, progress: bool = True) -> di
     for directory in tqdm(episodes, desc=f"plan {dataset.name}", disable=not progress):
         reader = EpisodeReader(directory)
         try:
-            answers[directory.name] = path_record(planner.plan(reader.arrays["rgb"][0], reader.instruction).path)
+            answers[directory.name] = path_record(
+                planner.plan(reader.arrays["rgb"][0], reader.instruction).path
+            )
         except PlannerError as error:
             answers[directory.name] = {"error": f"{type(error).__name__}: {error}"}
     return {"episodes": answers, "wall_time_s": time.perf_counter() - started}
@@ -90,7 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``policy-paths`` subcommand."""
     parser = subparsers.add_parser("policy-paths", description=__doc__)
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="dataset directories (collect)")
-    parser.add_argument("--planner", default="transformers", choices=("transformers",), help="planner backend")
+    parser.add_argument(
+        "--planner", default="transformers", choices=("transformers",), help="planner backend"
+    )
     parser.add_argument("--planner-model", default="", help="model directory (default: the config's)")
     parser.add_argument("--planner-config", default="planner.yaml", help="planner parameter file")
     parser.set_defaults(func=_run)

@@ -134,7 +134,13 @@ def training_forward(
     centres = batch.targets + jitter.to(batch.targets.device)
     fine_targets = to_fine(batch.targets, centres, config.model.fine_zoom)
     output = run_stages(
-        model, batch.clouds, batch.language, batch.proprio, config.lifting, centres, fine_targets,
+        model,
+        batch.clouds,
+        batch.language,
+        batch.proprio,
+        config.lifting,
+        centres,
+        fine_targets,
         batch.rotation_bins,
     )
     return output, fine_targets
@@ -153,7 +159,9 @@ def losses(
     terms = {
         "heatmap_coarse": _heatmap_loss(output.coarse.heatmap_logits, batch.targets, config),
         "heatmap_fine": _heatmap_loss(output.fine.heatmap_logits, fine_targets, config),
-        "rotation": functional.cross_entropy(heads.rotation_logits.flatten(0, 1), batch.rotation_bins.flatten()),
+        "rotation": functional.cross_entropy(
+            heads.rotation_logits.flatten(0, 1), batch.rotation_bins.flatten()
+        ),
     }
     for name in BINARY_HEADS:
         terms[name] = functional.cross_entropy(heads.binary_logits[name], batch.binary[name])
