@@ -52,6 +52,7 @@ def trained(dataset: Path, small_config: PolicyConfig, tmp_path_factory: pytest.
 def test_samples_follow_the_expert_keyframes(dataset: Path, small_config: PolicyConfig, encoder) -> None:
     samples = load_samples([dataset], small_config, encoder, seed=0, progress=False)
     episodes = [EpisodeReader(d) for d in list_episodes(dataset)]
+    assert all(e.meta["intermediate_every"] == 3 for e in episodes)
     keyframe_samples = [s for s in samples if not s.intermediate]
     assert len(keyframe_samples) == sum(len(e.meta["expert_keyframes"]) for e in episodes)
     assert len(samples) > 2 * len(keyframe_samples)  # the frames between keyframes are samples too

@@ -147,7 +147,7 @@ class TrainingConfig:
     weight_decay: float
     warmup_steps: int
     heatmap_sigma: float
-    augment_translation: float
+    augment_translation: tuple[float, float, float]
     augment_yaw: float
     colour_jitter: float
     fine_centre_noise: float
@@ -163,7 +163,7 @@ class TrainingConfig:
             raise ValueError("steps, batch_size, validation_every and checkpoint_every must be positive")
         if self.learning_rate <= 0 or self.heatmap_sigma <= 0:
             raise ValueError("learning_rate and heatmap_sigma must be positive")
-        if min(self.augment_translation, self.augment_yaw, self.colour_jitter, self.fine_centre_noise) < 0:
+        if min(*self.augment_translation, self.augment_yaw, self.colour_jitter, self.fine_centre_noise) < 0:
             raise ValueError("augmentation ranges and fine_centre_noise must not be negative")
         if self.warmup_steps < 0 or self.intermediate_every < 0:
             raise ValueError("warmup_steps and intermediate_every must not be negative")

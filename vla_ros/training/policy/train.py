@@ -78,7 +78,8 @@ def make_batch(
         yaw, shift = 0.0, np.zeros(3)
         if rng is not None:
             yaw = float(rng.uniform(-training.augment_yaw, training.augment_yaw))
-            shift = rng.uniform(-training.augment_translation, training.augment_translation, 3)
+            reach = np.asarray(training.augment_translation)
+            shift = rng.uniform(-reach, reach)
         turn = _yaw_matrix(yaw)
         target = turn @ (sample.target_position - centre) + shift
         if np.max(np.abs(target)) > _TARGET_MARGIN * scene.half_size:
