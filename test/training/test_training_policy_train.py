@@ -77,7 +77,7 @@ def test_a_short_training_run_lowers_the_loss(trained: Path) -> None:
     log = [json.loads(line) for line in trained.with_name("policy.log.jsonl").read_text().splitlines()]
     losses = [entry["loss_total"] for entry in log]
     assert len(losses) == 30
-    assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5])
+    assert np.mean(losses[-5:]) < 0.85 * np.mean(losses[:5])  # two heatmap terms near their floor
     assert "translation_error_mm_mean" in log[-1]["validation"]
 
 
@@ -153,14 +153,28 @@ def test_a_closed_loop_episode_runs_the_policy_through_the_executor(
 
 
 def test_intermediate_frames_lie_between_keyframes_and_target_the_next() -> None:
-    assert sample_frames([4, 9, 10], 0) == [(0, 0, False), (4, 1, False), (9, 2, False)]
-    assert sample_frames([4, 9, 10], 2) == [
+    assert sample_frames([4, 9, 10], 0, 1.0) == [(0, 0, False), (4, 1, False), (9, 2, False)]
+    assert sample_frames([4, 9, 10], 2, 1.0) == [
         (0, 0, False),
         (2, 0, True),
         (4, 1, False),
         (6, 1, True),
         (8, 1, True),
         (9, 2, False),
+    ]
+
+    # only the first half of the way: frames near an arrival are left out
+    assert sample_frames([8, 16], 1, 0.5) == [
+        (0, 0, False),
+        (1, 0, True),
+        (2, 0, True),
+        (3, 0, True),
+        (4, 0, True),
+        (8, 1, False),
+        (9, 1, True),
+        (10, 1, True),
+        (11, 1, True),
+        (12, 1, True),
     ]
 
 

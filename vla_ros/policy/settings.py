@@ -152,6 +152,7 @@ class TrainingConfig:
     colour_jitter: float
     fine_centre_noise: float
     intermediate_every: int
+    intermediate_fraction: float
     planner_paths: float
     path_noise: PathNoiseConfig
     validation_every: int
@@ -167,6 +168,8 @@ class TrainingConfig:
             raise ValueError("augmentation ranges and fine_centre_noise must not be negative")
         if self.warmup_steps < 0 or self.intermediate_every < 0:
             raise ValueError("warmup_steps and intermediate_every must not be negative")
+        if not 0 < self.intermediate_fraction <= 1:
+            raise ValueError(f"intermediate_fraction must be in (0, 1], got {self.intermediate_fraction}")
         if not 0 <= self.planner_paths <= 1:
             raise ValueError(f"planner_paths is a probability, got {self.planner_paths}")
 

@@ -5,9 +5,11 @@ Sample ``k`` of an episode observes the frame recorded on arrival at keyframe ``
 frame for ``k = 0``), with the episode's path and instruction, and targets keyframe ``k``: the
 commanded TCP pose, the gripper state, ignore-collisions (a contact move: the gripper changes there or
 the TCP ends below ``labels.contact_height``) and done (the last keyframe). With
-``training.intermediate_every`` n > 0, every n-th frame recorded after that frame and before keyframe
-``k``'s arrival is a sample with the same target (PerAct's and RVT's demo augmentation), observing its
-own measured gripper state.
+``training.intermediate_every`` n > 0, every n-th frame recorded after that frame, in the first
+``training.intermediate_fraction`` of the frames up to keyframe ``k``'s arrival, is a sample with the
+same target (PerAct's and RVT's demo augmentation), observing its own measured gripper state. The
+frames near the arrival are left out: they look like the arrival frame itself, which targets the
+keyframe after (trained on them, the policy mixed up neighbouring keyframes).
 
 The path is the episode's label, or with probability ``training.planner_paths`` the trained planner's
 answer on the first frame where the dataset has one (``planner_paths.json``, ``vla-ros policy-paths``),
@@ -88,18 +90,22 @@ def episode_observation(
     )
 
 
-def sample_frames(keyframe_frames: list[int], intermediate_every: int) -> list[tuple[int, int, bool]]:
+def sample_frames(
+    keyframe_frames: list[int], intermediate_every: int, intermediate_fraction: float
+) -> list[tuple[int, int, bool]]:
     """(frame, keyframe index it targets, intermediate?) of every sample of an episode whose keyframes
     arrive at ``keyframe_frames``: the arrival frame of the previous keyframe (0 for the first), then
-    every ``intermediate_every``-th frame after it and before the keyframe's own arrival frame."""
+    every ``intermediate_every``-th frame after it in the first ``intermediate_fraction`` of the frames
+    up to the keyframe's own arrival frame (excluded)."""
     samples = []
     for index, arrival in enumerate(keyframe_frames):
         start = 0 if index == 0 else keyframe_frames[index - 1]
         samples.append((start, index, False))
         if intermediate_every > 0:
+            end = min(arrival - 1, start + int(intermediate_fraction * (arrival - start)))
             samples.extend(
                 (frame, index, True)
-                for frame in range(start + intermediate_every, arrival, intermediate_every)
+                for frame in range(start + intermediate_every, end + 1, intermediate_every)
             )
     return samples
 
@@ -112,6 +118,7 @@ def episode_samples(
     path_noise: PathNoiseConfig | None = None,
     planner_path: PlannedPath | None = None,
     intermediate_every: int = 0,
+    intermediate_fraction: float = 1.0,
 ) -> list[KeyframeSample]:
     """Every sample of one episode (see the module docstring); each draws its own path."""
     keyframes = reader.meta.get("expert_keyframes")
@@ -123,7 +130,9 @@ def episode_samples(
     language = embed(reader.instruction)
     planner_share = config.training.planner_paths if planner_path is not None else 0.0
     samples = []
-    for frame, index, intermediate in sample_frames([k["frame"] for k in keyframes], intermediate_every):
+    for frame, index, intermediate in sample_frames(
+        [k["frame"] for k in keyframes], intermediate_every, intermediate_fraction
+    ):
         keyframe = keyframes[index]
         observed_open = bool(arrays["gripper_open"][frame])
         if rng.random() < planner_share:
@@ -197,6 +206,7 @@ def load_samples(
             **(
                 {
                     "intermediate_every": training.intermediate_every,
+                    "intermediate_fraction": training.intermediate_fraction,
                     "planner_paths": training.planner_paths,
                     "planner_answers": {name: path.points.tolist() for name, path in planner_paths.items()},
                 }
@@ -222,6 +232,7 @@ def load_samples(
                         path_noise if augmented else None,
                         planner_paths.get(directory.name) if augmented else None,
                         training.intermediate_every if augmented else 0,
+                        training.intermediate_fraction,
                     )
                 )
             except PolicyInputError as error:
