@@ -31,12 +31,6 @@ def _inputs(batch: int, points: int = 500) -> tuple[list, torch.Tensor, torch.Te
     return clouds, torch.rand(batch, 384, generator=generator), torch.rand(batch, 2, generator=generator)
 
 
-def _head_stages(output, zoom: float) -> tuple:
-    """What run_stages gives the heads: each stage with the point in its own cube."""
-    scene = from_fine(output.fine_points, output.fine_centres, zoom)
-    return ((output.coarse, scene), (output.fine, output.fine_points))
-
-
 def test_fine_coordinates_round_trip_and_zoom() -> None:
     centres = torch.tensor([[0.2, -0.1, 0.3], [0.0, 0.0, 0.0]])
     points = torch.tensor([[0.25, -0.1, 0.3], [0.1, 0.2, -0.3]])
@@ -74,7 +68,7 @@ def test_inference_lifts_both_stages_and_conditions_rotation_on_its_own_bins(net
     # greedy decoding is teacher forcing with the greedy choices
     chosen = output.heads.rotation_logits.argmax(dim=-1)
     with torch.no_grad():
-        forced = network.heads(_head_stages(output, small_config.model.fine_zoom), proprio, chosen)
+        forced = network.heads(output.fine, output.fine_points, proprio, chosen)
     assert torch.allclose(forced.rotation_logits, output.heads.rotation_logits, atol=1e-5)
 
 
@@ -82,12 +76,8 @@ def test_later_rotation_axes_depend_on_the_earlier_bins(network, small_config) -
     clouds, language, proprio = _inputs(1)
     with torch.no_grad():
         output = run_stages(network, clouds, language, proprio, small_config.lifting)
-        first = network.heads(
-            _head_stages(output, small_config.model.fine_zoom), proprio, torch.tensor([[0, 0, 0]])
-        )
-        second = network.heads(
-            _head_stages(output, small_config.model.fine_zoom), proprio, torch.tensor([[5, 0, 0]])
-        )
+        first = network.heads(output.fine, output.fine_points, proprio, torch.tensor([[0, 0, 0]]))
+        second = network.heads(output.fine, output.fine_points, proprio, torch.tensor([[5, 0, 0]]))
     assert torch.allclose(first.rotation_logits[:, 0], second.rotation_logits[:, 0])  # x: no condition
     assert not torch.allclose(first.rotation_logits[:, 1], second.rotation_logits[:, 1])
 

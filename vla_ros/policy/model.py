@@ -5,12 +5,10 @@ A stage is a :class:`MultiViewTransformer`: patches of every view attend within 
 across all views and the instruction token; token features are upsampled back to the view resolution
 and fused with a convolution of the rendered input (a skip connection) to score every pixel. The coarse
 stage sees the whole workspace; the fine stage sees the cloud re-centred on the coarse point and zoomed
-(``model.fine_zoom``), and gives the translation. :class:`KeyframeHeads` read both stages' features at
-the point (bilinearly, in every view) and their per-view maxima, with both instruction tokens and the
+(``model.fine_zoom``), and gives the translation. :class:`KeyframeHeads` read the fine stage's features
+at the point (bilinearly, in every view) and its per-view maxima, with the instruction token and the
 proprioception, and predict the Euler bins autoregressively (x, then y given x, then z given both) and
-the binary flags. The fine features give the local detail (an object's yaw, the path's direction);
-the coarse ones the scene around it: the expert turns the gripper to the object's symmetric yaw
-nearest its current one, and the gripper is seldom inside the fine cube.
+the binary flags.
 """
 
 from __future__ import annotations
@@ -131,13 +129,13 @@ def point_features(features: torch.Tensor, views: tuple[str, ...], points: torch
 
 class KeyframeHeads(nn.Module):
     """Rotation (Euler bins x -> y -> z, each conditioned on the ones before) and the binary flags,
-    from both stages' features at a point (see the module docstring)."""
+    from a stage's features at a point (see the module docstring)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.views = config.views
         self.bins = config.rotation_bins
-        inputs = 2 * (2 * len(config.views) * config.decoder_channels + config.width) + PROPRIO_DIM
+        inputs = 2 * len(config.views) * config.decoder_channels + config.width + PROPRIO_DIM
         self.trunk = nn.Sequential(
             nn.Linear(inputs, _HIDDEN), nn.GELU(), nn.Linear(_HIDDEN, _HIDDEN), nn.GELU()
         )
@@ -151,19 +149,17 @@ class KeyframeHeads(nn.Module):
 
     def forward(
         self,
-        stages: tuple[tuple[StageOutput, torch.Tensor], ...],
+        stage: StageOutput,
+        points: torch.Tensor,
         proprio: torch.Tensor,
         rotation_bins: torch.Tensor | None = None,
     ) -> HeadOutput:
-        """Heads from ``stages``: (the coarse stage, the point (B, 3) in its cube), (the fine stage, the
-        point in its cube). ``rotation_bins`` (B, 3): the target bins to condition each axis on
-        (teacher forcing); None conditions each axis on the previous axes' most likely bins (inference)."""
-        inputs = []
-        for stage, points in stages:
-            inputs.append(point_features(stage.features, self.views, points))
-            inputs.append(stage.features.flatten(3).amax(dim=-1).flatten(1))
-            inputs.append(stage.instruction)
-        hidden = self.trunk(torch.cat([*inputs, proprio], dim=1))
+        """Heads at ``points`` (B, 3), in the stage's normalised cube. ``rotation_bins`` (B, 3): the
+        target bins to condition each axis on (teacher forcing); None conditions each axis on the
+        previous axes' most likely bins (inference)."""
+        local = point_features(stage.features, self.views, points)
+        pooled = stage.features.flatten(3).amax(dim=-1).flatten(1)
+        hidden = self.trunk(torch.cat([local, pooled, stage.instruction, proprio], dim=1))
         logits, previous = [], []
         for axis, head in enumerate(self.rotation):
             axis_logits = head(torch.cat([hidden, *previous], dim=1))

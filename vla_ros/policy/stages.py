@@ -2,7 +2,7 @@
 
 The coarse stage renders the whole workspace cube; the point its heatmaps agree on (lifted) becomes the
 centre of the fine stage's cube, ``model.fine_zoom`` times smaller, into which the same cloud is
-re-rendered. The fine stage's point is the translation, and the heads read both stages' features there.
+re-rendered. The fine stage's point is the translation, and the heads read the fine features there.
 Training passes the centres (the target, jittered) and the head points (the target) instead of lifting
 them, and the target bins the rotation axes are conditioned on.
 """
@@ -86,8 +86,7 @@ def run_stages(
     if head_points is None:
         with torch.no_grad():
             head_points, scores = lift(heatmap_probabilities(fine.heatmap_logits), config.views, lifting)
-    scene_points = from_fine(head_points, fine_centres, config.fine_zoom)
-    heads = network.heads(((coarse, scene_points), (fine, head_points)), proprio, rotation_bins)
+    heads = network.heads(fine, head_points, proprio, rotation_bins)
     if timings is not None:
         timings.update(coarse=coarse_done - started, fine=_synchronised_clock(language) - coarse_done)
     return TwoStageOutput(coarse_views, coarse, fine_views, fine, fine_centres, head_points, scores, heads)
