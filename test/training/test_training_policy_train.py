@@ -51,9 +51,8 @@ def trained(dataset: Path, small_config: PolicyConfig, tmp_path_factory: pytest.
 
 def test_samples_follow_the_expert_keyframes(dataset: Path, small_config: PolicyConfig, encoder) -> None:
     training = replace(small_config.training, intermediate_every=1, intermediate_fraction=1.0)
-    samples = load_samples(
-        [dataset], replace(small_config, training=training), encoder, seed=0, progress=False
-    )
+    config = replace(small_config, training=training)
+    samples = load_samples([dataset], config, encoder, seed=0, progress=False)
     episodes = [EpisodeReader(d) for d in list_episodes(dataset)]
     assert all(e.meta["intermediate_every"] == 3 for e in episodes)
     keyframe_samples = [s for s in samples if not s.intermediate]
@@ -72,7 +71,7 @@ def test_samples_follow_the_expert_keyframes(dataset: Path, small_config: Policy
     assert grasp.ignore_collisions  # the gripper closes there: a contact move
     assert grasp.proprio[0] == 1.0  # observed with the gripper still open
     # a second load comes from the cache and is identical
-    again = load_samples([dataset], replace(small_config, training=training), encoder, seed=0, progress=False)
+    again = load_samples([dataset], config, encoder, seed=0, progress=False)
     assert np.array_equal(again[0].points, samples[0].points)
 
 

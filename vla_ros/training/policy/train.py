@@ -72,13 +72,12 @@ def make_batch(
     """``samples`` as a batch; with ``rng``, each is augmented by a random translation and yaw, and its
     colours by a random brightness offset and per-channel gain."""
     scene, training = config.scene, config.training
-    centre = np.asarray(scene.centre)
+    centre, reach = np.asarray(scene.centre), np.asarray(training.augment_translation)
     clouds, targets, rotations, positions = [], [], [], []
     for sample in samples:
         yaw, shift = 0.0, np.zeros(3)
         if rng is not None:
             yaw = float(rng.uniform(-training.augment_yaw, training.augment_yaw))
-            reach = np.asarray(training.augment_translation)
             shift = rng.uniform(-reach, reach)
         turn = _yaw_matrix(yaw)
         target = turn @ (sample.target_position - centre) + shift
