@@ -54,6 +54,12 @@ COMMANDS: dict[str, Command] = {
     "planner-eval": Command(
         "vla_ros.training.planner.evaluation", "evaluate a planner model on recorded episodes"
     ),
+    "record": Command(
+        "vla_ros.app.record", "record demonstrations from a running graph or robot (one MCAP file each)"
+    ),
+    "dataset": Command(
+        "vla_ros.training.datasets", "training data from recordings: from-mcap (vla-ros record's files)"
+    ),
     "collect": Command("vla_ros.sim.collect", "record expert demonstrations in the simulated workcell"),
     "expert-eval": Command("vla_ros.sim.expert_eval", "measure the scripted expert's success per task"),
     "export-vlm": Command("vla_ros.sim.export_vlm", "export HAMSTER-style VLM fine-tuning data"),

@@ -24,6 +24,9 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from PIL import Image
+
+from vla_ros.data.camera import CameraIntrinsics
 
 FORMAT_NAME = "vla_ros.sim.episode"
 FORMAT_VERSION = 1
@@ -105,3 +108,49 @@ def list_episodes(dataset: Path) -> list[Path]:
     if not dataset.is_dir():
         raise DatasetError(f"dataset directory not found: {dataset}")
     return sorted(path.parent for path in dataset.glob(f"*/{META_FILE}"))
+
+
+def camera_meta(
+    intrinsics: CameraIntrinsics, base_from_camera: NDArray[np.float64], depth_scale: float
+) -> dict[str, Any]:
+    """The ``camera`` entry of an episode's meta.json."""
+    return {
+        "model": "pinhole, no distortion; (u, v) = (column, row), (0, 0) = top-left pixel centre",
+        "width": intrinsics.width,
+        "height": intrinsics.height,
+        "K": intrinsics.matrix.tolist(),
+        "base_from_camera": np.asarray(base_from_camera).tolist(),
+        "depth_scale_m": depth_scale,
+        "depth_invalid_value": 0,
+    }
+
+
+def write_episode(directory: Path, arrays: dict[str, NDArray[Any]], meta: dict[str, Any]) -> None:
+    """Write one episode: ``frames.npz`` (``arrays``, every name of :data:`ARRAYS`), ``preview.png`` and
+    ``meta.json`` (format, ``meta``, the frame count and every array's shape, dtype and unit).
+
+    ``meta.json`` is written last, so a directory without it is no episode (:class:`EpisodeReader`).
+    """
+    missing = sorted(set(ARRAYS) - set(arrays))
+    if missing:
+        raise DatasetError(f"an episode needs the arrays {missing}")
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(directory / FRAMES_FILE, **arrays)
+    Image.fromarray(arrays["rgb"][0]).save(directory / PREVIEW_FILE)
+    full_meta = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        **meta,
+        "num_frames": len(arrays["time"]),
+        "arrays": {
+            name: {
+                "shape": list(arrays[name].shape),
+                "dtype": str(arrays[name].dtype),
+                "unit": unit,
+                "description": description,
+            }
+            for name, (unit, description) in ARRAYS.items()
+        },
+    }
+    (directory / META_FILE).write_text(json.dumps(full_meta, indent=2) + "\n")

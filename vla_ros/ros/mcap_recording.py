@@ -22,7 +22,7 @@ import importlib
 import re
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -220,12 +220,15 @@ def _topic_type_hash(publishers: Sequence[TopicEndpointInfo]) -> str:
 @dataclass(frozen=True)
 class RecordingSummary:
     """What one recording holds: messages per requested topic (0 if none came), the type of each
-    subscribed topic, and the requested topics that never had a publisher."""
+    subscribed topic, the requested topics that never had a publisher, and the messages lost per
+    topic (gaps in the publisher's sequence numbers; None where they cannot be known: Humble, or a
+    topic with several publishers)."""
 
     path: Path
     message_counts: dict[str, int]
     topic_types: dict[str, str]
     missing_topics: tuple[str, ...] = ()
+    dropped: dict[str, int | None] = field(default_factory=dict)
 
 
 class McapRecorder:
@@ -247,6 +250,8 @@ class McapRecorder:
         self._path = Path(path)
         self._pending = list(dict.fromkeys(node.resolve_topic_name(topic) for topic in topics))
         self._counts = dict.fromkeys(self._pending, 0)
+        self._dropped: dict[str, int | None] = {}
+        self._last_sequence: dict[str, int] = {}
         self._types: dict[str, str] = {}
         self._subscriptions = []
         self._lock = threading.Lock()
@@ -320,6 +325,7 @@ class McapRecorder:
             topic, MESSAGE_ENCODING, self._schema_ids[type_name], metadata
         )
         self._types[topic] = type_name
+        self._dropped[topic] = 0 if MessageInfo is not None and len(publishers) == 1 else None
 
         if MessageInfo is None:
 
@@ -351,6 +357,31 @@ class McapRecorder:
             except OSError as error:
                 raise RecordingFileError(f"cannot write to the MCAP file {self._path}: {error}") from error
             self._counts[topic] += 1
+            if info is not None and self._dropped.get(topic) is not None:
+                self._count_drops(topic, info.get("publication_sequence_number"))
+
+    def _count_drops(self, topic: str, sequence: int | None) -> None:
+        """Add the gap before ``sequence`` to the topic's drops; lock held."""
+        if not sequence:  # the middleware gives no sequence numbers
+            self._dropped[topic] = None
+            return
+        last = self._last_sequence.get(topic)
+        if last is not None and sequence > last + 1:
+            self._dropped[topic] += sequence - last - 1
+        self._last_sequence[topic] = sequence
+
+    @property
+    def dropped(self) -> dict[str, int | None]:
+        """Messages lost so far per subscribed topic (None: unknown), see :class:`RecordingSummary`."""
+        with self._lock:
+            return dict(self._dropped)
+
+    def add_metadata(self, name: str, metadata: dict[str, str]) -> None:
+        """Write an MCAP metadata record (rosbag2 readers skip it) into the file."""
+        with self._lock:
+            if self._closed:
+                raise McapRecordingError(f"{self._path} is closed")
+            self._writer.add_metadata(name, {key: str(value) for key, value in metadata.items()})
 
     def close(self) -> RecordingSummary:
         """Stop recording, finalise the file (summary, index, footer) and say what it holds.
@@ -370,7 +401,9 @@ class McapRecorder:
                 except OSError as error:
                     message = f"cannot finalise the MCAP file {self._path}: {error}"
                     raise RecordingFileError(message) from error
-            return RecordingSummary(self._path, dict(self._counts), dict(self._types), tuple(self._pending))
+            return RecordingSummary(
+                self._path, dict(self._counts), dict(self._types), tuple(self._pending), dict(self._dropped)
+            )
 
     def __enter__(self) -> McapRecorder:
         return self

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image
 
-from vla_ros.data.dataset import (
-    ARRAYS,
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    FRAMES_FILE,
-    META_FILE,
-    PREVIEW_FILE,
-    DatasetError,
-)
+from vla_ros.data.dataset import ARRAYS, DatasetError, camera_meta, write_episode
 from vla_ros.data.geometry import pose_to_vector
 from vla_ros.sim.workcell import Workcell
 
@@ -66,48 +56,29 @@ class EpisodeRecorder:
         return {name: np.stack([np.asarray(v) for v in values]) for name, values in self._rows.items()}
 
     def write(self, directory: Path, meta: dict[str, Any]) -> None:
-        """Write ``frames.npz``, ``preview.png`` and ``meta.json`` (``meta`` plus the array and camera
-        descriptions) into ``directory``."""
-        arrays = self.arrays()
+        """Write the episode into ``directory`` (:func:`write_episode`): ``meta`` plus the workcell's
+        frames, camera and joints."""
         workcell = self._workcell
-        directory.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(directory / FRAMES_FILE, **arrays)
-        Image.fromarray(arrays["rgb"][0]).save(directory / PREVIEW_FILE)
         config = workcell.config
-        full_meta = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            **meta,
-            "num_frames": self.frame_count,
-            "camera_rate_hz": config.camera.rate,
-            "frames": {
-                "base": config.robot.base_frame,
-                "camera": config.workcell.camera_optical_frame,
-                "tcp": {
-                    "parent": config.robot.tcp_parent_link,
-                    "offset_m": list(config.robot.tcp_offset_xyz),
-                    "offset_rpy": list(config.robot.tcp_offset_rpy),
+        write_episode(
+            directory,
+            self.arrays(),
+            {
+                **meta,
+                "camera_rate_hz": config.camera.rate,
+                "frames": {
+                    "base": config.robot.base_frame,
+                    "camera": config.workcell.camera_optical_frame,
+                    "tcp": {
+                        "parent": config.robot.tcp_parent_link,
+                        "offset_m": list(config.robot.tcp_offset_xyz),
+                        "offset_rpy": list(config.robot.tcp_offset_rpy),
+                    },
                 },
+                "camera": camera_meta(
+                    workcell.intrinsics, workcell.camera_pose(), config.recording.depth_scale
+                ),
+                "joint_names": list(workcell.joint_names),
+                "arm_joint_names": list(workcell.arm_joint_names),
             },
-            "camera": {
-                "model": "pinhole, no distortion; (u, v) = (column, row), (0, 0) = top-left pixel centre",
-                "width": workcell.intrinsics.width,
-                "height": workcell.intrinsics.height,
-                "K": workcell.intrinsics.matrix.tolist(),
-                "base_from_camera": workcell.camera_pose().tolist(),
-                "depth_scale_m": config.recording.depth_scale,
-                "depth_invalid_value": 0,
-            },
-            "joint_names": list(workcell.joint_names),
-            "arm_joint_names": list(workcell.arm_joint_names),
-            "arrays": {
-                name: {
-                    "shape": list(arrays[name].shape),
-                    "dtype": str(arrays[name].dtype),
-                    "unit": unit,
-                    "description": description,
-                }
-                for name, (unit, description) in ARRAYS.items()
-            },
-        }
-        (directory / META_FILE).write_text(json.dumps(full_meta, indent=2) + "\n")
+        )

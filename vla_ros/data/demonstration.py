@@ -1,0 +1,413 @@
+"""A demonstration recorded from ROS topics, turned into the training format of :mod:`vla_ros.data.dataset`.
+
+From the recording's colour and aligned depth images, camera_info, the camera's pose (a PoseStamped
+topic or ``/tf_static``), ``/joint_states`` and the instruction:
+
+- colour and depth are paired by header stamp (within half a colour frame period);
+- joint positions and velocities are interpolated to each image stamp, in the robot's joint order;
+- the TCP pose of every frame is the forward kinematics of the measured arm joints;
+- the gripper is open where its measured width (the finger joints summed) is at least
+  ``gripper_open_width``, or where the last gripper command was;
+- keyframes follow the rule of the simulator's demonstrations (:func:`discover_keyframes`: gripper
+  changes, the arm at rest, the last frame), and, as the scripted expert's keyposes are merged
+  (:func:`merge_keyposes`), a keyframe at the same TCP pose as the next one is dropped: a rest is one
+  keyframe, a gripper action is the pose reached with the new gripper state;
+- the HAMSTER path label is the TCP trace projected into the first image (:func:`hamster_path`).
+
+Only the first frame, the keyframes and every ``stride``-th frame are kept (decoded in a second
+pass), so a long recording is never held in memory. Nothing privileged is read: what a real robot's
+recording holds is enough.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vla_ros.data.camera import CameraIntrinsics
+from vla_ros.data.geometry import pose_matrix, pose_to_vector, quaternion_to_matrix
+from vla_ros.data.image_messages import ImageEncodingError, depth_from_message, rgb_from_message
+from vla_ros.data.keyframes import discover_keyframes, merge_keyposes
+from vla_ros.data.path_labels import hamster_path
+from vla_ros.data.recording import DEMONSTRATION_METADATA, Recording, RecordingError
+from vla_ros.planning.path import PlannedPath
+
+GRIPPER_SOURCES = ("measured", "command")
+_NANO = 1e-9
+
+
+class DemonstrationError(RecordingError):
+    """A recording cannot be turned into a demonstration (what is missing or inconsistent, and where)."""
+
+
+@dataclass(frozen=True)
+class DemonstrationTopics:
+    """Where a recording holds each stream (the names the graph and realsense2_camera use)."""
+
+    color: str = "/camera/color/image_raw"
+    depth: str = "/camera/aligned_depth_to_color/image_raw"
+    camera_info: str = "/camera/color/camera_info"
+    camera_pose: str = "/camera/color/camera_pose"
+    tf_static: str = "/tf_static"
+    joint_states: str = "/joint_states"
+    instruction: str = "/simulator/instruction"
+    gripper_command: str = "/gripper_controller/joint_trajectory"
+
+
+@dataclass(frozen=True)
+class ConversionSettings:
+    """The robot's joints and frame, and the rules of the conversion (see the module docstring)."""
+
+    base_frame: str
+    arm_joints: tuple[str, ...]
+    gripper_joints: tuple[str, ...]
+    gripper_open_width: float  # m, finger joints summed
+    keyframe_velocity_threshold: float  # rad/s
+    keyframe_stop_buffer: int  # frames
+    path_rdp_epsilon: float  # normalised image units
+    depth_scale: float  # m per stored uint16 unit
+    gripper_source: str = "measured"
+    stride: int = 0  # also keep every stride-th frame (0: first frame and keyframes only)
+    max_gap_s: float = 0.5  # the longest silence allowed in the image and joint streams
+    keyframe_merge_tolerance: float = 0.005  # m and rotation-matrix entries: "the same TCP pose"
+
+    def __post_init__(self) -> None:
+        if self.gripper_source not in GRIPPER_SOURCES:
+            raise ValueError(f"gripper_source must be one of {GRIPPER_SOURCES}, got {self.gripper_source!r}")
+        if self.stride < 0 or self.max_gap_s <= 0.0 or self.depth_scale <= 0.0:
+            raise ValueError("stride must be >= 0, max_gap_s and depth_scale > 0")
+
+
+@dataclass
+class Demonstration:
+    """The kept frames (``arrays``, dataset.ARRAYS) and the labels of one recorded demonstration."""
+
+    arrays: dict[str, NDArray[Any]]
+    intrinsics: CameraIntrinsics
+    base_from_camera: NDArray[np.float64]
+    instruction: str
+    keyframes: list[int]  # indices into the kept frames
+    expert_keyframes: list[dict[str, Any]]
+    path: PlannedPath
+    source: dict[str, Any] = field(default_factory=dict)  # counts and rates, for meta.json
+
+
+def _stamp(message: Any) -> float:
+    return message.header.stamp.sec + message.header.stamp.nanosec * _NANO
+
+
+def _largest_gap(stamps: NDArray[np.float64], what: str, limit: float) -> None:
+    if len(stamps) < 2:
+        raise DemonstrationError(f"{what}: {len(stamps)} message(s); a demonstration needs a stream")
+    gaps = np.diff(stamps)
+    worst = int(np.argmax(gaps))
+    if gaps[worst] > limit:
+        raise DemonstrationError(
+            f"{what}: a time gap of {gaps[worst]:.2f} s after {stamps[worst] - stamps[0]:.2f} s "
+            f"(more than {limit} s): the recording lost messages; record again or raise --max-gap"
+        )
+    if np.any(gaps < 0.0):
+        raise DemonstrationError(f"{what}: header stamps go backwards")
+
+
+@dataclass
+class _Streams:
+    """What the first pass keeps: stamps of every image, the small topics whole."""
+
+    color: list[float] = field(default_factory=list)
+    color_encoding: str = ""
+    depth: list[float] = field(default_factory=list)
+    camera_info: Any = None
+    camera_pose: Any = None
+    static_transforms: dict[str, tuple[str, NDArray[np.float64]]] = field(default_factory=dict)
+    joint_stamps: list[float] = field(default_factory=list)
+    joint_positions: list[NDArray[np.float64]] = field(default_factory=list)
+    joint_velocities: list[NDArray[np.float64]] = field(default_factory=list)
+    joint_efforts: list[NDArray[np.float64]] = field(default_factory=list)
+    instruction: str = ""
+    command_stamps: list[float] = field(default_factory=list)
+    command_widths: list[float] = field(default_factory=list)
+
+
+def _joint_row(message: Any, names: tuple[str, ...]) -> tuple[NDArray, NDArray, NDArray]:
+    index = {name: i for i, name in enumerate(message.name)}
+    missing = [name for name in names if name not in index]
+    if missing:
+        raise DemonstrationError(
+            f"joint_states names {list(message.name)} lack the robot's joint(s) {missing}: "
+            "is this recording of the robot in robot_config?"
+        )
+    order = [index[name] for name in names]
+
+    def pick(values: Any) -> NDArray:
+        values = np.asarray(values, dtype=float)
+        return values[order] if len(values) == len(message.name) else np.full(len(names), np.nan)
+
+    return pick(message.position), pick(message.velocity), pick(message.effort)
+
+
+def _transform_matrix(transform: Any) -> NDArray[np.float64]:
+    t, q = transform.translation, transform.rotation
+    return pose_matrix([t.x, t.y, t.z], quaternion_to_matrix([q.x, q.y, q.z, q.w]))
+
+
+def _first_pass(recording: Recording, topics: DemonstrationTopics, settings: ConversionSettings) -> _Streams:
+    streams = _Streams()
+    joints = settings.arm_joints + settings.gripper_joints
+    names = [
+        topics.color,
+        topics.depth,
+        topics.camera_info,
+        topics.camera_pose,
+        topics.tf_static,
+        topics.joint_states,
+        topics.instruction,
+        topics.gripper_command,
+    ]
+    for item in recording.messages(name for name in names if name in recording.topics):
+        message = item.message
+        if item.topic == topics.color:
+            streams.color.append(_stamp(message))
+            streams.color_encoding = message.encoding
+        elif item.topic == topics.depth:
+            streams.depth.append(_stamp(message))
+        elif item.topic == topics.camera_info and streams.camera_info is None:
+            streams.camera_info = message
+        elif item.topic == topics.camera_pose:
+            streams.camera_pose = message
+        elif item.topic == topics.tf_static:
+            for transform in message.transforms:
+                streams.static_transforms[transform.child_frame_id] = (
+                    transform.header.frame_id,
+                    _transform_matrix(transform.transform),
+                )
+        elif item.topic == topics.joint_states:
+            positions, velocities, efforts = _joint_row(message, joints)
+            streams.joint_stamps.append(_stamp(message))
+            streams.joint_positions.append(positions)
+            streams.joint_velocities.append(velocities)
+            streams.joint_efforts.append(efforts)
+        elif item.topic == topics.instruction:
+            streams.instruction = str(message.data)
+        elif item.topic == topics.gripper_command and message.points:
+            index = {name: i for i, name in enumerate(message.joint_names)}
+            present = [name for name in settings.gripper_joints if name in index]
+            if present:
+                positions = message.points[-1].positions
+                width = float(np.mean([positions[index[n]] for n in present])) * len(settings.gripper_joints)
+                streams.command_stamps.append(_stamp(message))
+                streams.command_widths.append(width)
+    return streams
+
+
+def _camera_pose(streams: _Streams, topics: DemonstrationTopics, base_frame: str) -> NDArray[np.float64]:
+    """The optical frame in the base frame: the pose topic, else the chain of static transforms."""
+    if streams.camera_pose is not None:
+        frame = streams.camera_pose.header.frame_id
+        if frame != base_frame:
+            raise DemonstrationError(
+                f"{topics.camera_pose} is in frame {frame!r}, not the base {base_frame!r}"
+            )
+        p, q = streams.camera_pose.pose.position, streams.camera_pose.pose.orientation
+        return pose_matrix([p.x, p.y, p.z], quaternion_to_matrix([q.x, q.y, q.z, q.w]))
+    camera = streams.camera_info.header.frame_id
+    chain = np.eye(4)
+    frame = camera
+    while frame != base_frame:
+        if frame not in streams.static_transforms:
+            raise DemonstrationError(
+                f"no camera pose: neither {topics.camera_pose} nor a {topics.tf_static} chain from "
+                f"{base_frame!r} to the camera frame {camera!r} (stopped at {frame!r}) is in the recording"
+            )
+        parent, parent_from_frame = streams.static_transforms[frame]
+        chain = parent_from_frame @ chain
+        frame = parent
+    return chain
+
+
+def _intrinsics(info: Any) -> CameraIntrinsics:
+    distortion = np.asarray(info.d, dtype=float)
+    if distortion.size and np.any(np.abs(distortion) > 1e-9):
+        raise DemonstrationError(
+            f"the colour camera has lens distortion ({info.distortion_model}, d = {distortion.tolist()}): "
+            "record rectified images (image_rect) with zero distortion in camera_info"
+        )
+    return CameraIntrinsics.from_matrix(
+        info.width, info.height, np.asarray(info.k, dtype=float).reshape(3, 3)
+    )
+
+
+def _pair(
+    color: NDArray[np.float64], depth: NDArray[np.float64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """(colour index, depth index) of the colour frames with a depth image within half a frame period."""
+    period = float(np.median(np.diff(color)))
+    after = np.clip(np.searchsorted(depth, color), 1, len(depth) - 1)
+    nearest = np.where(np.abs(depth[after - 1] - color) <= np.abs(depth[after] - color), after - 1, after)
+    paired = np.abs(depth[nearest] - color) <= 0.5 * period
+    return np.flatnonzero(paired), nearest[paired]
+
+
+def _interpolate(times: NDArray, stamps: NDArray, rows: list[NDArray]) -> NDArray[np.float64]:
+    values = np.stack(rows)
+    return np.stack([np.interp(times, stamps, values[:, j]) for j in range(values.shape[1])], axis=1)
+
+
+def convert_recording(
+    recording: Recording,
+    topics: DemonstrationTopics,
+    settings: ConversionSettings,
+    tcp_pose: Callable[[NDArray[np.float64]], NDArray[np.float64]],
+    instruction: str = "",
+) -> Demonstration:
+    """The demonstration in ``recording``; ``tcp_pose`` maps arm joint positions to the TCP pose (4x4,
+    base frame). ``instruction`` overrides the recorded one (topic, or ``vla-ros record``'s metadata)."""
+    required = [topics.color, topics.depth, topics.camera_info, topics.joint_states]
+    if settings.gripper_source == "command":
+        required.append(topics.gripper_command)
+    recording.require(required)
+    streams = _first_pass(recording, topics, settings)
+    instruction = (
+        instruction
+        or recording.metadata.get(DEMONSTRATION_METADATA, {}).get("instruction", "")
+        or streams.instruction
+    )
+    if not instruction:
+        raise DemonstrationError(
+            f"{recording.path}: no instruction (no {topics.instruction} message, no metadata): pass one"
+        )
+    if streams.camera_info is None:
+        raise DemonstrationError(f"{recording.path}: no message on {topics.camera_info}")
+    intrinsics = _intrinsics(streams.camera_info)
+    base_from_camera = _camera_pose(streams, topics, settings.base_frame)
+    color, depth = np.asarray(streams.color), np.asarray(streams.depth)
+    joint_stamps = np.asarray(streams.joint_stamps)
+    for stamps, what in ((color, topics.color), (depth, topics.depth), (joint_stamps, topics.joint_states)):
+        _largest_gap(stamps, what, settings.max_gap_s)
+
+    color_index, depth_index = _pair(color, depth)
+    inside = (color[color_index] >= joint_stamps[0]) & (color[color_index] <= joint_stamps[-1])
+    color_index, depth_index = color_index[inside], depth_index[inside]
+    if len(color_index) < 2:
+        raise DemonstrationError(
+            f"{recording.path}: fewer than two colour frames with a depth image within half a frame "
+            "period and joint states around them"
+        )
+    times = color[color_index]
+    arm = len(settings.arm_joints)
+    positions = _interpolate(times, joint_stamps, streams.joint_positions)
+    velocities = _interpolate(times, joint_stamps, streams.joint_velocities)
+    if np.isnan(velocities).any():  # a driver that publishes no velocities: differentiate positions
+        velocities = np.gradient(positions, times, axis=0)
+    efforts = _interpolate(times, joint_stamps, streams.joint_efforts)
+    if not np.isfinite(positions).all():
+        raise DemonstrationError(f"{topics.joint_states}: non-finite joint positions")
+    width = positions[:, arm:].sum(axis=1)
+    if streams.command_stamps:
+        last = np.searchsorted(np.asarray(streams.command_stamps), times, side="right") - 1
+        commanded = np.where(last >= 0, np.asarray(streams.command_widths)[np.maximum(last, 0)], np.nan)
+    else:
+        commanded = np.full(len(times), np.nan)
+    if settings.gripper_source == "measured":
+        gripper_open = width >= settings.gripper_open_width
+    else:  # before the first command the gripper counts as open
+        gripper_open = np.where(np.isnan(commanded), True, commanded >= settings.gripper_open_width)
+    gripper_open = [bool(v) for v in gripper_open]
+    if all(state == gripper_open[0] for state in gripper_open):
+        raise DemonstrationError(
+            f"{recording.path}: the gripper never changes ({settings.gripper_source} width "
+            f"{'>=' if gripper_open[0] else '<'} {settings.gripper_open_width} m throughout): a "
+            "demonstration's keyframes start at grasps and releases; check --gripper-open-width"
+        )
+    tcp = np.stack([tcp_pose(row[:arm]) for row in positions])
+    stops = discover_keyframes(
+        gripper_open, velocities[:, :arm], settings.keyframe_velocity_threshold, settings.keyframe_stop_buffer
+    )
+    merged = merge_keyposes(
+        [tcp[i] for i in stops], [gripper_open[i] for i in stops], settings.keyframe_merge_tolerance
+    )
+    keyframes = [stops[i] for i in merged]
+    path = hamster_path(intrinsics, base_from_camera, tcp[:, :3, 3], gripper_open, settings.path_rdp_epsilon)
+    kept = sorted({0, *keyframes, *(range(0, len(times), settings.stride) if settings.stride else ())})
+    rgb, depth_m = _decode_frames(recording, topics, color_index[kept], depth_index[kept])
+    depth_units = np.nan_to_num(depth_m / settings.depth_scale, nan=0.0, posinf=0.0, neginf=0.0)
+    kept_index = {frame: i for i, frame in enumerate(kept)}
+    arrays = {
+        "time": times[kept] - times[0],
+        "rgb": rgb,
+        "depth": np.clip(np.round(depth_units), 0, np.iinfo(np.uint16).max).astype(np.uint16),
+        "joint_positions": positions[kept],
+        "joint_velocities": velocities[kept],
+        "joint_efforts": efforts[kept],
+        "arm_targets": np.full((len(kept), arm), np.nan),
+        "tcp_pose": np.stack([pose_to_vector(tcp[i]) for i in kept]),
+        "gripper_width": width[kept],
+        "gripper_command": commanded[kept],
+        "gripper_open": np.array([gripper_open[i] for i in kept]),
+    }
+    expert_keyframes = [
+        {
+            "tick": int(frame),
+            "frame": kept_index[frame],
+            "tcp_pose": pose_to_vector(tcp[frame]).tolist(),
+            "gripper_open": gripper_open[frame],
+        }
+        for frame in keyframes
+    ]
+    source = {
+        "colour_frames": len(color),
+        "depth_frames": len(depth),
+        "paired_frames": len(times),
+        "unpaired_colour_frames": len(color) - len(color_index),
+        "camera_rate_hz": float(1.0 / np.median(np.diff(times))),
+        "joint_state_rate_hz": float(1.0 / np.median(np.diff(joint_stamps))),
+        "gripper_source": settings.gripper_source,
+        "gripper_open_width_m": settings.gripper_open_width,
+        "stride": settings.stride,
+        "duration_s": float(times[-1] - times[0]),
+    }
+    return Demonstration(
+        arrays,
+        intrinsics,
+        base_from_camera,
+        instruction,
+        [kept_index[frame] for frame in keyframes],
+        expert_keyframes,
+        path,
+        source,
+    )
+
+
+def _decode_frames(
+    recording: Recording, topics: DemonstrationTopics, color_ordinals: NDArray, depth_ordinals: NDArray
+) -> tuple[NDArray[np.uint8], NDArray[np.float32]]:
+    """Second pass: the RGB and depth (m) images of the kept frames, by their order in each stream."""
+    wanted_color = {int(o): i for i, o in enumerate(color_ordinals)}
+    wanted_depth: dict[int, list[int]] = {}
+    for i, o in enumerate(depth_ordinals):
+        wanted_depth.setdefault(int(o), []).append(i)
+    rgb: list[Any] = [None] * len(color_ordinals)
+    depth: list[Any] = [None] * len(depth_ordinals)
+    seen = {topics.color: 0, topics.depth: 0}
+    try:
+        for item in recording.messages([topics.color, topics.depth]):
+            ordinal = seen[item.topic]
+            seen[item.topic] += 1
+            if item.topic == topics.color and ordinal in wanted_color:
+                rgb[wanted_color[ordinal]] = rgb_from_message(item.message, "a demonstration")
+            elif item.topic == topics.depth and ordinal in wanted_depth:
+                image = depth_from_message(item.message)
+                for i in wanted_depth[ordinal]:
+                    depth[i] = image
+    except ImageEncodingError as error:
+        raise DemonstrationError(f"{recording.path}: {error}") from error
+    if rgb[0].shape[:2] != depth[0].shape:
+        raise DemonstrationError(
+            f"depth {depth[0].shape[::-1]} is not aligned to colour {rgb[0].shape[1::-1]}: record "
+            "the depth aligned to the colour image (aligned_depth_to_color)"
+        )
+    return np.stack(rgb), np.stack(depth)

@@ -1,0 +1,217 @@
+"""``vla-ros dataset``: training data from recordings made outside the simulator's collector.
+
+``vla-ros dataset from-mcap RECORDING... --out DIR`` turns demonstrations recorded from ROS topics
+(``vla-ros record``, or any rosbag2 MCAP recording with the same streams) into the dataset format that
+``train-policy``, ``train-planner`` and ``export-vlm`` read (:mod:`vla_ros.data.dataset`), one episode
+per recording, by the rules of :mod:`vla_ros.data.demonstration`: the TCP by forward kinematics of the
+robot in ``--robot-config``, keyframes by the simulator demonstrations' rule, HAMSTER path labels
+projected with the recorded camera. A recording that cannot be converted is reported with the reason
+and skipped; the exit code is 1 if any was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from vla_ros.config import load_parameters
+from vla_ros.control.kinematics import ArmKinematics
+from vla_ros.data.dataset import FORMAT_NAME, FORMAT_VERSION, INDEX_FILE, camera_meta, write_episode
+from vla_ros.data.demonstration import (
+    ConversionSettings,
+    Demonstration,
+    DemonstrationTopics,
+    convert_recording,
+)
+from vla_ros.data.path_labels import PathLabelError
+from vla_ros.data.recording import DEMONSTRATION_METADATA, Recording, RecordingError
+from vla_ros.planning.hamster_format import format_answer
+from vla_ros.planning.settings import load_planner_config
+from vla_ros.robot.settings import RobotSettings, robot_settings
+from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
+from vla_ros.sim.settings import SimConfig, load_sim_config
+
+# The measured width counts as open above this share of the gripper's open width (a grasped object
+# holds the fingers apart, so the command's threshold would read a grasp as open).
+MEASURED_OPEN_SHARE = 0.9
+
+
+def conversion_settings(
+    robot: RobotSettings,
+    sim: SimConfig,
+    gripper_source: str,
+    open_width: float | None,
+    stride: int,
+    max_gap: float,
+) -> ConversionSettings:
+    """The conversion's settings: the robot's joints, the simulator demonstrations' keyframe and path
+    rules (config/sim.yaml ``recording``), and the gripper's threshold for ``gripper_source``."""
+    if open_width is None:
+        open_width = (
+            sim.gripper.closed_threshold
+            if gripper_source == "command"
+            else MEASURED_OPEN_SHARE * sim.gripper.open_width
+        )
+    recording = sim.recording
+    return ConversionSettings(
+        robot.base_frame,
+        robot.arm_joints,
+        robot.gripper_joints,
+        open_width,
+        recording.keyframe_velocity_threshold,
+        recording.keyframe_stop_buffer,
+        recording.path_rdp_epsilon,
+        recording.depth_scale,
+        gripper_source,
+        stride,
+        max_gap,
+    )
+
+
+def episode_meta(
+    demonstration: Demonstration,
+    recording: Recording,
+    robot: RobotSettings,
+    task: str,
+    split: str,
+    answer_decimals: int,
+    settings: ConversionSettings,
+) -> dict[str, Any]:
+    """meta.json of a converted demonstration, with the fields the simulator's collector writes."""
+    path = demonstration.path
+    return {
+        "task": task,
+        "split": split,
+        "seed": -1,
+        "instruction": demonstration.instruction,
+        "success": True,
+        "source": {"recording": str(recording.path), "complete": recording.complete, **demonstration.source},
+        "camera_rate_hz": demonstration.source["camera_rate_hz"],
+        "frames": {
+            "base": robot.base_frame,
+            "tcp": {
+                "parent": robot.tcp_parent_link,
+                "offset_m": list(robot.tcp_offset_xyz),
+                "offset_rpy": list(robot.tcp_offset_rpy),
+            },
+        },
+        "camera": camera_meta(demonstration.intrinsics, demonstration.base_from_camera, settings.depth_scale),
+        "joint_names": [*robot.arm_joints, *robot.gripper_joints],
+        "arm_joint_names": list(robot.arm_joints),
+        "frames_recorded": "keyframes",
+        "intermediate_every": settings.stride,
+        "keyframes": demonstration.keyframes,
+        "expert_keyframes": demonstration.expert_keyframes,
+        "path": {
+            "points": path.points.tolist(),
+            "gripper_open": path.gripper_open.tolist(),
+            "initial_gripper_open": path.initial_gripper_open,
+            "answer": format_answer(path, answer_decimals),
+            "rdp_epsilon": settings.path_rdp_epsilon,
+            "image": "first frame; x = column / width, y = row / height from the top-left corner",
+        },
+    }
+
+
+def episode_name(recording: Path) -> str:
+    """The episode directory of a recording: its file name without suffixes, made path-safe."""
+    stem = recording.name.split(".")[0] or "recording"
+    return re.sub(r"[^A-Za-z0-9_-]", "_", stem)
+
+
+def from_mcap(args: argparse.Namespace) -> int:
+    robot = robot_settings(load_parameters(args.robot_config, "keyframe_policy"))
+    sim = load_sim_config()
+    kinematics = ArmKinematics.from_settings(robot)
+    answer_decimals = load_planner_config().answer_decimals
+    topics = DemonstrationTopics(
+        **{
+            name[len("topic_") :]: value
+            for name, value in vars(args).items()
+            if name.startswith("topic_") and value
+        }
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    index_path = args.out / INDEX_FILE
+    index = (
+        json.loads(index_path.read_text())
+        if index_path.is_file()
+        else {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "episodes": [], "collections": []}
+    )
+    started = time.perf_counter()
+    saved, failed = [], []
+    for path in args.recordings:
+        try:
+            recording = Recording(path)
+            source = args.gripper_source
+            if source == "auto":
+                source = "command" if topics.gripper_command in recording.topics else "measured"
+            settings = conversion_settings(
+                robot, sim, source, args.gripper_open_width, args.stride, args.max_gap
+            )
+            demonstration = convert_recording(
+                recording, topics, settings, lambda q: kinematics.forward(q).to_matrix(), args.instruction
+            )
+            task = args.task or recording.metadata.get(DEMONSTRATION_METADATA, {}).get("task", "")
+            name = episode_name(path)
+            meta = episode_meta(demonstration, recording, robot, task, args.split, answer_decimals, settings)
+            write_episode(args.out / name, demonstration.arrays, meta)
+        except (RecordingError, PathLabelError, ValueError) as error:
+            print(f"{path}: not converted: {error}")
+            failed.append({"recording": str(path), "error": str(error)})
+            continue
+        if not recording.complete:
+            print(f"{path}: the recording was cut short (no footer); converted what it holds")
+        print(
+            f"{path} -> {args.out / name}: {len(demonstration.keyframes)} keyframes, "
+            f"{len(demonstration.arrays['time'])} frames kept of {demonstration.source['paired_frames']}"
+        )
+        saved.append(name)
+    index["episodes"] = sorted(set(index["episodes"]) | set(saved))
+    index["collections"].append(
+        {
+            "from_mcap": [str(path) for path in args.recordings],
+            "saved": len(saved),
+            "failed": failed,
+            "wall_time_s": time.perf_counter() - started,
+        }
+    )
+    index_path.write_text(json.dumps(index, indent=2) + "\n")
+    print(f"converted {len(saved)} of {len(args.recordings)} recordings into {args.out}")
+    return 0 if not failed else 1
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``dataset`` subcommand and its conversions."""
+    parser = subparsers.add_parser("dataset", description=__doc__)
+    conversions = parser.add_subparsers(dest="conversion", required=True)
+    mcap = conversions.add_parser("from-mcap", help="episodes from MCAP demonstrations (vla-ros record)")
+    mcap.add_argument("recordings", nargs="+", type=Path, help="MCAP files or rosbag2 directories")
+    mcap.add_argument("--out", type=Path, required=True, help="dataset directory (added to)")
+    mcap.add_argument("--task", default="", help="task label (default: the recording's metadata)")
+    mcap.add_argument("--instruction", default="", help="instruction (default: the recording's)")
+    mcap.add_argument("--split", default="train", help="split label written into each episode")
+    mcap.add_argument(
+        "--gripper-source",
+        default="auto",
+        choices=("auto", "measured", "command"),
+        help="gripper open/closed from the finger joints or the gripper command (auto: the command "
+        "where it was recorded)",
+    )
+    mcap.add_argument(
+        "--gripper-open-width",
+        type=float,
+        help="m, open at or above this width (default: command: gripper.closed_threshold of "
+        f"config/sim.yaml; measured: {MEASURED_OPEN_SHARE} x gripper.open_width)",
+    )
+    mcap.add_argument("--stride", type=int, default=0, help="also keep every N-th frame (0: keyframes only)")
+    mcap.add_argument("--max-gap", type=float, default=0.5, help="s, the longest silence of a stream allowed")
+    mcap.add_argument("--robot-config", default=ROBOT_CONFIG_FILE, help="robot parameter file (URDF, joints)")
+    defaults = DemonstrationTopics()
+    for name, topic in vars(defaults).items():
+        mcap.add_argument(f"--topic-{name.replace('_', '-')}", dest=f"topic_{name}", help=f"default: {topic}")
+    mcap.set_defaults(func=from_mcap)
