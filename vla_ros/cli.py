@@ -57,6 +57,9 @@ COMMANDS: dict[str, Command] = {
     "record": Command(
         "vla_ros.app.record", "record demonstrations from a running graph or robot (one MCAP file each)"
     ),
+    "demonstrate": Command(
+        "vla_ros.app.demonstrate", "record scripted demonstrations through the graph's command topics"
+    ),
     "dataset": Command(
         "vla_ros.training.datasets", "training data from recordings: from-mcap (vla-ros record's files)"
     ),

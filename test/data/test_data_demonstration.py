@@ -119,8 +119,10 @@ def write_demonstration(
     instruction: str = "pick the cube",
     finish: bool = True,
     topics: set[str] | None = None,
+    lead: float = 0.0,
 ) -> Path:
-    """Colour/depth at 10 Hz (depth 4 ms later), joints at 50 Hz, gripper commands, camera pose."""
+    """Colour/depth at 10 Hz (depth 4 ms later), joints at 50 Hz, gripper commands, camera pose; the
+    motion starts after ``lead`` seconds at rest."""
     out = RecordingWriter(path)
     skip = topics if topics is not None else set()
     out.writer.add_metadata(DEMONSTRATION_METADATA, {"instruction": instruction, "task": "pick"})
@@ -137,15 +139,16 @@ def write_demonstration(
     for i in range(int(DURATION * CAMERA_RATE) + 1):
         events.append((i / CAMERA_RATE, "color"))
         events.append((i / CAMERA_RATE + 0.004, "depth"))
-    events.append((2.5, "gripper"))
+    events.append((2.5 + lead, "gripper"))
     events.append((0.0, "gripper_open"))
     for t, kind in sorted(events):
         if gap is not None and gap[0] <= t < gap[1]:
             continue
         if kind == "joints":
             dt = 1e-3
-            positions = [*arm_positions(t), gripper(t) / 2, gripper(t) / 2]
-            velocity = [*(arm_positions(t + dt) - arm_positions(t - dt)) / (2 * dt), 0.0, 0.0]
+            m = max(t - lead, 0.0)  # time into the motion
+            positions = [*arm_positions(m), gripper(m) / 2, gripper(m) / 2]
+            velocity = [*(arm_positions(m + dt) - arm_positions(m - dt)) / (2 * dt), 0.0, 0.0]
             message = {
                 "header": header(t, ""),
                 "name": list(joint_names),
@@ -228,6 +231,12 @@ def test_a_stride_keeps_more_frames(demonstration_file):
     demonstration = convert_recording(Recording(demonstration_file), TOPICS, settings, tcp_pose)
     assert {0.0, 1.0, 2.0, 3.0} <= {round(float(t), 3) for t in demonstration.arrays["time"]}
     assert demonstration.arrays["time"][demonstration.keyframes][0] == pytest.approx(2.7)
+
+
+def test_a_rest_before_the_motion_is_no_keyframe(tmp_path):
+    late = write_demonstration(tmp_path / "late.mcap", lead=1.0)
+    demonstration = convert_recording(Recording(late), TOPICS, SETTINGS, tcp_pose)
+    assert list(demonstration.arrays["time"][demonstration.keyframes]) == pytest.approx([3.7, DURATION])
 
 
 def test_the_measured_gripper_width_gives_the_same_keyframes(demonstration_file):

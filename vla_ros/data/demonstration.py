@@ -11,7 +11,8 @@ topic or ``/tf_static``), ``/joint_states`` and the instruction:
 - keyframes follow the rule of the simulator's demonstrations (:func:`discover_keyframes`: gripper
   changes, the arm at rest, the last frame), and, as the scripted expert's keyposes are merged
   (:func:`merge_keyposes`), a keyframe at the same TCP pose as the next one is dropped: a rest is one
-  keyframe, a gripper action is the pose reached with the new gripper state;
+  keyframe, a gripper action is the pose reached with the new gripper state, and a rest before the
+  motion starts (the first frame's pose and gripper) is none;
 - the HAMSTER path label is the TCP trace projected into the first image (:func:`hamster_path`).
 
 Only the first frame, the keyframes and every ``stride``-th frame are kept (decoded in a second
@@ -129,8 +130,9 @@ class _Streams:
     joint_velocities: list[NDArray[np.float64]] = field(default_factory=list)
     joint_efforts: list[NDArray[np.float64]] = field(default_factory=list)
     instruction: str = ""
-    command_stamps: list[float] = field(default_factory=list)
-    command_widths: list[float] = field(default_factory=list)
+    commands: list[tuple[float, NDArray[np.float64], NDArray[np.float64]] | None] = field(
+        default_factory=list
+    )
 
 
 def _joint_row(message: Any, names: tuple[str, ...]) -> tuple[NDArray, NDArray, NDArray]:
@@ -148,6 +150,38 @@ def _joint_row(message: Any, names: tuple[str, ...]) -> tuple[NDArray, NDArray, 
         return values[order] if len(values) == len(message.name) else np.full(len(names), np.nan)
 
     return pick(message.position), pick(message.velocity), pick(message.effort)
+
+
+def _gripper_command(
+    message: Any, receipt: float, gripper_joints: tuple[str, ...]
+) -> tuple[float, NDArray[np.float64], NDArray[np.float64]] | None:
+    """(start, point times from start, commanded widths) of a gripper JointTrajectory; None when it
+    names none of the gripper's joints. A joint it names stands for all (a mimicked finger); a zero
+    stamp means "start on receipt", as joint_trajectory_controller reads it."""
+    index = {name: i for i, name in enumerate(message.joint_names)}
+    present = [index[name] for name in gripper_joints if name in index]
+    if not present:
+        return None
+    times = np.array([p.time_from_start.sec + p.time_from_start.nanosec * _NANO for p in message.points])
+    widths = np.array([np.mean([p.positions[i] for i in present]) for p in message.points])
+    start = _stamp(message) or receipt
+    return start, times, widths * len(gripper_joints)
+
+
+def commanded_widths(
+    commands: list[tuple[float, NDArray[np.float64], NDArray[np.float64]]], times: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The commanded gripper width at ``times``: the latest trajectory started by then, at its last point
+    due (its first before that); NaN before the first command."""
+    widths = np.full(len(times), np.nan)
+    starts = np.array([command[0] for command in commands])
+    for i, t in enumerate(times):
+        latest = int(np.searchsorted(starts, t, side="right")) - 1
+        if latest >= 0:
+            start, point_times, point_widths = commands[latest]
+            due = max(int(np.searchsorted(start + point_times, t, side="right")) - 1, 0)
+            widths[i] = point_widths[due]
+    return widths
 
 
 def _transform_matrix(transform: Any) -> NDArray[np.float64]:
@@ -194,13 +228,10 @@ def _first_pass(recording: Recording, topics: DemonstrationTopics, settings: Con
         elif item.topic == topics.instruction:
             streams.instruction = str(message.data)
         elif item.topic == topics.gripper_command and message.points:
-            index = {name: i for i, name in enumerate(message.joint_names)}
-            present = [name for name in settings.gripper_joints if name in index]
-            if present:
-                positions = message.points[-1].positions
-                width = float(np.mean([positions[index[n]] for n in present])) * len(settings.gripper_joints)
-                streams.command_stamps.append(_stamp(message))
-                streams.command_widths.append(width)
+            command = _gripper_command(message, item.log_time_ns * _NANO, settings.gripper_joints)
+            if command is not None:
+                streams.commands.append(command)
+    streams.commands.sort(key=lambda command: command[0])
     return streams
 
 
@@ -257,6 +288,14 @@ def _interpolate(times: NDArray, stamps: NDArray, rows: list[NDArray]) -> NDArra
     return np.stack([np.interp(times, stamps, values[:, j]) for j in range(values.shape[1])], axis=1)
 
 
+def _same_keyframe(
+    tcp: NDArray[np.float64], gripper_open: list[bool], first: int, second: int, tolerance: float
+) -> bool:
+    return gripper_open[first] == gripper_open[second] and np.allclose(
+        tcp[first], tcp[second], atol=tolerance
+    )
+
+
 def convert_recording(
     recording: Recording,
     topics: DemonstrationTopics,
@@ -307,11 +346,7 @@ def convert_recording(
     if not np.isfinite(positions).all():
         raise DemonstrationError(f"{topics.joint_states}: non-finite joint positions")
     width = positions[:, arm:].sum(axis=1)
-    if streams.command_stamps:
-        last = np.searchsorted(np.asarray(streams.command_stamps), times, side="right") - 1
-        commanded = np.where(last >= 0, np.asarray(streams.command_widths)[np.maximum(last, 0)], np.nan)
-    else:
-        commanded = np.full(len(times), np.nan)
+    commanded = commanded_widths(streams.commands, times)
     if settings.gripper_source == "measured":
         gripper_open = width >= settings.gripper_open_width
     else:  # before the first command the gripper counts as open
@@ -331,6 +366,8 @@ def convert_recording(
         [tcp[i] for i in stops], [gripper_open[i] for i in stops], settings.keyframe_merge_tolerance
     )
     keyframes = [stops[i] for i in merged]
+    while keyframes and _same_keyframe(tcp, gripper_open, keyframes[0], 0, settings.keyframe_merge_tolerance):
+        keyframes.pop(0)  # a rest before the motion starts: nothing to reach
     path = hamster_path(intrinsics, base_from_camera, tcp[:, :3, 3], gripper_open, settings.path_rdp_epsilon)
     kept = sorted({0, *keyframes, *(range(0, len(times), settings.stride) if settings.stride else ())})
     rgb, depth_m = _decode_frames(recording, topics, color_index[kept], depth_index[kept])

@@ -94,6 +94,18 @@ def _topic(namespace: str, name: str) -> str:
     return f"{namespace.rstrip('/')}/{name}"
 
 
+def gripper_joint_position(settings: DriverSettings, opening: float) -> float:
+    """The gripper joint's position for a normalised opening (0 closed, 1 open; clipped)."""
+    opening = min(max(opening, 0.0), 1.0)
+    closed, opened = settings.gripper_closed_position, settings.gripper_open_position
+    return closed + opening * (opened - closed)
+
+
+def trajectory_topic(controller: str) -> str:
+    """The command topic of a joint_trajectory_controller."""
+    return _topic(controller, "joint_trajectory")
+
+
 def joint_trajectory_message(joint_names: Sequence[str], preview: CommandPreview) -> JointTrajectory:
     """A JointTrajectory of the preview: all joints, stamp 0 (start now), increasing time_from_start."""
     message = JointTrajectory(joint_names=list(joint_names))
@@ -129,7 +141,7 @@ class JointTrajectoryDriver:
 
     def __init__(self, node: Node, controller: str, joint_names: Sequence[str]) -> None:
         self.joint_names = tuple(joint_names)
-        self.topic = _topic(controller, "joint_trajectory")
+        self.topic = trajectory_topic(controller)
         self._publisher = node.create_publisher(JointTrajectory, self.topic, COMMAND_QOS)
 
     def send(self, command: ArmCommand, header: Header) -> None:
@@ -219,7 +231,7 @@ class GripperDriver:
         self._last_opening: float | None = None
         self._last_sent = float("-inf")
         if settings.gripper == "trajectory":
-            self.topic = _topic(settings.gripper_trajectory_controller, "joint_trajectory")
+            self.topic = trajectory_topic(settings.gripper_trajectory_controller)
             self._publisher = node.create_publisher(JointTrajectory, self.topic, COMMAND_QOS)
         else:
             self.topic = _topic(settings.gripper_forward_controller, "commands")
@@ -227,9 +239,7 @@ class GripperDriver:
 
     def joint_position(self, opening: float) -> float:
         """Gripper joint position for a normalised opening (clipped to [0, 1])."""
-        opening = min(max(opening, 0.0), 1.0)
-        closed, opened = self.settings.gripper_closed_position, self.settings.gripper_open_position
-        return closed + opening * (opened - closed)
+        return gripper_joint_position(self.settings, opening)
 
     def send(self, opening: float, now: float) -> bool:
         """Command ``opening`` (at ``now``, monotonic seconds) unless it equals the last one sent less than
