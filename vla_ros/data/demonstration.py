@@ -103,7 +103,7 @@ def _stamp(message: Any) -> float:
 
 def _largest_gap(stamps: NDArray[np.float64], what: str, limit: float) -> None:
     if len(stamps) < 2:
-        raise DemonstrationError(f"{what}: {len(stamps)} message(s); a demonstration needs a stream")
+        raise DemonstrationError(f"{what}: {len(stamps)} message(s) once every stream flows")
     gaps = np.diff(stamps)
     worst = int(np.argmax(gaps))
     if gaps[worst] > limit:
@@ -326,9 +326,23 @@ def convert_recording(
     color, depth = np.asarray(streams.color), np.asarray(streams.depth)
     joint_stamps = np.asarray(streams.joint_stamps)
     for stamps, what in ((color, topics.color), (depth, topics.depth), (joint_stamps, topics.joint_states)):
+        if len(stamps) < 2:
+            raise DemonstrationError(f"{what}: {len(stamps)} message(s); a demonstration needs a stream")
+    # The demonstration starts when every stream flows (within half a frame period, as images pair): a
+    # stale message delivered late is left out.
+    start = max(color[0], depth[0], joint_stamps[0]) - 0.5 * float(np.median(np.diff(color)))
+    color_ordinals, depth_ordinals = np.flatnonzero(color >= start), np.flatnonzero(depth >= start)
+    joints = np.flatnonzero(joint_stamps >= start)
+    joint_stamps = joint_stamps[joints]
+    for stamps, what in (
+        (color[color_ordinals], topics.color),
+        (depth[depth_ordinals], topics.depth),
+        (joint_stamps, topics.joint_states),
+    ):
         _largest_gap(stamps, what, settings.max_gap_s)
 
-    color_index, depth_index = _pair(color, depth)
+    paired_color, paired_depth = _pair(color[color_ordinals], depth[depth_ordinals])
+    color_index, depth_index = color_ordinals[paired_color], depth_ordinals[paired_depth]
     inside = (color[color_index] >= joint_stamps[0]) & (color[color_index] <= joint_stamps[-1])
     color_index, depth_index = color_index[inside], depth_index[inside]
     if len(color_index) < 2:
@@ -338,11 +352,11 @@ def convert_recording(
         )
     times = color[color_index]
     arm = len(settings.arm_joints)
-    positions = _interpolate(times, joint_stamps, streams.joint_positions)
-    velocities = _interpolate(times, joint_stamps, streams.joint_velocities)
+    positions = _interpolate(times, joint_stamps, [streams.joint_positions[i] for i in joints])
+    velocities = _interpolate(times, joint_stamps, [streams.joint_velocities[i] for i in joints])
     if np.isnan(velocities).any():  # a driver that publishes no velocities: differentiate positions
         velocities = np.gradient(positions, times, axis=0)
-    efforts = _interpolate(times, joint_stamps, streams.joint_efforts)
+    efforts = _interpolate(times, joint_stamps, [streams.joint_efforts[i] for i in joints])
     if not np.isfinite(positions).all():
         raise DemonstrationError(f"{topics.joint_states}: non-finite joint positions")
     width = positions[:, arm:].sum(axis=1)
@@ -400,6 +414,7 @@ def convert_recording(
         "depth_frames": len(depth),
         "paired_frames": len(times),
         "unpaired_colour_frames": len(color) - len(color_index),
+        "start_stamp_s": float(start),
         "camera_rate_hz": float(1.0 / np.median(np.diff(times))),
         "joint_state_rate_hz": float(1.0 / np.median(np.diff(joint_stamps))),
         "gripper_source": settings.gripper_source,
