@@ -60,6 +60,9 @@ COMMANDS: dict[str, Command] = {
     "demonstrate": Command(
         "vla_ros.app.demonstrate", "record scripted demonstrations through the graph's command topics"
     ),
+    "replay": Command(
+        "vla_ros.app.replay", "the policy node on recorded demonstrations: its keyframes against theirs"
+    ),
     "dataset": Command(
         "vla_ros.training.datasets", "training data from recordings: from-mcap (vla-ros record's files)"
     ),

@@ -1,7 +1,8 @@
 """The data loop through the graph: ``vla-ros demonstrate`` drives the simulated robot through its
 trajectory topics while the recorder records; ``vla-ros dataset from-mcap`` turns the recording into an
 episode whose keyframes and path label match those the simulator's collector writes for the same scene,
-although the recording holds only what a real robot's topics carry."""
+although the recording holds only what a real robot's topics carry; ``vla-ros replay`` plays it to the
+policy node, whose keyframes land on the demonstration's."""
 
 from __future__ import annotations
 
@@ -56,3 +57,9 @@ def test_a_demonstration_recorded_through_the_graph_matches_the_collected_one(tm
         expert_path[-1], abs=0.02
     )
     assert recorded.meta["path"]["gripper_open"] == collected.meta["path"]["gripper_open"]
+
+    # the shipped policy, fed the recording's frames over its topics, finds the demonstration's keyframes
+    run_cli("replay", demonstration["file"], "--out", str(tmp_path / "replay.json"), timeout=300)
+    summary = json.loads((tmp_path / "replay.json").read_text())["summary"]
+    assert summary["keyframes"] == len(ours) and summary["unanswered"] == 0
+    assert summary["position_error_mm_median"] < 20.0 and summary["gripper_accuracy"] == 1.0

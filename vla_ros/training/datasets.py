@@ -33,43 +33,8 @@ from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.settings import load_planner_config
 from vla_ros.robot.settings import RobotSettings, robot_settings
 from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
-from vla_ros.sim.settings import SimConfig, load_sim_config
-
-# The measured width counts as open above this share of the gripper's open width (a grasped object
-# holds the fingers apart, so the command's threshold would read a grasp as open).
-MEASURED_OPEN_SHARE = 0.9
-
-
-def conversion_settings(
-    robot: RobotSettings,
-    sim: SimConfig,
-    gripper_source: str,
-    open_width: float | None,
-    stride: int,
-    max_gap: float,
-) -> ConversionSettings:
-    """The conversion's settings: the robot's joints, the simulator demonstrations' keyframe and path
-    rules (config/sim.yaml ``recording``), and the gripper's threshold for ``gripper_source``."""
-    if open_width is None:
-        open_width = (
-            sim.gripper.closed_threshold
-            if gripper_source == "command"
-            else MEASURED_OPEN_SHARE * sim.gripper.open_width
-        )
-    recording = sim.recording
-    return ConversionSettings(
-        robot.base_frame,
-        robot.arm_joints,
-        robot.gripper_joints,
-        open_width,
-        recording.keyframe_velocity_threshold,
-        recording.keyframe_stop_buffer,
-        recording.path_rdp_epsilon,
-        recording.depth_scale,
-        gripper_source,
-        stride,
-        max_gap,
-    )
+from vla_ros.sim.conversion import MEASURED_OPEN_SHARE, conversion_settings
+from vla_ros.sim.settings import load_sim_config
 
 
 def episode_meta(

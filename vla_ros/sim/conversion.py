@@ -1,0 +1,48 @@
+"""The simulator demonstrations' labelling rules, for demonstrations recorded from ROS topics.
+
+``vla-ros collect`` labels keyframes and paths by config/sim.yaml's ``recording`` section; a recording
+converted by ``vla-ros dataset from-mcap`` (and replayed by ``vla-ros replay``) gets the same rules, so
+the two kinds of episodes mean the same thing.
+"""
+
+from __future__ import annotations
+
+from vla_ros.data.demonstration import ConversionSettings
+from vla_ros.robot.settings import RobotSettings
+from vla_ros.sim.settings import SimConfig
+
+# The measured width counts as open above this share of the gripper's open width (a grasped object
+# holds the fingers apart, so the command's threshold would read a grasp as open).
+MEASURED_OPEN_SHARE = 0.9
+
+
+def conversion_settings(
+    robot: RobotSettings,
+    sim: SimConfig,
+    gripper_source: str,
+    open_width: float | None,
+    stride: int,
+    max_gap: float,
+) -> ConversionSettings:
+    """The conversion's settings: the robot's joints, the simulator demonstrations' keyframe and path
+    rules (config/sim.yaml ``recording``), and the gripper's threshold for ``gripper_source``."""
+    if open_width is None:
+        open_width = (
+            sim.gripper.closed_threshold
+            if gripper_source == "command"
+            else MEASURED_OPEN_SHARE * sim.gripper.open_width
+        )
+    recording = sim.recording
+    return ConversionSettings(
+        robot.base_frame,
+        robot.arm_joints,
+        robot.gripper_joints,
+        open_width,
+        recording.keyframe_velocity_threshold,
+        recording.keyframe_stop_buffer,
+        recording.path_rdp_epsilon,
+        recording.depth_scale,
+        gripper_source,
+        stride,
+        max_gap,
+    )
