@@ -2,8 +2,9 @@
 
 Targets: ``sim`` (the workcell's reset, physics, rendering), ``planner`` (parser, drawing, a tiny VLM),
 ``controller`` (the control loop's tick, ensembling and IK, in-process), ``controller-graph`` (the
-controller node on the running graph with the simulator and the executor) and ``policy`` (one
-keyframe prediction, stage by stage).
+controller node on the running graph with the simulator and the executor), ``policy`` (one
+keyframe prediction, stage by stage) and ``recorder`` (the demonstration recorder under a camera's
+load, and the conversion of its file).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "vla_ros.tools.control_bench",
     "vla_ros.tools.control_graph_bench",
     "vla_ros.tools.policy_bench",
+    "vla_ros.tools.recorder_bench",
 )
 
 
