@@ -64,7 +64,8 @@ COMMANDS: dict[str, Command] = {
         "vla_ros.app.replay", "the policy node on recorded demonstrations: its keyframes against theirs"
     ),
     "dataset": Command(
-        "vla_ros.training.datasets", "training data from recordings: from-mcap (vla-ros record's files)"
+        "vla_ros.training.datasets",
+        "training data from recordings (from-mcap), LeRobot v3.0 datasets (to-lerobot, from-lerobot)",
     ),
     "collect": Command("vla_ros.sim.collect", "record expert demonstrations in the simulated workcell"),
     "expert-eval": Command("vla_ros.sim.expert_eval", "measure the scripted expert's success per task"),

@@ -1,5 +1,9 @@
 """``vla-ros dataset``: training data from recordings made outside the simulator's collector.
 
+``vla-ros dataset to-lerobot DIR --out DIR`` writes a dataset as a LeRobotDataset v3.0 and
+``vla-ros dataset from-lerobot DIR --out DIR`` reads such an export back (:mod:`vla_ros.data.lerobot`
+says what goes where; the action is the keyframe pose).
+
 ``vla-ros dataset from-mcap RECORDING... --out DIR`` turns demonstrations recorded from ROS topics
 (``vla-ros record``, or any rosbag2 MCAP recording with the same streams) into the dataset format that
 ``train-policy``, ``train-planner`` and ``export-vlm`` read (:mod:`vla_ros.data.dataset`), one episode
@@ -27,6 +31,7 @@ from vla_ros.data.demonstration import (
     DemonstrationTopics,
     convert_recording,
 )
+from vla_ros.data.lerobot import export_lerobot, import_lerobot
 from vla_ros.data.path_labels import PathLabelError
 from vla_ros.data.recording import DEMONSTRATION_METADATA, Recording, RecordingError
 from vla_ros.planning.hamster_format import format_answer
@@ -150,6 +155,21 @@ def from_mcap(args: argparse.Namespace) -> int:
     return 0 if not failed else 1
 
 
+def to_lerobot(args: argparse.Namespace) -> int:
+    info = export_lerobot(args.dataset, args.out, args.camera, args.robot_type)
+    print(
+        f"wrote {info['total_episodes']} episodes ({info['total_frames']} frames at {info['fps']} Hz, "
+        f"{info['total_tasks']} tasks) to {args.out} (LeRobot {info['codebase_version']})"
+    )
+    return 0
+
+
+def from_lerobot(args: argparse.Namespace) -> int:
+    names = import_lerobot(args.dataset, args.out)
+    print(f"read {len(names)} episodes into {args.out}")
+    return 0
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``dataset`` subcommand and its conversions."""
     parser = subparsers.add_parser("dataset", description=__doc__)
@@ -180,3 +200,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     for name, topic in vars(defaults).items():
         mcap.add_argument(f"--topic-{name.replace('_', '-')}", dest=f"topic_{name}", help=f"default: {topic}")
     mcap.set_defaults(func=from_mcap)
+    to = conversions.add_parser(
+        "to-lerobot", help="a LeRobotDataset v3.0 (parquet + mp4) of a dataset recorded at every camera frame"
+    )
+    to.add_argument("dataset", type=Path, help="our dataset directory")
+    to.add_argument("--out", type=Path, required=True, help="the LeRobot dataset's root directory (new)")
+    to.add_argument("--camera", default="front", help="camera name in the feature keys")
+    to.add_argument("--robot-type", default="", help="info.json robot_type")
+    to.set_defaults(func=to_lerobot)
+    back = conversions.add_parser("from-lerobot", help="our episodes from a dataset written by to-lerobot")
+    back.add_argument("dataset", type=Path, help="the LeRobot dataset's root directory")
+    back.add_argument("--out", type=Path, required=True, help="our dataset directory")
+    back.set_defaults(func=from_lerobot)
