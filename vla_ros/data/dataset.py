@@ -154,3 +154,21 @@ def write_episode(directory: Path, arrays: dict[str, NDArray[Any]], meta: dict[s
         },
     }
     (directory / META_FILE).write_text(json.dumps(full_meta, indent=2) + "\n")
+
+
+def read_index(dataset: Path) -> dict[str, Any]:
+    """The dataset's ``dataset.json`` (a new, empty index where there is none yet)."""
+    path = Path(dataset) / INDEX_FILE
+    if path.is_file():
+        return json.loads(path.read_text())
+    return {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "episodes": [], "collections": []}
+
+
+def add_to_index(dataset: Path, episodes: list[str], collection: dict[str, Any]) -> dict[str, Any]:
+    """Record ``episodes`` and how they were made (``collection``) in the dataset's ``dataset.json``."""
+    index = read_index(dataset)
+    index["episodes"] = sorted(set(index["episodes"]) | set(episodes))
+    index["collections"].append(collection)
+    Path(dataset).mkdir(parents=True, exist_ok=True)
+    (Path(dataset) / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+    return index

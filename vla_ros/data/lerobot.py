@@ -42,11 +42,9 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from vla_ros.data.dataset import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    INDEX_FILE,
     DatasetError,
     EpisodeReader,
+    add_to_index,
     list_episodes,
     write_episode,
 )
@@ -467,6 +465,5 @@ def import_lerobot(source: Path, out: Path) -> list[str]:
             out / name, arrays, {**meta, "source": {**meta.get("source", {}), "lerobot": str(source)}}
         )
         names.append(name)
-    index = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "episodes": names, "collections": []}
-    (out / INDEX_FILE).write_text(json.dumps(index, indent=2) + "\n")
+    add_to_index(out, names, {"from_lerobot": str(source), "saved": len(names)})
     return names

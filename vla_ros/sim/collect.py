@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import dataclasses
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from typing import Any
 from tqdm import tqdm
 
 from vla_ros.control.kinematics import ArmKinematics
-from vla_ros.data.dataset import FORMAT_NAME, FORMAT_VERSION, INDEX_FILE, DatasetError
+from vla_ros.data.dataset import DatasetError, add_to_index
 from vla_ros.data.geometry import pose_to_vector
 from vla_ros.data.keyframes import discover_keyframes, merge_keyposes
 from vla_ros.planning.hamster_format import format_answer
@@ -171,12 +170,6 @@ def collect(
     workcell = Workcell(config)
     kinematics = ArmKinematics.from_settings(config.robot)
     out.mkdir(parents=True, exist_ok=True)
-    index_path = out / INDEX_FILE
-    index = (
-        json.loads(index_path.read_text())
-        if index_path.is_file()
-        else {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "episodes": [], "collections": []}
-    )
     started = time.perf_counter()
     saved, failed = [], []
     try:
@@ -215,8 +208,9 @@ def collect(
     finally:
         workcell.close()
     elapsed = time.perf_counter() - started
-    index["episodes"] = sorted(set(index["episodes"]) | set(saved))
-    index["collections"].append(
+    return add_to_index(
+        out,
+        saved,
         {
             "tasks": tasks,
             "split": split,
@@ -233,10 +227,8 @@ def collect(
                 "height": config.camera.height,
                 "rate_hz": config.camera.rate,
             },
-        }
+        },
     )
-    index_path.write_text(json.dumps(index, indent=2) + "\n")
-    return index
 
 
 def _run(args: argparse.Namespace) -> int:

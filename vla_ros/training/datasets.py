@@ -16,7 +16,6 @@ and skipped; the exit code is 1 if any was.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ from typing import Any
 
 from vla_ros.config import load_parameters
 from vla_ros.control.kinematics import ArmKinematics
-from vla_ros.data.dataset import FORMAT_NAME, FORMAT_VERSION, INDEX_FILE, camera_meta, write_episode
+from vla_ros.data.dataset import add_to_index, camera_meta, write_episode
 from vla_ros.data.demonstration import (
     ConversionSettings,
     Demonstration,
@@ -106,12 +105,6 @@ def from_mcap(args: argparse.Namespace) -> int:
         }
     )
     args.out.mkdir(parents=True, exist_ok=True)
-    index_path = args.out / INDEX_FILE
-    index = (
-        json.loads(index_path.read_text())
-        if index_path.is_file()
-        else {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "episodes": [], "collections": []}
-    )
     started = time.perf_counter()
     saved, failed = [], []
     for path in args.recordings:
@@ -141,16 +134,16 @@ def from_mcap(args: argparse.Namespace) -> int:
             f"{len(demonstration.arrays['time'])} frames kept of {demonstration.source['paired_frames']}"
         )
         saved.append(name)
-    index["episodes"] = sorted(set(index["episodes"]) | set(saved))
-    index["collections"].append(
+    add_to_index(
+        args.out,
+        saved,
         {
             "from_mcap": [str(path) for path in args.recordings],
             "saved": len(saved),
             "failed": failed,
             "wall_time_s": time.perf_counter() - started,
-        }
+        },
     )
-    index_path.write_text(json.dumps(index, indent=2) + "\n")
     print(f"converted {len(saved)} of {len(args.recordings)} recordings into {args.out}")
     return 0 if not failed else 1
 
