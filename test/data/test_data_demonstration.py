@@ -120,6 +120,7 @@ def write_demonstration(
     finish: bool = True,
     topics: set[str] | None = None,
     lead: float = 0.0,
+    stale_depth_at: float | None = None,
 ) -> Path:
     """Colour/depth at 10 Hz (depth 4 ms later), joints at 50 Hz, gripper commands, camera pose; the
     motion starts after ``lead`` seconds at rest."""
@@ -133,7 +134,7 @@ def write_demonstration(
     orientation = dict(zip("xyzw", [1.0, 0.0, 0.0, 0.0], strict=True))  # CAMERA_POSE: 180 degrees about x
     pose = {"header": header(0.0, "base"), "pose": {"position": position, "orientation": orientation}}
     out.write(TOPICS.camera_pose, "geometry_msgs/msg/PoseStamped", pose, 0.0)
-    events = []
+    events = [] if stale_depth_at is None else [(-1.0, "stale")]
     for i in range(int(DURATION * JOINT_RATE) + 1):
         events.append((i / JOINT_RATE, "joints"))
     for i in range(int(DURATION * CAMERA_RATE) + 1):
@@ -161,6 +162,9 @@ def write_demonstration(
             out.write(TOPICS.color, "sensor_msgs/msg/Image", image(t, "rgb8", np.uint8, int(t * 10)), t)
         elif kind == "depth":
             out.write(TOPICS.depth, "sensor_msgs/msg/Image", image(t, "16UC1", np.uint16, 900), t)
+        elif kind == "stale":
+            message = image(stale_depth_at, "16UC1", np.uint16, 900)
+            out.write(TOPICS.depth, "sensor_msgs/msg/Image", message, 1.0)
         else:
             width = 0.08 if kind == "gripper_open" else 0.0
             point = {"positions": [width / 2, width / 2], "time_from_start": {"sec": 0, "nanosec": 0}}
@@ -237,6 +241,14 @@ def test_a_rest_before_the_motion_is_no_keyframe(tmp_path):
     late = write_demonstration(tmp_path / "late.mcap", lead=1.0)
     demonstration = convert_recording(Recording(late), TOPICS, SETTINGS, tcp_pose)
     assert list(demonstration.arrays["time"][demonstration.keyframes]) == pytest.approx([3.7, DURATION])
+
+
+def test_a_stale_message_delivered_late_does_not_start_the_demonstration(tmp_path):
+    # a depth image stamped 0.7 s before the recording's streams start, delivered with the first ones
+    path = write_demonstration(tmp_path / "stale.mcap", lead=1.0, gap=(0.0, 1.0), stale_depth_at=0.3)
+    demonstration = convert_recording(Recording(path), TOPICS, SETTINGS, tcp_pose)
+    assert demonstration.source["start_stamp_s"] == pytest.approx(1.0 - 0.5 / CAMERA_RATE, abs=1e-3)
+    assert demonstration.arrays["time"][demonstration.keyframes][0] == pytest.approx(2.7)
 
 
 def test_the_measured_gripper_width_gives_the_same_keyframes(demonstration_file):

@@ -72,3 +72,21 @@ def test_start_and_stop_make_one_finished_file_per_demonstration(ros_node, spin_
     recorder.send_signal(2)
     recorder.wait(timeout=10)
     assert (tmp_path / "demo_0001.mcap").is_file() and Recording(tmp_path / "demo_0001.mcap").complete
+
+
+def test_vla_ros_record_records_one_demonstration_of_a_duration(ros_node, spin_until, ros_process, tmp_path):
+    joints = ros_node.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
+    ros_node.create_timer(0.02, lambda: joints.publish(JointState(name=["j1"], position=[0.0])))
+    record = ros_process(
+        [
+            *("-m", "vla_ros.cli", "record", "--out", str(tmp_path), "--instruction", "wave"),
+            *("--topics", "joint_states", "--duration", "2", "--wait", "1"),
+        ]
+    )
+    assert spin_until(ros_node, lambda: record.poll() is not None, 60.0), "vla-ros record did not finish"
+    assert record.returncode == 0, record.stdout.read()[-2000:]
+    (summary,) = json.loads((tmp_path / "recordings.json").read_text())
+    recording = Recording(tmp_path / "demo_0000.mcap")
+    assert summary["file"] == str(recording.path) and recording.complete
+    assert recording.metadata[DEMONSTRATION_METADATA] == {"instruction": "wave"}
+    assert summary["messages"]["/joint_states"] > 20  # 50 Hz for 2 s, less discovery

@@ -183,26 +183,28 @@ def run(args: argparse.Namespace) -> int:
             name = f"{values['namespace'].rstrip('/')}/demonstration_recorder"
             demonstrator = Demonstrator(client, values, name)
             for task in args.task:
-                saved, seed = 0, args.seed
-                while saved < args.episodes and seed < args.seed + 2 * args.episodes:
-                    seed += 1
+                saved = 0
+                # as vla-ros collect: the next seed after a failure, up to twice the seeds asked for
+                for seed in range(args.seed, args.seed + 2 * args.episodes):
+                    if saved == args.episodes:
+                        break
                     try:
-                        motion = expert_motion(workcell, kinematics, task, args.split, seed - 1)
+                        motion = expert_motion(workcell, kinematics, task, args.split, seed)
                     except RuntimeError as error:
-                        failed.append({"task": task, "seed": seed - 1, "error": str(error)})
+                        failed.append({"task": task, "seed": seed, "error": str(error)})
                         continue
-                    client.reset(task, args.split, seed - 1)
+                    client.reset(task, args.split, seed)
                     summary = demonstrator.demonstrate(motion)
                     success, message = client.check_success()
-                    entry = {"task": task, "split": args.split, "seed": seed - 1, **summary}
+                    entry = {"task": task, "split": args.split, "seed": seed, **summary}
                     if not success:
                         Path(summary["file"]).unlink(missing_ok=True)
                         failed.append({**entry, "error": f"task check failed in the graph: {message}"})
-                        print(f"{task}/{seed - 1}: failed in the graph ({message}); recording deleted")
+                        print(f"{task}/{seed}: failed in the graph ({message}); recording deleted")
                         continue
                     kept.append(entry)
                     saved += 1
-                    print(f"{task}/{seed - 1}: {summary['file']} ({summary['bytes'] / 1e6:.1f} MB)")
+                    print(f"{task}/{seed}: {summary['file']} ({summary['bytes'] / 1e6:.1f} MB)")
     except GraphError as error:
         print(f"vla-ros demonstrate: {error}", file=sys.stderr)
         failed.append({"error": str(error)})

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
 from rclpy.parameter import Parameter
 
 from vla_ros.config import ConfigError
@@ -37,22 +37,30 @@ def _overrides(args: argparse.Namespace) -> list[Parameter]:
     return [Parameter(name, value=value) for name, value in values.items()]
 
 
-def _toggle(node: DemonstrationRecorderNode) -> None:
+def _start(node: DemonstrationRecorderNode, executor: Executor) -> str:
+    """Start a demonstration from outside the executor's thread, which must then see its new
+    subscriptions and timer (it would otherwise sleep on the entities it had)."""
+    path = node.start()
+    executor.wake()
+    return path
+
+
+def _toggle(node: DemonstrationRecorderNode, executor: Executor) -> None:
     try:
         if node.recording:
             summary = node.stop()
             print(f"saved {summary['file']}: {summary['bytes'] / 1e6:.1f} MB, lost {summary['dropped']}")
         else:
-            print(f"recording {node.start()} (Enter stops it)")
+            print(f"recording {_start(node, executor)} (Enter stops it)")
     except McapRecordingError as error:
         print(f"record: {error}", file=sys.stderr)
 
 
-def _keyboard(node: DemonstrationRecorderNode, stop: threading.Event) -> None:
+def _keyboard(node: DemonstrationRecorderNode, executor: Executor, stop: threading.Event) -> None:
     for _ in sys.stdin:
         if stop.is_set():
             return
-        _toggle(node)
+        _toggle(node, executor)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,11 +79,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.duration is not None:
             time.sleep(args.wait)  # discovery: the recorder subscribes as publishers appear
-            print(f"recording {node.start()} for {args.duration} s")
+            print(f"recording {_start(node, executor)} for {args.duration} s")
             time.sleep(args.duration)
         else:
             print("Enter: start / stop a demonstration; Ctrl-C: finish (services ~/start, ~/stop)")
-            threading.Thread(target=_keyboard, args=(node, done), daemon=True).start()
+            threading.Thread(target=_keyboard, args=(node, executor, done), daemon=True).start()
             while True:
                 time.sleep(0.2)
     except (KeyboardInterrupt, ExternalShutdownException):
