@@ -108,6 +108,10 @@ def test_the_export_has_lerobots_v3_layout(dataset, tmp_path):
         <= np.max(stats["observation.images.front"]["max"])
         <= 1.0
     )
+    depth = stats["observation.depth.front"]  # millimetres, valid pixels only
+    assert (
+        np.shape(depth["mean"]) == (1, 1, 1) and 300 <= depth["min"][0][0][0] <= depth["max"][0][0][0] < 1200
+    )
     assert stats["observation.state"]["count"] == [27] and len(stats["observation.state"]["q50"]) == 4
 
 

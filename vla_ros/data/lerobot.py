@@ -213,9 +213,11 @@ def _statistics(values: NDArray) -> dict[str, Any]:
     }
 
 
-def _image_statistics(images: NDArray[np.uint8]) -> dict[str, Any]:
-    """Per channel, in [0, 1], shape (3, 1, 1) as LeRobot keeps image statistics."""
-    pixels = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
+def _image_statistics(images: NDArray, scale: float) -> dict[str, Any]:
+    """Per channel, of the pixels times ``scale``, shaped (C, 1, 1) as LeRobot keeps image statistics
+    (colour in [0, 1]; depth in its unit, as LeRobot leaves depth maps)."""
+    channels = images.shape[-1] if images.ndim == 4 else 1
+    pixels = images.reshape(-1, channels).astype(np.float64) * scale
     stats = _statistics(pixels)
     shaped = {key: [[[v]] for v in value] for key, value in stats.items() if key != "count"}
     return {**shaped, "count": [len(images)]}
@@ -268,6 +270,7 @@ def export_lerobot(dataset: Path, out: Path, camera: str = "front", robot_type: 
     episode_rows: list[dict[str, Any]] = []
     numeric: dict[str, list[NDArray]] = {}
     sampled_rgb: list[NDArray[np.uint8]] = []
+    sampled_depth_mm: list[NDArray[np.float64]] = []
     data_file, video_file, data_bytes = 0, 0, 0
     writer: pq.ParquetWriter | None = None
     video: _VideoWriter | None = None
@@ -331,7 +334,11 @@ def export_lerobot(dataset: Path, out: Path, camera: str = "front", robot_type: 
                     numeric.setdefault(name, []).append(
                         np.asarray(values.to_numpy(zero_copy_only=False)).reshape(count, -1)
                     )
-            sampled_rgb.append(rgb[:: max(1, count // 20), ::4, ::4])
+            step = max(1, count // 20)
+            sampled_rgb.append(rgb[::step, ::4, ::4])
+            depth = reader.arrays["depth"][::step, ::4, ::4].astype(np.float64)
+            depth_mm = depth * 1000.0 * float(reader.meta["camera"]["depth_scale_m"])
+            sampled_depth_mm.append(np.where(depth > 0, depth_mm, np.nan))
             index += count
     finally:
         if writer is not None:
@@ -343,7 +350,8 @@ def export_lerobot(dataset: Path, out: Path, camera: str = "front", robot_type: 
     episodes_path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(pa.Table.from_pylist(episode_rows), episodes_path, compression="snappy")
     stats = {name: _statistics(np.concatenate(chunks)) for name, chunks in numeric.items()}
-    stats[video_key] = _image_statistics(np.concatenate(sampled_rgb))
+    stats[video_key] = _image_statistics(np.concatenate(sampled_rgb), 1.0 / 255.0)
+    stats[f"observation.depth.{camera}"] = _image_statistics(np.concatenate(sampled_depth_mm), 1.0)
     (out / STATS_PATH).write_text(json.dumps(stats, indent=4) + "\n")
     info = {
         "codebase_version": CODEBASE_VERSION,
