@@ -30,7 +30,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header, String
 
-from vla_ros.app.graph import NODES, node_command, resolve_arguments
+from vla_ros.app.graph import NODES, node_command, resolve_arguments, topic_remappings
 from vla_ros.config import load_parameters
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.data.demonstration import Demonstration, DemonstrationTopics, convert_recording
@@ -64,22 +64,29 @@ class ReplayClient:
     def __init__(self, node, values: dict[str, str], joint_names: list[str]) -> None:
         self.node = node
         self.joint_names = joint_names
-        camera = (values["camera_namespace"] or "camera").strip("/")
+        # the policy node's own topic names (its config's interface), its camera topics remapped as the
+        # graph remaps them (camera_namespace)
+        topics = load_parameters([values["robot_config"], values[f"{POLICY.name}_config"]], POLICY.name)[
+            "interface"
+        ]
+        remap = dict(topic_remappings(POLICY, values))
         self.keyframes: list[KeyframeTarget] = []
         self.status: list[str] = []
-        node.create_subscription(KeyframeTarget, "policy/keyframe", self.keyframes.append, RELIABLE)
+        node.create_subscription(KeyframeTarget, topics["keyframe_topic"], self.keyframes.append, RELIABLE)
         node.create_subscription(
-            String, "keyframe_policy/status", lambda m: self.status.append(m.data), LATCHED
+            String, f"{POLICY.name}/status", lambda m: self.status.append(m.data), LATCHED
         )
-        self._info = node.create_publisher(CameraInfo, f"{camera}/color/camera_info", qos_profile_sensor_data)
-        self._color = node.create_publisher(Image, f"{camera}/color/image_raw", qos_profile_sensor_data)
-        self._depth = node.create_publisher(
-            Image, f"{camera}/aligned_depth_to_color/image_raw", qos_profile_sensor_data
-        )
-        self._pose = node.create_publisher(PoseStamped, f"{camera}/color/camera_pose", LATCHED)
-        self._joints = node.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
-        self._path = node.create_publisher(Path2D, "planner/path", LATCHED)
-        self._reached = node.create_publisher(KeyframeTarget, "chunk_executor/keyframe_reached", RELIABLE)
+
+        def publisher(kind, name: str, qos):
+            return node.create_publisher(kind, remap.get(topics[name], topics[name]), qos)
+
+        self._info = publisher(CameraInfo, "camera_info_topic", qos_profile_sensor_data)
+        self._color = publisher(Image, "color_topic", qos_profile_sensor_data)
+        self._depth = publisher(Image, "depth_topic", qos_profile_sensor_data)
+        self._pose = publisher(PoseStamped, "camera_pose_topic", LATCHED)
+        self._joints = publisher(JointState, "joint_state_topic", qos_profile_sensor_data)
+        self._path = publisher(Path2D, "path_topic", LATCHED)
+        self._reached = publisher(KeyframeTarget, "keyframe_reached_topic", RELIABLE)
         self.demonstration: Demonstration | None = None
         self._depth_m = np.zeros(0, np.float32)
         self.frame = 0
