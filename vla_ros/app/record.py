@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import rclpy
-from rclpy.executors import Executor, ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from vla_ros.config import ConfigError
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"vla-ros record: cannot start: {error}", file=sys.stderr)
         rclpy.try_shutdown()
         return 1
-    executor = MultiThreadedExecutor(num_threads=2)
+    executor = SingleThreadedExecutor()  # short callbacks; the least overhead per message
     executor.add_node(node)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()

@@ -7,7 +7,8 @@ never a half-written file, and a crash leaves a ``.partial`` file that is readab
 complete chunk (``vla-ros dataset from-mcap`` reads it and says so). The instruction and task
 parameters (changeable at run time) go into the file's ``vla_ros.demonstration`` metadata. After each
 stop ``~/last_recording`` (std_msgs/String, latched) carries a JSON summary: file, bytes, messages and
-messages lost per topic. ``vla-ros record`` runs this node with a keyboard.
+messages lost per topic (before the recorder: sequence gaps; in it: a full write cache, a disk slower
+than the topics). ``vla-ros record`` runs this node with a keyboard.
 """
 
 from __future__ import annotations
@@ -100,12 +101,14 @@ class DemonstrationRecorderNode(Node):
             "bytes": final.stat().st_size,
             "messages": result.message_counts,
             "dropped": result.dropped,
+            "overflowed": result.overflowed,
             "missing_topics": list(result.missing_topics),
         }
         self.summaries.append(summary)
         self._recording_pub.publish(Bool(data=False))
         self._summary_pub.publish(String(data=json.dumps(summary)))
         lost = {topic: count for topic, count in result.dropped.items() if count}
+        lost.update({f"{topic} (write cache full)": count for topic, count in result.overflowed.items()})
         self.get_logger().info(
             f"saved {final} ({summary['bytes'] / 1e6:.1f} MB)"
             + (f"; messages lost: {lost}" if lost else "")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 import re
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -43,6 +44,13 @@ LIBRARY = "vla_ros mcap_recording"
 MESSAGE_ENCODING = "cdr"
 # rosbag2's subscription queue depth (Rosbag2QoS: rmw_qos_profile_default's depth).
 SUBSCRIPTION_DEPTH = 10
+# Chunks of a few camera frames: fewer chunk records than 1 MiB chunks (one per image); a crash loses
+# at most the chunk being written.
+CHUNK_SIZE = 8 * 1024 * 1024
+# Messages received but not yet written, at most (rosbag2's default max_cache_size): a writer thread
+# takes them to the file, so a slow disk does not stall the subscriptions; beyond it a message is
+# dropped and counted (RecordingSummary.overflowed).
+CACHE_BYTES = 100 * 1024 * 1024
 DEFINITION_DELIMITER = "=" * 80 + "\n"
 PRIMITIVE_TYPES = frozenset(
     {
@@ -222,13 +230,15 @@ class RecordingSummary:
     """What one recording holds: messages per requested topic (0 if none came), the type of each
     subscribed topic, the requested topics that never had a publisher, and the messages lost per
     topic (gaps in the publisher's sequence numbers; None where they cannot be known: Humble, or a
-    topic with several publishers)."""
+    topic with several publishers), and the messages received but not written because the write cache
+    was full (the disk slower than the topics)."""
 
     path: Path
     message_counts: dict[str, int]
     topic_types: dict[str, str]
     missing_topics: tuple[str, ...] = ()
     dropped: dict[str, int | None] = field(default_factory=dict)
+    overflowed: dict[str, int] = field(default_factory=dict)  # received, not written: the cache was full
 
 
 class McapRecorder:
@@ -238,7 +248,8 @@ class McapRecorder:
     ``discovery_period_s`` seconds on a timer of ``node``); the node must be spun by an executor.
     The file is overwritten if it exists; missing parent directories are created.
     An unresolvable topic type raises UnknownMessageTypeError from that timer (out of the executor's
-    spin). Thread-safe for multi-threaded executors. Usable as a context manager.
+    spin). Messages go through a cache of at most :data:`CACHE_BYTES` to a writer thread.
+    Thread-safe for multi-threaded executors. Usable as a context manager.
     """
 
     def __init__(self, node: Node, path: str | Path, topics: Sequence[str], discovery_period_s: float = 0.1):
@@ -254,13 +265,25 @@ class McapRecorder:
         self._last_sequence: dict[str, int] = {}
         self._types: dict[str, str] = {}
         self._subscriptions = []
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the recorder's state; taken before _file_lock, never after
+        self._file_lock = threading.Lock()  # the MCAP writer
+        self._queued: deque[tuple[int, int, bytes, int, int]] = deque()
+        self._queued_bytes = 0
+        self._overflowed: dict[str, int] = {}
+        self._ready = threading.Condition(self._lock)
+        self._write_error: OSError | None = None
         self._closed = False
         self._file = self._open_file()
-        self._writer = Writer(self._file, compression=CompressionType.NONE)  # rosbag2's default; spares CPU
+        # Uncompressed (rosbag2's default) and without CRCs: in Python the CRCs cost 5 ms per megabyte
+        # image, more than the rest of the write (tools/recorder_bench.py measures the recorder).
+        self._writer = Writer(
+            self._file, compression=CompressionType.NONE, chunk_size=CHUNK_SIZE, enable_crcs=False
+        )
         self._writer.start(profile=PROFILE, library=LIBRARY)
         self._schema_ids: dict[str, int] = {}
         self._timer = None
+        self._writer_thread = threading.Thread(target=self._write_queued, name="mcap-writer", daemon=True)
+        self._writer_thread.start()
         try:
             self._discover()
         except McapRecordingError:
@@ -314,16 +337,18 @@ class McapRecorder:
         definition = message_definition(type_name)
         msg_type = message_class(type_name)
         if type_name not in self._schema_ids:
-            self._schema_ids[type_name] = self._writer.register_schema(
-                type_name, definition.encoding, definition.text.encode("utf-8")
-            )
+            with self._file_lock:
+                self._schema_ids[type_name] = self._writer.register_schema(
+                    type_name, definition.encoding, definition.text.encode("utf-8")
+                )
         metadata = {
             "offered_qos_profiles": offered_qos_profiles(publishers),
             "topic_type_hash": _topic_type_hash(publishers),
         }
-        channel_id = self._writer.register_channel(
-            topic, MESSAGE_ENCODING, self._schema_ids[type_name], metadata
-        )
+        with self._file_lock:
+            channel_id = self._writer.register_channel(
+                topic, MESSAGE_ENCODING, self._schema_ids[type_name], metadata
+            )
         self._types[topic] = type_name
         self._dropped[topic] = 0 if MessageInfo is not None and len(publishers) == 1 else None
 
@@ -352,13 +377,34 @@ class McapRecorder:
         with self._lock:
             if self._closed:
                 return
-            try:
-                self._writer.add_message(channel_id, log_time, data, publish_time, sequence)
-            except OSError as error:
-                raise RecordingFileError(f"cannot write to the MCAP file {self._path}: {error}") from error
-            self._counts[topic] += 1
             if info is not None and self._dropped.get(topic) is not None:
                 self._count_drops(topic, info.get("publication_sequence_number"))
+            if self._queued_bytes + len(data) > CACHE_BYTES:
+                self._overflowed[topic] = self._overflowed.get(topic, 0) + 1
+                return
+            self._queued.append((channel_id, log_time, data, publish_time, sequence))
+            self._queued_bytes += len(data)
+            self._counts[topic] += 1
+            self._ready.notify()
+
+    def _write_queued(self) -> None:
+        """The writer thread: the cached messages to the file, until closed and drained."""
+        while True:
+            with self._lock:
+                while not self._queued and not self._closed:
+                    self._ready.wait()
+                if not self._queued:
+                    return
+                batch, self._queued = self._queued, deque()
+            written = sum(len(item[2]) for item in batch)
+            try:
+                with self._file_lock:
+                    for channel_id, log_time, data, publish_time, sequence in batch:
+                        self._writer.add_message(channel_id, log_time, data, publish_time, sequence)
+            except OSError as error:
+                self._write_error = error
+            with self._lock:
+                self._queued_bytes -= written
 
     def _count_drops(self, topic: str, sequence: int | None) -> None:
         """Add the gap before ``sequence`` to the topic's drops; lock held."""
@@ -381,28 +427,40 @@ class McapRecorder:
         with self._lock:
             if self._closed:
                 raise McapRecordingError(f"{self._path} is closed")
-            self._writer.add_metadata(name, {key: str(value) for key, value in metadata.items()})
+            with self._file_lock:
+                self._writer.add_metadata(name, {key: str(value) for key, value in metadata.items()})
 
     def close(self) -> RecordingSummary:
-        """Stop recording, finalise the file (summary, index, footer) and say what it holds.
-
-        Calling it again returns the same summary.
-        """
+        """Stop recording, write what is cached, finalise the file (summary, index, footer) and say what
+        it holds. Calling it again returns the same summary."""
         with self._lock:
-            if not self._closed:
+            closing = not self._closed
+            if closing:
                 self._closed = True
                 if self._timer is not None:
                     self._node.destroy_timer(self._timer)
                 for subscription in self._subscriptions:
                     self._node.destroy_subscription(subscription)
-                try:
+                self._ready.notify()
+        if closing:
+            self._writer_thread.join()
+            try:
+                if self._write_error is not None:
+                    raise self._write_error
+                with self._file_lock:
                     self._writer.finish()
                     self._file.close()
-                except OSError as error:
-                    message = f"cannot finalise the MCAP file {self._path}: {error}"
-                    raise RecordingFileError(message) from error
+            except OSError as error:
+                message = f"cannot write or finalise the MCAP file {self._path}: {error}"
+                raise RecordingFileError(message) from error
+        with self._lock:
             return RecordingSummary(
-                self._path, dict(self._counts), dict(self._types), tuple(self._pending), dict(self._dropped)
+                self._path,
+                dict(self._counts),
+                dict(self._types),
+                tuple(self._pending),
+                dict(self._dropped),
+                dict(self._overflowed),
             )
 
     def __enter__(self) -> McapRecorder:

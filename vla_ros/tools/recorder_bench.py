@@ -163,6 +163,8 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     )
     frames = summary["messages"].get("/camera/color/image_raw", 0)
     lost = summary["dropped"].get("/camera/color/image_raw")
+    if lost is not None:
+        lost += summary["overflowed"].get("/camera/color/image_raw", 0)
     report = {
         "camera": {"rate_hz": args.rate, "width": args.width, "height": args.height},
         "seconds": args.seconds,
