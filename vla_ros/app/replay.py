@@ -36,7 +36,7 @@ from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.data.demonstration import Demonstration, DemonstrationTopics, convert_recording
 from vla_ros.data.geometry import quaternion_to_matrix
 from vla_ros.data.recording import Recording, RecordingError
-from vla_ros.msg import KeyframeTarget, Path2D
+from vla_ros.msg import EpisodeStatus, KeyframeTarget, Path2D
 from vla_ros.reports import machine_info
 from vla_ros.robot.settings import robot_settings
 from vla_ros.ros.images import array_to_image
@@ -72,7 +72,9 @@ class ReplayClient:
         remap = dict(topic_remappings(POLICY, values))
         self.keyframes: list[KeyframeTarget] = []
         self.status: list[str] = []
+        self.outcomes: list[EpisodeStatus] = []
         node.create_subscription(KeyframeTarget, topics["keyframe_topic"], self.keyframes.append, RELIABLE)
+        node.create_subscription(EpisodeStatus, topics["outcome_topic"], self.outcomes.append, RELIABLE)
         node.create_subscription(
             String, f"{POLICY.name}/status", lambda m: self.status.append(m.data), LATCHED
         )
@@ -110,6 +112,7 @@ class ReplayClient:
     def start(self, demonstration: Demonstration, base_frame: str, depth_scale: float) -> None:
         """Show the demonstration's first frame and its path: the policy predicts keyframe 0."""
         self.keyframes.clear()
+        self.outcomes.clear()
         depth = demonstration.arrays["depth"]
         self._depth_m = np.where(depth == 0, np.nan, depth * np.float32(depth_scale)).astype(np.float32)
         self.demonstration, self.frame = demonstration, 0
@@ -146,8 +149,16 @@ def replay_one(
     client.start(demonstration, base_frame, depth_scale)
     rows = []
     for index, expected in enumerate(demonstration.expert_keyframes):
-        if not _spin_until(client.node, lambda i=index: len(client.keyframes) > i, KEYFRAME_TIMEOUT_S):
-            rows.append({"keyframe": index, "error": f"no keyframe; status: {client.status[-3:]}"})
+        answered = _spin_until(
+            client.node, lambda i=index: len(client.keyframes) > i or client.outcomes, KEYFRAME_TIMEOUT_S
+        )
+        if not answered or len(client.keyframes) <= index:
+            reason = (
+                f"the policy ended the episode after {index} keyframes: {client.outcomes[-1].reason}"
+                if client.outcomes
+                else f"no keyframe within {KEYFRAME_TIMEOUT_S:.0f} s; status: {client.status[-3:]}"
+            )
+            rows.append({"keyframe": index, "error": reason})
             break
         target = client.keyframes[index]
         predicted = matrix_from_pose(target.pose)
