@@ -93,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         if node.recording:
             node.stop()
         executor.shutdown()
+        spinner.join(timeout=5.0)  # the executor's thread ends before the node and the context go
         node.destroy_node()
         rclpy.try_shutdown()
     args.out.mkdir(parents=True, exist_ok=True)
