@@ -47,8 +47,7 @@ def test_start_and_stop_make_one_finished_file_per_demonstration(ros_node, spin_
     assert started.success and started.message.endswith("demo_0000.mcap.partial")
     assert not call(ros_node, spin_until, "/demonstration_recorder/start").success  # one at a time
     # the recorder subscribes as it discovers the publishers; then every message is recorded or lost
-    assert spin_until(ros_node, lambda: ros_node.count_subscribers("/joint_states") > 0)
-    spin_until(ros_node, lambda: False, 1.0)  # the subscription matched on both sides
+    assert spin_until(ros_node, lambda: joints.get_subscription_count() > 0)  # matched by our publisher
     for _ in range(20):
         joints.publish(JointState(name=["j1"], position=[0.0]))
         spin_until(ros_node, lambda: False, 0.02)
