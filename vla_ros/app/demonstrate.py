@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from builtin_interfaces.msg import Duration
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
@@ -36,6 +35,7 @@ from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.settings import CONTROLLER_NODE
 from vla_ros.reports import machine_info
 from vla_ros.ros.command_drivers import DriverSettings, gripper_joint_position, trajectory_topic
+from vla_ros.ros.messages import duration_from_seconds
 from vla_ros.ros.qos import RELIABLE
 from vla_ros.sim.expert import run_expert_episode
 from vla_ros.sim.settings import SPLIT_NAMES, load_sim_config
@@ -85,11 +85,10 @@ def expert_motion(
 
 def _trajectory(joint_names: list[str], times: np.ndarray, positions: np.ndarray) -> JointTrajectory:
     message = JointTrajectory(joint_names=joint_names)  # header stamp zero: start on receipt
-    for t, row in zip(times, positions, strict=True):
-        seconds = int(t)
-        point = JointTrajectoryPoint(positions=[float(v) for v in row])
-        point.time_from_start = Duration(sec=seconds, nanosec=int((t - seconds) * 1e9))
-        message.points.append(point)
+    message.points = [
+        JointTrajectoryPoint(positions=row.tolist(), time_from_start=duration_from_seconds(float(t)))
+        for t, row in zip(times, positions, strict=True)
+    ]
     return message
 
 

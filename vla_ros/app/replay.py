@@ -32,30 +32,24 @@ from std_msgs.msg import Header, String
 
 from vla_ros.app.graph import NODES, node_command, resolve_arguments, topic_remappings
 from vla_ros.config import load_parameters
-from vla_ros.control.kinematics import ArmKinematics
-from vla_ros.data.demonstration import Demonstration, DemonstrationTopics, convert_recording
+from vla_ros.data.demonstration import Demonstration, DemonstrationTopics
 from vla_ros.data.geometry import quaternion_to_matrix
 from vla_ros.data.recording import Recording, RecordingError
 from vla_ros.msg import EpisodeStatus, KeyframeTarget, Path2D
+from vla_ros.policy.rotation import rotation_angle
 from vla_ros.reports import machine_info
 from vla_ros.robot.settings import robot_settings
 from vla_ros.ros.images import array_to_image
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix
 from vla_ros.ros.path_messages import path_to_message
 from vla_ros.ros.qos import LATCHED, RELIABLE
-from vla_ros.sim.conversion import conversion_settings
+from vla_ros.sim.conversion import demonstration_from_recording
 from vla_ros.sim.settings import load_sim_config
 
 POLICY = next(node for node in NODES if node.name == "keyframe_policy")
 FRAME_PERIOD_S = 0.1  # the replayed camera's period
 START_TIMEOUT_S = 120.0  # the policy loads its network and the sentence encoder
 KEYFRAME_TIMEOUT_S = 60.0  # per predicted keyframe
-
-
-def rotation_error_deg(first: np.ndarray, second: np.ndarray) -> float:
-    """The angle (degrees) of the rotation between two rotation matrices."""
-    cosine = (np.trace(first.T @ second) - 1.0) / 2.0
-    return math.degrees(math.acos(float(np.clip(cosine, -1.0, 1.0))))
 
 
 class ReplayClient:
@@ -168,7 +162,7 @@ def replay_one(
             {
                 "keyframe": index,
                 "position_error_mm": 1000.0 * float(np.linalg.norm(predicted[:3, 3] - expected_position)),
-                "rotation_error_deg": rotation_error_deg(predicted[:3, :3], expected_rotation),
+                "rotation_error_deg": math.degrees(rotation_angle(predicted[:3, :3], expected_rotation)),
                 "gripper_correct": bool(target.gripper_open) == bool(expected["gripper_open"]),
                 "predicted_position": predicted[:3, 3].tolist(),
                 "expected_position": expected_position.tolist(),
@@ -200,26 +194,16 @@ def run(args: argparse.Namespace) -> int:
 
     values = resolve_arguments({**parse_overrides(args.arguments), "sim": "false", "use_sim_time": "false"})
     robot = robot_settings(load_parameters(values["robot_config"], POLICY.name))
-    kinematics = ArmKinematics.from_settings(robot)
     sim = load_sim_config()
     demonstrations: list[tuple[Path, Demonstration]] = []
     depth_scale = sim.recording.depth_scale
     for path in args.recordings:
         try:
             recording = Recording(path)
-            source = "command" if DemonstrationTopics().gripper_command in recording.topics else "measured"
-            settings = conversion_settings(robot, sim, source, None, 0, args.max_gap)
-            demonstrations.append(
-                (
-                    path,
-                    convert_recording(
-                        recording,
-                        DemonstrationTopics(),
-                        settings,
-                        lambda q: kinematics.forward(q).to_matrix(),
-                    ),
-                )
+            demonstration, _ = demonstration_from_recording(
+                recording, DemonstrationTopics(), robot, sim, max_gap=args.max_gap
             )
+            demonstrations.append((path, demonstration))
         except (RecordingError, ValueError) as error:
             print(f"{path}: cannot replay: {error}", file=sys.stderr)
     if not demonstrations:

@@ -102,6 +102,13 @@ class EpisodeReader:
         return depth
 
 
+def depth_units(depth_m: NDArray[np.floating], depth_scale: float) -> NDArray[np.uint16]:
+    """Depth in metres (NaN where invalid) as the stored uint16 in units of ``depth_scale`` metres
+    (0 = invalid), the inverse of :meth:`EpisodeReader.depth_metres`."""
+    units = np.nan_to_num(np.asarray(depth_m, np.float64) / depth_scale, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(np.round(units), 0, np.iinfo(np.uint16).max).astype(np.uint16)
+
+
 def list_episodes(dataset: Path) -> list[Path]:
     """Episode directories of a dataset, sorted by name."""
     dataset = Path(dataset)

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_ros.data.camera import CameraIntrinsics
+from vla_ros.data.dataset import depth_units
 from vla_ros.data.geometry import pose_matrix, pose_to_vector, quaternion_to_matrix
 from vla_ros.data.image_messages import ImageEncodingError, depth_from_message, rgb_from_message
 from vla_ros.data.keyframes import discover_keyframes, merge_keyposes
@@ -97,8 +98,19 @@ class Demonstration:
     source: dict[str, Any] = field(default_factory=dict)  # counts and rates, for meta.json
 
 
+def _seconds(time: Any) -> float:
+    """A builtin_interfaces Time or Duration in seconds."""
+    return time.sec + time.nanosec * _NANO
+
+
 def _stamp(message: Any) -> float:
-    return message.header.stamp.sec + message.header.stamp.nanosec * _NANO
+    return _seconds(message.header.stamp)
+
+
+def _pose_matrix(position: Any, orientation: Any) -> NDArray[np.float64]:
+    """A 4x4 transform of a geometry_msgs position (or translation) and quaternion."""
+    p, q = position, orientation
+    return pose_matrix([p.x, p.y, p.z], quaternion_to_matrix([q.x, q.y, q.z, q.w]))
 
 
 def _largest_gap(stamps: NDArray[np.float64], what: str, limit: float) -> None:
@@ -120,7 +132,6 @@ class _Streams:
     """What the first pass keeps: stamps of every image, the small topics whole."""
 
     color: list[float] = field(default_factory=list)
-    color_encoding: str = ""
     depth: list[float] = field(default_factory=list)
     camera_info: Any = None
     camera_pose: Any = None
@@ -130,9 +141,7 @@ class _Streams:
     joint_velocities: list[NDArray[np.float64]] = field(default_factory=list)
     joint_efforts: list[NDArray[np.float64]] = field(default_factory=list)
     instruction: str = ""
-    commands: list[tuple[float, NDArray[np.float64], NDArray[np.float64]] | None] = field(
-        default_factory=list
-    )
+    commands: list[tuple[float, NDArray[np.float64], NDArray[np.float64]]] = field(default_factory=list)
 
 
 def _joint_row(message: Any, names: tuple[str, ...]) -> tuple[NDArray, NDArray, NDArray]:
@@ -162,7 +171,7 @@ def _gripper_command(
     present = [index[name] for name in gripper_joints if name in index]
     if not present:
         return None
-    times = np.array([p.time_from_start.sec + p.time_from_start.nanosec * _NANO for p in message.points])
+    times = np.array([_seconds(point.time_from_start) for point in message.points])
     widths = np.array([np.mean([p.positions[i] for i in present]) for p in message.points])
     start = _stamp(message) or receipt
     return start, times, widths * len(gripper_joints)
@@ -184,11 +193,6 @@ def commanded_widths(
     return widths
 
 
-def _transform_matrix(transform: Any) -> NDArray[np.float64]:
-    t, q = transform.translation, transform.rotation
-    return pose_matrix([t.x, t.y, t.z], quaternion_to_matrix([q.x, q.y, q.z, q.w]))
-
-
 def _first_pass(recording: Recording, topics: DemonstrationTopics, settings: ConversionSettings) -> _Streams:
     streams = _Streams()
     joints = settings.arm_joints + settings.gripper_joints
@@ -206,7 +210,6 @@ def _first_pass(recording: Recording, topics: DemonstrationTopics, settings: Con
         message = item.message
         if item.topic == topics.color:
             streams.color.append(_stamp(message))
-            streams.color_encoding = message.encoding
         elif item.topic == topics.depth:
             streams.depth.append(_stamp(message))
         elif item.topic == topics.camera_info and streams.camera_info is None:
@@ -217,7 +220,7 @@ def _first_pass(recording: Recording, topics: DemonstrationTopics, settings: Con
             for transform in message.transforms:
                 streams.static_transforms[transform.child_frame_id] = (
                     transform.header.frame_id,
-                    _transform_matrix(transform.transform),
+                    _pose_matrix(transform.transform.translation, transform.transform.rotation),
                 )
         elif item.topic == topics.joint_states:
             positions, velocities, efforts = _joint_row(message, joints)
@@ -243,8 +246,7 @@ def _camera_pose(streams: _Streams, topics: DemonstrationTopics, base_frame: str
             raise DemonstrationError(
                 f"{topics.camera_pose} is in frame {frame!r}, not the base {base_frame!r}"
             )
-        p, q = streams.camera_pose.pose.position, streams.camera_pose.pose.orientation
-        return pose_matrix([p.x, p.y, p.z], quaternion_to_matrix([q.x, q.y, q.z, q.w]))
+        return _pose_matrix(streams.camera_pose.pose.position, streams.camera_pose.pose.orientation)
     camera = streams.camera_info.header.frame_id
     chain = np.eye(4)
     frame = camera
@@ -385,12 +387,11 @@ def convert_recording(
     path = hamster_path(intrinsics, base_from_camera, tcp[:, :3, 3], gripper_open, settings.path_rdp_epsilon)
     kept = sorted({0, *keyframes, *(range(0, len(times), settings.stride) if settings.stride else ())})
     rgb, depth_m = _decode_frames(recording, topics, color_index[kept], depth_index[kept])
-    depth_units = np.nan_to_num(depth_m / settings.depth_scale, nan=0.0, posinf=0.0, neginf=0.0)
     kept_index = {frame: i for i, frame in enumerate(kept)}
     arrays = {
         "time": times[kept] - times[0],
         "rgb": rgb,
-        "depth": np.clip(np.round(depth_units), 0, np.iinfo(np.uint16).max).astype(np.uint16),
+        "depth": depth_units(depth_m, settings.depth_scale),
         "joint_positions": positions[kept],
         "joint_velocities": velocities[kept],
         "joint_efforts": efforts[kept],

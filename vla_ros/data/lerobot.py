@@ -45,6 +45,7 @@ from vla_ros.data.dataset import (
     DatasetError,
     EpisodeReader,
     add_to_index,
+    depth_units,
     list_episodes,
     write_episode,
 )
@@ -63,6 +64,7 @@ VIDEO_FILE_MB = 200
 VIDEO_CODEC, VIDEO_ENCODER, PIX_FMT, GOP, CRF = "h264", "libx264", "yuv420p", 2, 10
 META_COLUMN = "vla_ros/meta"
 QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
+MILLIMETRE_M = 0.001  # the depth column's unit
 DEFAULT_FEATURES = {
     "timestamp": {"dtype": "float32", "shape": [1], "names": None},
     "frame_index": {"dtype": "int64", "shape": [1], "names": None},
@@ -154,16 +156,22 @@ def _png16(depth_mm: NDArray[np.uint16]) -> bytes:
     return buffer.getvalue()
 
 
+def _chunk_file(number: int) -> dict[str, int]:
+    """The chunk and file index of the ``number``-th data or video file."""
+    return {"chunk_index": number // CHUNKS_SIZE, "file_index": number % CHUNKS_SIZE}
+
+
 def _episode_table(
-    reader: EpisodeReader, camera: str, episode_index: int, first_index: int, task_index: int
+    reader: EpisodeReader,
+    depth_mm: NDArray[np.uint16],
+    camera: str,
+    episode_index: int,
+    first_index: int,
+    task_index: int,
 ) -> pa.Table:
     arrays = reader.arrays
     count = len(arrays["time"])
     fps = float(reader.meta["camera_rate_hz"])
-    depth_scale_mm = 1000.0 * float(reader.meta["camera"]["depth_scale_m"])
-    depth_mm = np.clip(np.round(arrays["depth"].astype(np.float64) * depth_scale_mm), 0, 65535).astype(
-        np.uint16
-    )
     keyframe_frames = {keyframe["frame"] for keyframe in reader.meta["expert_keyframes"]}
 
     def vectors(values: NDArray) -> pa.Array:
@@ -258,10 +266,11 @@ def export_lerobot(dataset: Path, out: Path, camera: str = "front", robot_type: 
     readers = [EpisodeReader(path) for path in list_episodes(dataset)]
     if not readers:
         raise LeRobotFormatError(f"{dataset} has no episodes")
-    fps = _dense(readers[0])
-    for reader in readers:
-        if _dense(reader) != fps:
-            raise LeRobotFormatError(f"{reader.directory.name}: {_dense(reader)} Hz, the others {fps} Hz")
+    rates = [_dense(reader) for reader in readers]
+    fps = rates[0]
+    for reader, rate in zip(readers, rates, strict=True):
+        if rate != fps:
+            raise LeRobotFormatError(f"{reader.directory.name}: {rate} Hz, the others {fps} Hz")
     if (out / INFO_PATH).exists():
         raise LeRobotFormatError(f"{out} already holds a LeRobot dataset")
     features = _features(readers[0], camera, fps)
@@ -283,14 +292,13 @@ def export_lerobot(dataset: Path, out: Path, camera: str = "front", robot_type: 
                     f"{reader.directory.name}: other joints or image size than the first"
                 )
             task_index = tasks.setdefault(reader.instruction, len(tasks))
-            table = _episode_table(reader, camera, episode_index, index, task_index)
+            depth_mm = depth_units(reader.depth_metres(), MILLIMETRE_M)
+            table = _episode_table(reader, depth_mm, camera, episode_index, index, task_index)
             if writer is not None and data_bytes + table.nbytes > DATA_FILE_MB * 1e6:
                 writer.close()
                 writer, data_file, data_bytes = None, data_file + 1, 0
             if writer is None:
-                path = out / DATA_PATH.format(
-                    chunk_index=data_file // CHUNKS_SIZE, file_index=data_file % CHUNKS_SIZE
-                )
+                path = out / DATA_PATH.format(**_chunk_file(data_file))
                 path.parent.mkdir(parents=True, exist_ok=True)
                 writer = pq.ParquetWriter(path, table.schema, compression="snappy")
             writer.write_table(table)
@@ -300,11 +308,7 @@ def export_lerobot(dataset: Path, out: Path, camera: str = "front", robot_type: 
                 video.close()
                 video, video_file = None, video_file + 1
             if video is None:
-                path = out / VIDEO_PATH.format(
-                    video_key=video_key,
-                    chunk_index=video_file // CHUNKS_SIZE,
-                    file_index=video_file % CHUNKS_SIZE,
-                )
+                path = out / VIDEO_PATH.format(video_key=video_key, **_chunk_file(video_file))
                 video = _VideoWriter(path, round(fps), int(width), int(height))
             from_ts, to_ts = video.add(rgb)
             count = len(rgb)
@@ -314,12 +318,10 @@ def export_lerobot(dataset: Path, out: Path, camera: str = "front", robot_type: 
                     "episode_index": episode_index,
                     "tasks": [reader.instruction],
                     "length": count,
-                    "data/chunk_index": data_file // CHUNKS_SIZE,
-                    "data/file_index": data_file % CHUNKS_SIZE,
+                    **{f"data/{key}": value for key, value in _chunk_file(data_file).items()},
                     "dataset_from_index": index,
                     "dataset_to_index": index + count,
-                    f"videos/{video_key}/chunk_index": video_file // CHUNKS_SIZE,
-                    f"videos/{video_key}/file_index": video_file % CHUNKS_SIZE,
+                    **{f"videos/{video_key}/{key}": value for key, value in _chunk_file(video_file).items()},
                     f"videos/{video_key}/from_timestamp": from_ts,
                     f"videos/{video_key}/to_timestamp": to_ts,
                     "meta/episodes/chunk_index": 0,
@@ -336,9 +338,8 @@ def export_lerobot(dataset: Path, out: Path, camera: str = "front", robot_type: 
                     )
             step = max(1, count // 20)
             sampled_rgb.append(rgb[::step, ::4, ::4])
-            depth = reader.arrays["depth"][::step, ::4, ::4].astype(np.float64)
-            depth_mm = depth * 1000.0 * float(reader.meta["camera"]["depth_scale_m"])
-            sampled_depth_mm.append(np.where(depth > 0, depth_mm, np.nan))
+            depth_sample = depth_mm[::step, ::4, ::4].astype(np.float64)
+            sampled_depth_mm.append(np.where(depth_sample > 0, depth_sample, np.nan))
             index += count
     finally:
         if writer is not None:
@@ -452,14 +453,16 @@ def import_lerobot(source: Path, out: Path) -> list[str]:
         def column(key: str, dtype: type = np.float64, rows: range = rows) -> NDArray:
             return np.asarray([data[key][row] for row in rows], dtype)
 
-        depth_scale_mm = 1000.0 * float(meta["camera"]["depth_scale_m"])
         depth_mm = np.stack(
             [np.asarray(Image.open(io.BytesIO(data[depth_key][row]["bytes"])), np.uint16) for row in rows]
         )
         arrays = {
             "time": column("timestamp"),
             "rgb": rgb,
-            "depth": np.round(depth_mm / depth_scale_mm).astype(np.uint16),
+            "depth": depth_units(
+                np.where(depth_mm == 0, np.nan, depth_mm * MILLIMETRE_M),
+                float(meta["camera"]["depth_scale_m"]),
+            ),
             "joint_positions": column("observation.state"),
             "joint_velocities": column("observation.velocity"),
             "joint_efforts": column("observation.effort"),

@@ -7,7 +7,14 @@ the two kinds of episodes mean the same thing.
 
 from __future__ import annotations
 
-from vla_ros.data.demonstration import ConversionSettings
+from vla_ros.control.kinematics import ArmKinematics
+from vla_ros.data.demonstration import (
+    ConversionSettings,
+    Demonstration,
+    DemonstrationTopics,
+    convert_recording,
+)
+from vla_ros.data.recording import Recording
 from vla_ros.robot.settings import RobotSettings
 from vla_ros.sim.settings import SimConfig
 
@@ -46,3 +53,28 @@ def conversion_settings(
         stride,
         max_gap,
     )
+
+
+def demonstration_from_recording(
+    recording: Recording,
+    topics: DemonstrationTopics,
+    robot: RobotSettings,
+    sim: SimConfig,
+    gripper_source: str = "auto",
+    open_width: float | None = None,
+    stride: int = 0,
+    max_gap: float = 0.5,
+    instruction: str = "",
+) -> tuple[Demonstration, ConversionSettings]:
+    """The demonstration in ``recording`` with the TCP by ``robot``'s kinematics, and the settings it
+    was converted with. ``gripper_source`` ``auto``: the gripper command where the recording has it,
+    else the measured width."""
+    if gripper_source == "auto":
+        gripper_source = "command" if topics.gripper_command in recording.topics else "measured"
+    settings = conversion_settings(robot, sim, gripper_source, open_width, stride, max_gap)
+    kinematics = ArmKinematics.from_settings(robot)
+
+    def tcp_pose(positions):
+        return kinematics.forward(positions).to_matrix()
+
+    return convert_recording(recording, topics, settings, tcp_pose, instruction), settings

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_ros.data.dataset import ARRAYS, DatasetError, camera_meta, write_episode
+from vla_ros.data.dataset import ARRAYS, DatasetError, camera_meta, depth_units, write_episode
 from vla_ros.data.geometry import pose_to_vector
 from vla_ros.sim.workcell import Workcell
 
@@ -30,13 +30,11 @@ class EpisodeRecorder:
         workcell = self._workcell
         frame = workcell.render()
         joints = workcell.joint_state()
-        scale = workcell.config.recording.depth_scale
-        depth = np.nan_to_num(frame.depth / scale, nan=0.0)
         command = workcell.gripper_command()
         row = {
             "time": workcell.sim_time,
             "rgb": frame.rgb,
-            "depth": np.clip(np.round(depth), 0, np.iinfo(np.uint16).max).astype(np.uint16),
+            "depth": depth_units(frame.depth, workcell.config.recording.depth_scale),
             "joint_positions": joints.positions,
             "joint_velocities": joints.velocities,
             "joint_efforts": joints.efforts,

@@ -22,13 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from vla_ros.config import load_parameters
-from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.data.dataset import add_to_index, camera_meta, write_episode
 from vla_ros.data.demonstration import (
     ConversionSettings,
     Demonstration,
     DemonstrationTopics,
-    convert_recording,
 )
 from vla_ros.data.lerobot import export_lerobot, import_lerobot
 from vla_ros.data.path_labels import PathLabelError
@@ -37,7 +35,7 @@ from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.settings import load_planner_config
 from vla_ros.robot.settings import RobotSettings, robot_settings
 from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
-from vla_ros.sim.conversion import MEASURED_OPEN_SHARE, conversion_settings
+from vla_ros.sim.conversion import MEASURED_OPEN_SHARE, demonstration_from_recording
 from vla_ros.sim.settings import load_sim_config
 
 
@@ -95,7 +93,6 @@ def episode_name(recording: Path) -> str:
 def from_mcap(args: argparse.Namespace) -> int:
     robot = robot_settings(load_parameters(args.robot_config, "keyframe_policy"))
     sim = load_sim_config()
-    kinematics = ArmKinematics.from_settings(robot)
     answer_decimals = load_planner_config().answer_decimals
     topics = DemonstrationTopics(
         **{
@@ -110,14 +107,16 @@ def from_mcap(args: argparse.Namespace) -> int:
     for path in args.recordings:
         try:
             recording = Recording(path)
-            source = args.gripper_source
-            if source == "auto":
-                source = "command" if topics.gripper_command in recording.topics else "measured"
-            settings = conversion_settings(
-                robot, sim, source, args.gripper_open_width, args.stride, args.max_gap
-            )
-            demonstration = convert_recording(
-                recording, topics, settings, lambda q: kinematics.forward(q).to_matrix(), args.instruction
+            demonstration, settings = demonstration_from_recording(
+                recording,
+                topics,
+                robot,
+                sim,
+                args.gripper_source,
+                args.gripper_open_width,
+                args.stride,
+                args.max_gap,
+                args.instruction,
             )
             task = args.task or recording.metadata.get(DEMONSTRATION_METADATA, {}).get("task", "")
             name = episode_name(path)
