@@ -30,14 +30,18 @@ def call(node, spin_until, service: str) -> Trigger.Response:
 
 
 def test_start_and_stop_make_one_finished_file_per_demonstration(ros_node, spin_until, ros_process, tmp_path):
-    joints = ros_node.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
-    instruction = ros_node.create_publisher(String, "simulator/instruction", LATCHED)
+    # topics of their own: a publisher that an earlier test left in discovery would make the losses unknown
+    joints = ros_node.create_publisher(JointState, "recorder_test/joint_states", qos_profile_sensor_data)
+    instruction = ros_node.create_publisher(String, "recorder_test/instruction", LATCHED)
     instruction.publish(String(data="lift the cube"))
     recorder = ros_process(
         [
             *("-m", "vla_ros.nodes.demonstration_recorder_node", "--ros-args"),
             *("-p", f"out_dir:={tmp_path}", "-p", "task:=lift_block"),
-            *("-p", "topics:=[joint_states, simulator/instruction, camera/color/image_raw]"),
+            *(
+                "-p",
+                "topics:=[recorder_test/joint_states, recorder_test/instruction, recorder_test/image_raw]",
+            ),
         ]
     )
     not_recording = call(ros_node, spin_until, "/demonstration_recorder/stop")
@@ -55,14 +59,17 @@ def test_start_and_stop_make_one_finished_file_per_demonstration(ros_node, spin_
     assert stopped.success, stopped.message
     summary = json.loads(stopped.message)
     assert summary["file"] == str(tmp_path / "demo_0000.mcap") and not list(tmp_path.glob("*.partial"))
-    assert summary["messages"]["/simulator/instruction"] == 1  # latched before the recording started
-    assert summary["messages"]["/joint_states"] + summary["dropped"]["/joint_states"] == 20
-    assert summary["missing_topics"] == ["/camera/color/image_raw"]
+    assert summary["messages"]["/recorder_test/instruction"] == 1  # latched before the recording started
+    assert (
+        summary["messages"]["/recorder_test/joint_states"] + summary["dropped"]["/recorder_test/joint_states"]
+        == 20
+    )
+    assert summary["missing_topics"] == ["/recorder_test/image_raw"]
 
     recording = Recording(tmp_path / "demo_0000.mcap")
     assert recording.complete
     assert recording.metadata[DEMONSTRATION_METADATA] == {"task": "lift_block"}
-    assert [m.message.data for m in recording.messages(["/simulator/instruction"])] == ["lift the cube"]
+    assert [m.message.data for m in recording.messages(["/recorder_test/instruction"])] == ["lift the cube"]
 
     # the next demonstration gets the next name; Ctrl-C while recording keeps it, finished
     assert call(ros_node, spin_until, "/demonstration_recorder/start").message.endswith(
@@ -74,12 +81,12 @@ def test_start_and_stop_make_one_finished_file_per_demonstration(ros_node, spin_
 
 
 def test_vla_ros_record_records_one_demonstration_of_a_duration(ros_node, spin_until, ros_process, tmp_path):
-    joints = ros_node.create_publisher(JointState, "joint_states", qos_profile_sensor_data)
+    joints = ros_node.create_publisher(JointState, "recorder_test/joint_states", qos_profile_sensor_data)
     ros_node.create_timer(0.02, lambda: joints.publish(JointState(name=["j1"], position=[0.0])))
     record = ros_process(
         [
             *("-m", "vla_ros.cli", "record", "--out", str(tmp_path), "--instruction", "wave"),
-            *("--topics", "joint_states", "--duration", "2", "--wait", "1"),
+            *("--topics", "recorder_test/joint_states", "--duration", "2", "--wait", "1"),
         ]
     )
     assert spin_until(ros_node, lambda: record.poll() is not None, 60.0), "vla-ros record did not finish"
@@ -88,4 +95,4 @@ def test_vla_ros_record_records_one_demonstration_of_a_duration(ros_node, spin_u
     recording = Recording(tmp_path / "demo_0000.mcap")
     assert summary["file"] == str(recording.path) and recording.complete
     assert recording.metadata[DEMONSTRATION_METADATA] == {"instruction": "wave"}
-    assert summary["messages"]["/joint_states"] > 20  # 50 Hz for 2 s, less discovery
+    assert summary["messages"]["/recorder_test/joint_states"] > 20  # 50 Hz for 2 s, less discovery
