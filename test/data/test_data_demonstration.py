@@ -41,7 +41,6 @@ SETTINGS = ConversionSettings(
     gripper_joints=FINGERS,
     gripper_open_width=0.04,
     keyframe_velocity_threshold=0.1,
-    keyframe_stop_buffer=4,
     path_rdp_epsilon=0.01,
     depth_scale=0.001,
     gripper_source="command",
@@ -197,10 +196,11 @@ def test_a_demonstration_becomes_an_episode(demonstration_file, tmp_path):
     assert demonstration.instruction == "pick the cube"
     assert demonstration.source["paired_frames"] == 61
     assert demonstration.source["camera_rate_hz"] == pytest.approx(CAMERA_RATE)
-    # keyframes: the arm at rest (2 s), the gripper closed there (2.5 s) and the rest after it (2.7 s,
-    # 4 frames after the first stop) are one pose: one keyframe, closed; the way back ends in a rest
-    # (5.1, 5.6 s) up to the last frame: one keyframe
-    assert list(arrays["time"][demonstration.keyframes]) == pytest.approx([2.7, DURATION])
+    # keyframes, found on the 50 Hz joint stream: the arm at rest (from 2 s) and the gripper closed
+    # there (2.5 s) are one pose: one keyframe, closed, observed at the first frame from 2.5 s; the way
+    # back ends in a rest (from 5 s) up to the last frame: one keyframe
+    assert list(arrays["time"][demonstration.keyframes]) == pytest.approx([2.5, DURATION])
+    assert [k["time"] for k in demonstration.expert_keyframes] == pytest.approx([2.5, DURATION])
     assert [k["gripper_open"] for k in demonstration.expert_keyframes] == [False, False]
     # only the first frame and the keyframes are kept (stride 0), in time order
     assert len(arrays["time"]) == len(demonstration.keyframes) + 1
@@ -208,9 +208,9 @@ def test_a_demonstration_becomes_an_episode(demonstration_file, tmp_path):
     # joints interpolated to the image stamps, in the robot's order; TCP by the given kinematics
     for row, t in zip(arrays["joint_positions"], arrays["time"], strict=True):
         assert row[:3] == pytest.approx(arm_positions(t), abs=1e-6)
-    assert demonstration.expert_keyframes[0]["tcp_pose"][:3] == pytest.approx(arm_positions(2.7), abs=1e-6)
+    assert demonstration.expert_keyframes[0]["tcp_pose"][:3] == pytest.approx(arm_positions(2.5), abs=1e-6)
     assert arrays["rgb"].shape == (len(arrays["time"]), HEIGHT, WIDTH, 3)
-    assert arrays["rgb"][1, 0, 0, 0] == 27  # the colour frame of 2.7 s
+    assert arrays["rgb"][1, 0, 0, 0] == 25  # the colour frame of 2.5 s
     assert np.all(arrays["depth"] == 900)  # 0.9 m in millimetres (depth_scale 0.001)
     assert np.isnan(arrays["arm_targets"]).all()  # not in a recording
     # the path starts at the TCP's first position (0, 0, 0.1), projected: 0.3 m left of the camera, 0.9 m deep
@@ -234,13 +234,13 @@ def test_a_stride_keeps_more_frames(demonstration_file):
     settings = ConversionSettings(**{**vars(SETTINGS), "stride": 10})
     demonstration = convert_recording(Recording(demonstration_file), TOPICS, settings, tcp_pose)
     assert {0.0, 1.0, 2.0, 3.0} <= {round(float(t), 3) for t in demonstration.arrays["time"]}
-    assert demonstration.arrays["time"][demonstration.keyframes][0] == pytest.approx(2.7)
+    assert demonstration.arrays["time"][demonstration.keyframes][0] == pytest.approx(2.5)
 
 
 def test_a_rest_before_the_motion_is_no_keyframe(tmp_path):
     late = write_demonstration(tmp_path / "late.mcap", lead=1.0)
     demonstration = convert_recording(Recording(late), TOPICS, SETTINGS, tcp_pose)
-    assert list(demonstration.arrays["time"][demonstration.keyframes]) == pytest.approx([3.7, DURATION])
+    assert list(demonstration.arrays["time"][demonstration.keyframes]) == pytest.approx([3.5, DURATION])
 
 
 def test_a_stale_message_delivered_late_does_not_start_the_demonstration(tmp_path):
@@ -248,7 +248,7 @@ def test_a_stale_message_delivered_late_does_not_start_the_demonstration(tmp_pat
     path = write_demonstration(tmp_path / "stale.mcap", lead=1.0, gap=(0.0, 1.0), stale_depth_at=0.3)
     demonstration = convert_recording(Recording(path), TOPICS, SETTINGS, tcp_pose)
     assert demonstration.source["start_stamp_s"] == pytest.approx(1.0 - 0.5 / CAMERA_RATE, abs=1e-3)
-    assert demonstration.arrays["time"][demonstration.keyframes][0] == pytest.approx(2.7)
+    assert demonstration.arrays["time"][demonstration.keyframes][0] == pytest.approx(2.5)
 
 
 def test_the_measured_gripper_width_gives_the_same_keyframes(demonstration_file):

@@ -1,11 +1,11 @@
-"""PerAct/RVT keyframe discovery on a synthetic trace."""
+"""PerAct/RVT keyframe discovery on synthetic traces: camera-rate frames and a fast joint-state stream."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from vla_ros.data.keyframes import KeyframeError, discover_keyframes, merge_keyposes
+from vla_ros.data.keyframes import KeyframeError, discover_keyframes, merge_keyposes, stream_keyframes
 
 
 def _trace() -> tuple[list[bool], np.ndarray]:
@@ -57,3 +57,21 @@ def test_a_gripper_action_merges_with_the_move_before_it() -> None:
     assert merge_keyposes(poses, [True, True, False, False], 1e-6) == [0, 2, 3]
     with pytest.raises(KeyframeError):
         merge_keyposes(poses, [True], 1e-6)
+
+
+def test_stops_on_a_fast_stream_are_runs_marked_at_their_slowest():
+    times = np.arange(0.0, 3.0, 0.01)  # 100 Hz
+    speed = np.full(len(times), 0.5)
+    speed[:50] = 0.0  # at rest before the motion: no stop
+    speed[100:110] = [0.09, 0.06, 0.04, 0.025, 0.01, 0.015, 0.03, 0.05, 0.07, 0.09]  # slowest: 1.04 s
+    speed[150] = 0.05  # one noisy sample: no stop
+    speed[200:] = 0.0  # a rest to the end, the gripper closed at 2.3 s
+    velocities = np.stack([speed, -speed], axis=1)
+    gripper_open = [t < 2.3 for t in times]
+    keyframes = stream_keyframes(times, gripper_open, velocities, 0.1, 0.05)
+    assert keyframes == [104, 200, 230, len(times) - 1]
+
+
+def test_a_fast_stream_needs_a_time_and_a_velocity_row_per_sample():
+    with pytest.raises(KeyframeError, match="one time and one joint velocity row"):
+        stream_keyframes([0.0, 0.1], [True, True, False], np.zeros((3, 2)), 0.1, 0.05)

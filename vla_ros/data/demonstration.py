@@ -8,11 +8,13 @@ topic or ``/tf_static``), ``/joint_states`` and the instruction:
 - the TCP pose of every frame is the forward kinematics of the measured arm joints;
 - the gripper is open where its measured width (the finger joints summed) is at least
   ``gripper_open_width``, or where the last gripper command was;
-- keyframes follow the rule of the simulator's demonstrations (:func:`discover_keyframes`: gripper
-  changes, the arm at rest, the last frame), and, as the scripted expert's keyposes are merged
+- keyframes are found on the joint-state stream, not the camera's (a camera frame lost or late hides a
+  short stop; a slow motion sampled at the camera's rate looks like one): gripper changes, stops of the
+  arm, the last sample (:func:`stream_keyframes`); as the scripted expert's keyposes are merged
   (:func:`merge_keyposes`), a keyframe at the same TCP pose as the next one is dropped: a rest is one
   keyframe, a gripper action is the pose reached with the new gripper state, and a rest before the
-  motion starts (the first frame's pose and gripper) is none;
+  motion starts (the first sample's pose and gripper) is none. A keyframe's pose and gripper state are
+  the joint sample's; its observation is the first camera frame at or after it;
 - the HAMSTER path label is the TCP trace projected into the first image (:func:`hamster_path`).
 
 Only the first frame, the keyframes and every ``stride``-th frame are kept (decoded in a second
@@ -33,7 +35,7 @@ from vla_ros.data.camera import CameraIntrinsics
 from vla_ros.data.dataset import depth_units
 from vla_ros.data.geometry import pose_matrix, pose_to_vector, quaternion_to_matrix
 from vla_ros.data.image_messages import ImageEncodingError, depth_from_message, rgb_from_message
-from vla_ros.data.keyframes import discover_keyframes, merge_keyposes
+from vla_ros.data.keyframes import merge_keyposes, stream_keyframes
 from vla_ros.data.path_labels import hamster_path
 from vla_ros.data.recording import DEMONSTRATION_METADATA, Recording, RecordingError
 from vla_ros.planning.path import PlannedPath
@@ -68,14 +70,14 @@ class ConversionSettings:
     arm_joints: tuple[str, ...]
     gripper_joints: tuple[str, ...]
     gripper_open_width: float  # m, finger joints summed
-    keyframe_velocity_threshold: float  # rad/s
-    keyframe_stop_buffer: int  # frames
+    keyframe_velocity_threshold: float  # rad/s, every arm joint below this: stopped
     path_rdp_epsilon: float  # normalised image units
     depth_scale: float  # m per stored uint16 unit
     gripper_source: str = "measured"
     stride: int = 0  # also keep every stride-th frame (0: first frame and keyframes only)
     max_gap_s: float = 0.5  # the longest silence allowed in the image and joint streams
     keyframe_merge_tolerance: float = 0.005  # m and rotation-matrix entries: "the same TCP pose"
+    keyframe_min_stop_s: float = 0.05  # a stop lasts at least this long (a noisy sample is none)
 
     def __post_init__(self) -> None:
         if self.gripper_source not in GRIPPER_SOURCES:
@@ -290,12 +292,42 @@ def _interpolate(times: NDArray, stamps: NDArray, rows: list[NDArray]) -> NDArra
     return np.stack([np.interp(times, stamps, values[:, j]) for j in range(values.shape[1])], axis=1)
 
 
-def _same_keyframe(
-    tcp: NDArray[np.float64], gripper_open: list[bool], first: int, second: int, tolerance: float
-) -> bool:
-    return gripper_open[first] == gripper_open[second] and np.allclose(
-        tcp[first], tcp[second], atol=tolerance
+def _gripper_open(
+    settings: ConversionSettings, widths: NDArray[np.float64], commanded: NDArray[np.float64]
+) -> list[bool]:
+    """Open or closed by the measured width or by the command (open before the first command)."""
+    if settings.gripper_source == "measured":
+        return [bool(v) for v in widths >= settings.gripper_open_width]
+    return [bool(v) for v in np.where(np.isnan(commanded), True, commanded >= settings.gripper_open_width)]
+
+
+def _keyframe_samples(
+    settings: ConversionSettings,
+    times: NDArray[np.float64],
+    tcp: NDArray[np.float64],
+    velocities: NDArray[np.float64],
+    gripper_open: list[bool],
+) -> list[int]:
+    """The keyframes' indices into the joint samples at ``times`` (TCP poses ``tcp``; see the module
+    docstring)."""
+    stops = stream_keyframes(
+        times,
+        gripper_open,
+        velocities[:, : len(settings.arm_joints)],
+        settings.keyframe_velocity_threshold,
+        settings.keyframe_min_stop_s,
     )
+    merged = merge_keyposes(
+        [tcp[i] for i in stops], [gripper_open[i] for i in stops], settings.keyframe_merge_tolerance
+    )
+    keyframes = [stops[i] for i in merged]
+    while (
+        keyframes
+        and gripper_open[keyframes[0]] == gripper_open[0]
+        and np.allclose(tcp[keyframes[0]], tcp[0], atol=settings.keyframe_merge_tolerance)
+    ):
+        keyframes.pop(0)  # a rest before the motion starts: nothing to reach
+    return keyframes
 
 
 def convert_recording(
@@ -354,38 +386,36 @@ def convert_recording(
         )
     times = color[color_index]
     arm = len(settings.arm_joints)
-    positions = _interpolate(times, joint_stamps, [streams.joint_positions[i] for i in joints])
-    velocities = _interpolate(times, joint_stamps, [streams.joint_velocities[i] for i in joints])
-    if np.isnan(velocities).any():  # a driver that publishes no velocities: differentiate positions
-        velocities = np.gradient(positions, times, axis=0)
-    efforts = _interpolate(times, joint_stamps, [streams.joint_efforts[i] for i in joints])
-    if not np.isfinite(positions).all():
+    joint_positions = np.stack([streams.joint_positions[i] for i in joints])
+    joint_velocities = np.stack([streams.joint_velocities[i] for i in joints])
+    if not np.isfinite(joint_positions).all():
         raise DemonstrationError(f"{topics.joint_states}: non-finite joint positions")
+    if np.isnan(joint_velocities).any():  # a driver that publishes no velocities: differentiate positions
+        joint_velocities = np.gradient(joint_positions, joint_stamps, axis=0)
+    positions = _interpolate(times, joint_stamps, list(joint_positions))
+    velocities = _interpolate(times, joint_stamps, list(joint_velocities))
+    efforts = _interpolate(times, joint_stamps, [streams.joint_efforts[i] for i in joints])
     width = positions[:, arm:].sum(axis=1)
     commanded = commanded_widths(streams.commands, times)
-    if settings.gripper_source == "measured":
-        gripper_open = width >= settings.gripper_open_width
-    else:  # before the first command the gripper counts as open
-        gripper_open = np.where(np.isnan(commanded), True, commanded >= settings.gripper_open_width)
-    gripper_open = [bool(v) for v in gripper_open]
-    if all(state == gripper_open[0] for state in gripper_open):
+    gripper_open = _gripper_open(settings, width, commanded)
+    sample_open = _gripper_open(
+        settings, joint_positions[:, arm:].sum(axis=1), commanded_widths(streams.commands, joint_stamps)
+    )
+    if all(state == sample_open[0] for state in sample_open):
         raise DemonstrationError(
             f"{recording.path}: the gripper never changes ({settings.gripper_source} width "
-            f"{'>=' if gripper_open[0] else '<'} {settings.gripper_open_width} m throughout): a "
+            f"{'>=' if sample_open[0] else '<'} {settings.gripper_open_width} m throughout): a "
             "demonstration's keyframes start at grasps and releases; check --gripper-open-width"
         )
-    tcp = np.stack([tcp_pose(row[:arm]) for row in positions])
-    stops = discover_keyframes(
-        gripper_open, velocities[:, :arm], settings.keyframe_velocity_threshold, settings.keyframe_stop_buffer
+    sample_tcp = np.stack([tcp_pose(row[:arm]) for row in joint_positions])
+    samples = _keyframe_samples(settings, joint_stamps, sample_tcp, joint_velocities, sample_open)
+    arrivals = np.minimum(np.searchsorted(times, joint_stamps[samples]), len(times) - 1)
+    path = hamster_path(
+        intrinsics, base_from_camera, sample_tcp[:, :3, 3], sample_open, settings.path_rdp_epsilon
     )
-    merged = merge_keyposes(
-        [tcp[i] for i in stops], [gripper_open[i] for i in stops], settings.keyframe_merge_tolerance
+    kept = sorted(
+        {0, *arrivals.tolist(), *(range(0, len(times), settings.stride) if settings.stride else ())}
     )
-    keyframes = [stops[i] for i in merged]
-    while keyframes and _same_keyframe(tcp, gripper_open, keyframes[0], 0, settings.keyframe_merge_tolerance):
-        keyframes.pop(0)  # a rest before the motion starts: nothing to reach
-    path = hamster_path(intrinsics, base_from_camera, tcp[:, :3, 3], gripper_open, settings.path_rdp_epsilon)
-    kept = sorted({0, *keyframes, *(range(0, len(times), settings.stride) if settings.stride else ())})
     rgb, depth_m = _decode_frames(recording, topics, color_index[kept], depth_index[kept])
     kept_index = {frame: i for i, frame in enumerate(kept)}
     arrays = {
@@ -396,7 +426,7 @@ def convert_recording(
         "joint_velocities": velocities[kept],
         "joint_efforts": efforts[kept],
         "arm_targets": np.full((len(kept), arm), np.nan),
-        "tcp_pose": np.stack([pose_to_vector(tcp[i]) for i in kept]),
+        "tcp_pose": np.stack([pose_to_vector(tcp_pose(positions[i, :arm])) for i in kept]),
         "gripper_width": width[kept],
         "gripper_command": commanded[kept],
         "gripper_open": np.array([gripper_open[i] for i in kept]),
@@ -404,11 +434,12 @@ def convert_recording(
     expert_keyframes = [
         {
             "tick": int(frame),
-            "frame": kept_index[frame],
-            "tcp_pose": pose_to_vector(tcp[frame]).tolist(),
-            "gripper_open": gripper_open[frame],
+            "frame": kept_index[int(frame)],
+            "time": float(joint_stamps[sample] - times[0]),
+            "tcp_pose": pose_to_vector(sample_tcp[sample]).tolist(),
+            "gripper_open": sample_open[sample],
         }
-        for frame in keyframes
+        for sample, frame in zip(samples, arrivals, strict=True)
     ]
     source = {
         "colour_frames": len(color),
@@ -428,7 +459,7 @@ def convert_recording(
         intrinsics,
         base_from_camera,
         instruction,
-        [kept_index[frame] for frame in keyframes],
+        [keyframe["frame"] for keyframe in expert_keyframes],
         expert_keyframes,
         path,
         source,

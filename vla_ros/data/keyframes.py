@@ -54,6 +54,47 @@ def discover_keyframes(
     return keyframes
 
 
+def stream_keyframes(
+    times: ArrayLike,
+    gripper_open: Sequence[bool],
+    joint_velocities: ArrayLike,
+    velocity_threshold: float,
+    min_stop_s: float,
+) -> list[int]:
+    """Indices of keyframes of a demonstration sampled much faster than its camera (a joint-state stream
+    at ``times``, seconds).
+
+    As :func:`discover_keyframes`, a keyframe is where the gripper state changes, the last sample, and
+    each stop of the arm; here a stop is a run of samples, lasting at least ``min_stop_s`` (a single
+    noisy sample is none), with every joint speed below ``velocity_threshold``: one keyframe per run
+    (so no stop buffer), at the run's first sample within a tenth of the threshold of its slowest: where
+    a pass through a waypoint is slowest, and where a rest begins. A run from the first sample (the arm
+    not yet moving) is not a stop.
+    """
+    stamps = np.asarray(times, dtype=float)
+    velocities = np.asarray(joint_velocities, dtype=float)
+    count = len(gripper_open)
+    if velocities.ndim != 2 or velocities.shape[0] != count or stamps.shape != (count,):
+        raise KeyframeError(
+            f"need one time and one joint velocity row per sample: {stamps.shape}, {velocities.shape} "
+            f"for {count} samples"
+        )
+    speed = np.abs(velocities).max(axis=1, initial=0.0)
+    still = np.append(speed < velocity_threshold, False)
+    keyframes: set[int] = {count - 1} if count > 1 else set()
+    keyframes.update(i for i in range(1, count) if gripper_open[i] != gripper_open[i - 1])
+    begin = None
+    for index in range(count + 1):
+        if still[index] and begin is None:
+            begin = index
+        elif not still[index] and begin is not None:
+            if begin > 0 and stamps[index - 1] - stamps[begin] >= min_stop_s:
+                run = speed[begin:index]
+                keyframes.add(begin + int(np.argmax(run <= run.min() + 0.1 * velocity_threshold)))
+            begin = None
+    return sorted(keyframes)
+
+
 def merge_keyposes(poses: Sequence[ArrayLike], gripper_open: Sequence[bool], tolerance: float) -> list[int]:
     """Indices of the keyposes that are keyframes of an expert demonstration.
 

@@ -46,7 +46,6 @@ def conversion_settings(
         robot.gripper_joints,
         open_width,
         recording.keyframe_velocity_threshold,
-        recording.keyframe_stop_buffer,
         recording.path_rdp_epsilon,
         recording.depth_scale,
         gripper_source,
