@@ -69,9 +69,19 @@ def test_stops_on_a_fast_stream_are_runs_marked_at_their_slowest():
     velocities = np.stack([speed, -speed], axis=1)
     gripper_open = [t < 2.3 for t in times]
     keyframes = stream_keyframes(times, gripper_open, velocities, 0.1, 0.05)
-    assert keyframes == [104, 200, 230, len(times) - 1]
+    assert abs(keyframes[0] - 104) <= 2  # within 20 ms of the slowest (speeds are median-filtered)
+    assert keyframes[1:] == [200, 230, len(times) - 1]
 
 
 def test_a_fast_stream_needs_a_time_and_a_velocity_row_per_sample():
     with pytest.raises(KeyframeError, match="one time and one joint velocity row"):
         stream_keyframes([0.0, 0.1], [True, True, False], np.zeros((3, 2)), 0.1, 0.05)
+
+
+def test_a_stop_interrupted_by_a_noisy_sample_is_one_stop():
+    times = np.arange(0.0, 2.0, 0.01)
+    speed = np.full(len(times), 0.5)
+    speed[100:] = np.linspace(0.09, 0.0, 100)  # slowing to a rest, as a push ends in contact
+    speed[120] = 0.15  # one sample above the threshold
+    keyframes = stream_keyframes(times, [True] * len(times), np.stack([speed], axis=1), 0.1, 0.05)
+    assert keyframes == [int(np.argmax(speed[100:] <= 0.01)) + 100, len(times) - 1]

@@ -65,11 +65,11 @@ def stream_keyframes(
     at ``times``, seconds).
 
     As :func:`discover_keyframes`, a keyframe is where the gripper state changes, the last sample, and
-    each stop of the arm; here a stop is a run of samples, lasting at least ``min_stop_s`` (a single
-    noisy sample is none), with every joint speed below ``velocity_threshold``: one keyframe per run
-    (so no stop buffer), at the run's first sample within a tenth of the threshold of its slowest: where
-    a pass through a waypoint is slowest, and where a rest begins. A run from the first sample (the arm
-    not yet moving) is not a stop.
+    each stop of the arm; here a stop is a run of samples whose speed (the largest joint speed, median
+    over ``min_stop_s`` around the sample: measured speeds are noisy, most of all in contact) is below
+    ``velocity_threshold`` for at least ``min_stop_s``. One keyframe per run (so no stop buffer), at its
+    first sample within a tenth of the threshold of its slowest: where a pass through a waypoint is
+    slowest, and where a rest begins. A run from the first sample (the arm not yet moving) is not a stop.
     """
     stamps = np.asarray(times, dtype=float)
     velocities = np.asarray(joint_velocities, dtype=float)
@@ -79,20 +79,27 @@ def stream_keyframes(
             f"need one time and one joint velocity row per sample: {stamps.shape}, {velocities.shape} "
             f"for {count} samples"
         )
-    speed = np.abs(velocities).max(axis=1, initial=0.0)
-    still = np.append(speed < velocity_threshold, False)
+    raw = np.abs(velocities).max(axis=1, initial=0.0)
+    lower = np.searchsorted(stamps, stamps - 0.5 * min_stop_s, side="left")
+    upper = np.searchsorted(stamps, stamps + 0.5 * min_stop_s, side="right")
+    speed = np.array([np.median(raw[a:b]) for a, b in zip(lower, upper, strict=True)])
+    still = speed < velocity_threshold
+    for begin, end in _runs(still):  # a short run: no stop
+        if stamps[end - 1] - stamps[begin] < min_stop_s:
+            still[begin:end] = False
     keyframes: set[int] = {count - 1} if count > 1 else set()
     keyframes.update(i for i in range(1, count) if gripper_open[i] != gripper_open[i - 1])
-    begin = None
-    for index in range(count + 1):
-        if still[index] and begin is None:
-            begin = index
-        elif not still[index] and begin is not None:
-            if begin > 0 and stamps[index - 1] - stamps[begin] >= min_stop_s:
-                run = speed[begin:index]
-                keyframes.add(begin + int(np.argmax(run <= run.min() + 0.1 * velocity_threshold)))
-            begin = None
+    for begin, end in _runs(still):
+        if begin > 0:
+            run = speed[begin:end]
+            keyframes.add(begin + int(np.argmax(run <= run.min() + 0.1 * velocity_threshold)))
     return sorted(keyframes)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(begin, end) of every run of True in ``mask``, end exclusive."""
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist(), strict=True))
 
 
 def merge_keyposes(poses: Sequence[ArrayLike], gripper_open: Sequence[bool], tolerance: float) -> list[int]:
