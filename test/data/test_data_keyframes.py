@@ -78,10 +78,11 @@ def test_a_fast_stream_needs_a_time_and_a_velocity_row_per_sample():
         stream_keyframes([0.0, 0.1], [True, True, False], np.zeros((3, 2)), 0.1, 0.05)
 
 
-def test_a_stop_interrupted_by_a_noisy_sample_is_one_stop():
+def test_a_push_slowing_noisily_in_contact_is_one_stop():
     times = np.arange(0.0, 2.0, 0.01)
     speed = np.full(len(times), 0.5)
-    speed[100:] = np.linspace(0.09, 0.0, 100)  # slowing to a rest, as a push ends in contact
-    speed[120] = 0.15  # one sample above the threshold
+    speed[100:150] = np.where(np.arange(50) % 3 == 0, 0.15, 0.08)  # around the threshold, noisily
+    speed[150:] = np.linspace(0.05, 0.0, 50)  # then to a rest
     keyframes = stream_keyframes(times, [True] * len(times), np.stack([speed], axis=1), 0.1, 0.05)
-    assert keyframes == [int(np.argmax(speed[100:] <= 0.01)) + 100, len(times) - 1]
+    rest = int(np.argmax(speed[150:] <= 0.01)) + 150
+    assert len(keyframes) == 2 and abs(keyframes[0] - rest) <= 2 and keyframes[1] == len(times) - 1

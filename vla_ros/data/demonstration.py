@@ -77,7 +77,7 @@ class ConversionSettings:
     stride: int = 0  # also keep every stride-th frame (0: first frame and keyframes only)
     max_gap_s: float = 0.5  # the longest silence allowed in the image and joint streams
     keyframe_merge_tolerance: float = 0.005  # m and rotation-matrix entries: "the same TCP pose"
-    keyframe_min_stop_s: float = 0.05  # a stop lasts at least this long (a noisy sample is none)
+    keyframe_speed_window_s: float = 0.05  # the arm's speed is median-filtered over this window
 
     def __post_init__(self) -> None:
         if self.gripper_source not in GRIPPER_SOURCES:
@@ -315,7 +315,7 @@ def _keyframe_samples(
         gripper_open,
         velocities[:, : len(settings.arm_joints)],
         settings.keyframe_velocity_threshold,
-        settings.keyframe_min_stop_s,
+        settings.keyframe_speed_window_s,
     )
     merged = merge_keyposes(
         [tcp[i] for i in stops], [gripper_open[i] for i in stops], settings.keyframe_merge_tolerance

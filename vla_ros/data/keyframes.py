@@ -59,17 +59,18 @@ def stream_keyframes(
     gripper_open: Sequence[bool],
     joint_velocities: ArrayLike,
     velocity_threshold: float,
-    min_stop_s: float,
+    speed_window_s: float,
 ) -> list[int]:
     """Indices of keyframes of a demonstration sampled much faster than its camera (a joint-state stream
     at ``times``, seconds).
 
     As :func:`discover_keyframes`, a keyframe is where the gripper state changes, the last sample, and
-    each stop of the arm; here a stop is a run of samples whose speed (the largest joint speed, median
-    over ``min_stop_s`` around the sample: measured speeds are noisy, most of all in contact) is below
-    ``velocity_threshold`` for at least ``min_stop_s``. One keyframe per run (so no stop buffer), at its
-    first sample within a tenth of the threshold of its slowest: where a pass through a waypoint is
-    slowest, and where a rest begins. A run from the first sample (the arm not yet moving) is not a stop.
+    each stop of the arm. Here the arm's speed is the largest joint speed, median-filtered over
+    ``speed_window_s`` (measured speeds are noisy, most of all in contact); a stop begins where it falls
+    below ``velocity_threshold`` and ends where it is back above twice that (hysteresis: a push slowing
+    in contact is one stop). One keyframe per stop (so no stop buffer), at its first sample within a
+    tenth of the threshold of its slowest: the bottom of a pass through a waypoint, the start of a rest.
+    A stop from the first sample (the arm not yet moving) is none.
     """
     stamps = np.asarray(times, dtype=float)
     velocities = np.asarray(joint_velocities, dtype=float)
@@ -80,13 +81,13 @@ def stream_keyframes(
             f"for {count} samples"
         )
     raw = np.abs(velocities).max(axis=1, initial=0.0)
-    lower = np.searchsorted(stamps, stamps - 0.5 * min_stop_s, side="left")
-    upper = np.searchsorted(stamps, stamps + 0.5 * min_stop_s, side="right")
+    lower = np.searchsorted(stamps, stamps - 0.5 * speed_window_s, side="left")
+    upper = np.searchsorted(stamps, stamps + 0.5 * speed_window_s, side="right")
     speed = np.array([np.median(raw[a:b]) for a, b in zip(lower, upper, strict=True)])
-    still = speed < velocity_threshold
-    for begin, end in _runs(still):  # a short run: no stop
-        if stamps[end - 1] - stamps[begin] < min_stop_s:
-            still[begin:end] = False
+    still = np.zeros(count, dtype=bool)
+    for index in range(count):
+        limit = 2.0 * velocity_threshold if index and still[index - 1] else velocity_threshold
+        still[index] = speed[index] < limit
     keyframes: set[int] = {count - 1} if count > 1 else set()
     keyframes.update(i for i in range(1, count) if gripper_open[i] != gripper_open[i - 1])
     for begin, end in _runs(still):
