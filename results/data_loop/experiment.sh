@@ -33,5 +33,9 @@ for s in train heldout; do
   vla-ros policy-eval --checkpoint /work/data/gpu/seed1/policy.pt --split $s --episodes 25 \
     --out results/data_loop/eval_recorded_seed1_$s.json
 done
-# Not done: the same recipe on this CPU on the final conversion (started, stopped at step 2,634 of
-# 5,000 to leave the machine to CI).
+# (b) the shipped recipe on this CPU, on the final conversion (1,608 s with two threads)
+vla-ros train-policy --data /work/data/rec_train --val-data /work/data/kf2_val --out /work/data/rec_cpu/policy.pt --threads 2
+for s in train heldout; do
+  vla-ros policy-eval --checkpoint /work/data/rec_cpu/policy.pt --split $s --episodes 25 \
+    --out results/data_loop/eval_recorded_cpu_$s.json
+done
