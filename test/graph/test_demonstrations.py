@@ -60,10 +60,8 @@ def test_a_demonstration_recorded_through_the_graph_matches_the_collected_one(tm
     # thin as it thins the camera's frames.
     assert len(ours) == len(theirs) >= 3
     for mine, expert in zip(ours, theirs, strict=True):
-        assert np.linalg.norm(np.subtract(mine["tcp_pose"][:3], expert["tcp_pose"][:3])) < 0.003, (
-            mine,
-            expert,
-        )
+        distance = np.linalg.norm(np.subtract(mine["tcp_pose"][:3], expert["tcp_pose"][:3]))
+        assert distance < 0.003, (mine, expert)
         assert mine["gripper_open"] == expert["gripper_open"]
     # the path label starts and ends where the expert's does (its middle points depend on the frames
     # that arrived, through the simplification)

@@ -287,8 +287,8 @@ def _pair(
     return np.flatnonzero(paired), nearest[paired]
 
 
-def _interpolate(times: NDArray, stamps: NDArray, rows: list[NDArray]) -> NDArray[np.float64]:
-    values = np.stack(rows)
+def _interpolate(times: NDArray, stamps: NDArray, values: NDArray) -> NDArray[np.float64]:
+    """Each column of ``values`` (one row per stamp) at ``times``."""
     return np.stack([np.interp(times, stamps, values[:, j]) for j in range(values.shape[1])], axis=1)
 
 
@@ -392,9 +392,9 @@ def convert_recording(
         raise DemonstrationError(f"{topics.joint_states}: non-finite joint positions")
     if np.isnan(joint_velocities).any():  # a driver that publishes no velocities: differentiate positions
         joint_velocities = np.gradient(joint_positions, joint_stamps, axis=0)
-    positions = _interpolate(times, joint_stamps, list(joint_positions))
-    velocities = _interpolate(times, joint_stamps, list(joint_velocities))
-    efforts = _interpolate(times, joint_stamps, [streams.joint_efforts[i] for i in joints])
+    positions = _interpolate(times, joint_stamps, joint_positions)
+    velocities = _interpolate(times, joint_stamps, joint_velocities)
+    efforts = _interpolate(times, joint_stamps, np.stack([streams.joint_efforts[i] for i in joints]))
     width = positions[:, arm:].sum(axis=1)
     commanded = commanded_widths(streams.commands, times)
     gripper_open = _gripper_open(settings, width, commanded)
