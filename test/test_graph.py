@@ -12,6 +12,7 @@ import pytest
 from vla_ros.app import graph
 from vla_ros.app.bringup import parse_overrides
 from vla_ros.config import flatten, load_parameters
+from vla_ros.robot.urdf import robot_config_path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILE = ROOT / "launch" / "bringup.launch.py"
@@ -35,12 +36,23 @@ def test_node_command_passes_the_parameter_files_namespace_and_sim_time(tmp_path
     assert command[:3] == [sys.executable, "-m", f"vla_ros.nodes.{node.executable}"]
     text = " ".join(command)
     arguments_file = tmp_path / f"{node.name}_arguments.yaml"
-    assert (
-        f"--params-file {values['robot_config']} --params-file {values[node.config_argument]} "
-        f"--params-file {arguments_file}"
-    ) in text
+    assert f"--params-file {values[node.config_argument]} --params-file {arguments_file}" in text
     assert "__ns:=/robot1" in text and f"__node:={node.name}" in text
-    assert load_parameters(str(arguments_file), node.name) == {"use_sim_time": True}
+    assert load_parameters(str(arguments_file), node.name) == {
+        "use_sim_time": True,
+        "robot_file": str(robot_config_path("panda")),
+    }
+
+
+def test_the_robot_argument_takes_a_name_or_a_file_and_names_what_is_wrong(tmp_path):
+    assert graph.resolve_arguments({"robot": "xarm6"})["robot"] == str(robot_config_path("xarm6"))
+    own = tmp_path / "my_arm.yaml"
+    own.write_text(robot_config_path("xarm6").read_text())
+    assert graph.resolve_arguments({"robot": str(own)})["robot"] == str(own)
+    with pytest.raises(graph.GraphArgumentError, match="unknown robot 'ur5e'"):
+        graph.resolve_arguments({"robot": "ur5e"})
+    with pytest.raises(graph.GraphArgumentError, match="robot_config:= is now robot:="):
+        graph.resolve_arguments({"robot_config": str(own)})
 
 
 def test_argument_values_reach_node_parameters_and_empty_ones_keep_the_parameter_file(tmp_path):
@@ -65,7 +77,7 @@ def test_argument_values_reach_node_parameters_and_empty_ones_keep_the_parameter
 def test_argument_parameters_name_parameters_of_the_nodes_parameter_files():
 
     for node in graph.NODES:
-        files = [graph.ROBOT_CONFIG_FILE, node.config] if node.uses_robot else [node.config]
+        files = ["robots/panda.yaml", node.config] if node.uses_robot else [node.config]
         parameters = flatten(load_parameters(files, node.name))
         for parameter, argument in node.argument_parameters:
             assert parameter in parameters, (
@@ -77,7 +89,7 @@ def test_camera_namespace_remaps_the_camera_topics_of_the_nodes_that_use_them(tm
     assert load_parameters("planner.yaml", "planner")["interface"]["image_topic"] == (
         f"{graph.CAMERA_NAMESPACE}/color/image_raw"
     )
-    sim = load_parameters(["robot.yaml", "sim.yaml"], "simulator")["interface"]
+    sim = load_parameters(["robots/panda.yaml", "sim.yaml"], "simulator")["interface"]
     assert sim["camera_namespace"] == graph.CAMERA_NAMESPACE
     planner = next(node for node in graph.NODES if node.name == "planner")
     assert graph.topic_remappings(planner, graph.resolve_arguments({})) == []
@@ -166,8 +178,8 @@ def test_camera_extrinsics_node_runs_on_a_real_robot_only_and_follows_the_camera
     assert graph.topic_remappings(extrinsics, values) == [
         ("camera/color/camera_pose", "camera/camera/color/camera_pose")
     ]
-    parameters = load_parameters(["robot.yaml", "camera_extrinsics.yaml"], extrinsics.name)
-    policy = load_parameters(["robot.yaml", "policy.yaml"], "keyframe_policy")
+    parameters = load_parameters(["robots/panda.yaml", "camera_extrinsics.yaml"], extrinsics.name)
+    policy = load_parameters(["robots/panda.yaml", "policy.yaml"], "keyframe_policy")
     assert parameters["pose_topic"] == policy["interface"]["camera_pose_topic"]
     assert "simulator" not in {node.name for node in graph.NODES if graph.is_enabled(node, values)}
 
@@ -238,7 +250,7 @@ def test_every_graph_node_has_a_node_module_and_a_config_section():
     for node in graph.NODES:
         assert (ROOT / "vla_ros" / "nodes" / f"{node.executable}.py").is_file()
         assert node.condition is None or node.condition in {a.name for a in graph.LAUNCH_ARGUMENTS}
-        files = ["robot.yaml", node.config] if node.uses_robot else [node.config]
+        files = ["robots/panda.yaml", node.config] if node.uses_robot else [node.config]
         assert load_parameters(files, node.name)
 
 

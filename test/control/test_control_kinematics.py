@@ -25,7 +25,7 @@ def test_ready_pose_tcp_points_down_in_front_of_the_base(kinematics, ready):
 
 
 def test_tcp_is_the_configured_offset_from_the_hand(kinematics, executor_settings, ready):
-    model = pin.buildModelFromUrdf(resolve_urdf_path(""))
+    model = pin.buildModelFromUrdf(resolve_urdf_path(executor_settings.robot.urdf_path))
     data = model.createData()
     q = np.concatenate([ready, [0.0, 0.0]])
     pin.framesForwardKinematics(model, data, q)
@@ -71,7 +71,7 @@ def test_unreachable_pose_raises_with_residuals(kinematics, executor_settings, r
 
 
 def test_loads_from_a_urdf_string_like_robot_description(executor_settings, kinematics, ready):
-    with open(resolve_urdf_path("")) as stream:
+    with open(resolve_urdf_path(executor_settings.robot.urdf_path)) as stream:
         xml = stream.read()
     from_string = ArmKinematics.from_settings(executor_settings.robot, robot_description=xml)
     np.testing.assert_allclose(from_string.forward(ready).to_matrix(), kinematics.forward(ready).to_matrix())

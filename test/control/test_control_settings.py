@@ -14,7 +14,7 @@ from vla_ros.control.settings import BenchSettings, ControllerSettings, Executor
 
 def test_the_shipped_file_parses(executor_settings, controller_settings):
     assert executor_settings.robot.arm_joints == tuple(f"panda_joint{i}" for i in range(1, 8))
-    assert controller_settings.robot == executor_settings.robot  # one shared config/robot.yaml
+    assert controller_settings.robot == executor_settings.robot  # one shared robot file
     assert controller_settings.period == pytest.approx(0.01)
     assert BenchSettings.load().chunk_horizon >= 2
 
@@ -31,14 +31,14 @@ def test_the_shipped_file_parses(executor_settings, controller_settings):
     ],
 )
 def test_bad_executor_values_are_named(section, key, value, message):
-    parameters = copy.deepcopy(load_parameters(("robot.yaml", "control"), "chunk_executor"))
+    parameters = copy.deepcopy(load_parameters(("robots/panda.yaml", "control"), "chunk_executor"))
     parameters[section][key] = value
     with pytest.raises(ControlConfigError, match=message):
         ExecutorSettings.from_parameters(parameters)
 
 
 def test_controller_rate_is_bounded_and_keys_are_required():
-    parameters = copy.deepcopy(load_parameters(("robot.yaml", "control"), "ensembling_controller"))
+    parameters = copy.deepcopy(load_parameters(("robots/panda.yaml", "control"), "ensembling_controller"))
     parameters["rate"] = 1000.0
     with pytest.raises(ControlConfigError, match="rate"):
         ControllerSettings.from_parameters(parameters)
@@ -55,7 +55,7 @@ def test_a_control_configuration_error_is_a_configuration_error():
 def test_realtime_priority_is_checked_before_any_system_call():
     with pytest.raises(ValueError, match=r"1\.\.99"):
         set_realtime_priority(0)
-    parameters = copy.deepcopy(load_parameters(("robot.yaml", "control"), "ensembling_controller"))
+    parameters = copy.deepcopy(load_parameters(("robots/panda.yaml", "control"), "ensembling_controller"))
     parameters["realtime_priority"] = 120
     message = r"ensembling_controller\.realtime_priority = 120 is outside \[0, 99\]"
     with pytest.raises(ControlConfigError, match=message):

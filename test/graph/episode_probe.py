@@ -26,7 +26,7 @@ class Probe:
 
         self.client = client = session.client
         self.session = session
-        self.arm_joints = load_parameters("robot.yaml", "simulator")["robot"]["arm_joints"]
+        self.arm_joints = load_parameters("robots/panda.yaml", "simulator")["robot"]["arm_joints"]
         self.chunks: list[tuple[float, str]] = []
         self.keyframes: list[tuple[float, str]] = []
         self.episodes: list[tuple[float, object]] = []

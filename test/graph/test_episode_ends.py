@@ -78,7 +78,7 @@ def test_a_reset_mid_episode_ends_it_and_leaves_the_arm_at_home(probe):
     response = probe.client.wait_for_result(handle, 30.0)
     assert response.status == 6 and "simulator reset to lift_block/train/0" in response.result.message
     probe.assert_stopped_after(episode)
-    home = np.array(load_parameters("robot.yaml", "simulator")["robot"]["home_positions"])
+    home = np.array(load_parameters("robots/panda.yaml", "simulator")["robot"]["home_positions"])
     assert np.max(np.abs(probe.arm[-1][1] - home)) < 0.02, "the new scene starts with the arm at home"
 
 

@@ -19,7 +19,7 @@ LOOKING_DOWN_XYZW = (1.0, 0.0, 0.0, 0.0)
 
 
 def parameters(**changes) -> dict:
-    values = load_parameters(["robot.yaml", "camera_extrinsics.yaml"], "camera_extrinsics")
+    values = load_parameters(["robots/panda.yaml", "camera_extrinsics.yaml"], "camera_extrinsics")
     values.pop("robot")
     values.update(source="parameters", translation=[0.3, 0.0, 0.6], rotation_xyzw=list(LOOKING_DOWN_XYZW))
     values.update(changes)
@@ -27,7 +27,7 @@ def parameters(**changes) -> dict:
 
 
 def test_shipped_file_makes_the_user_choose_a_source():
-    values = load_parameters(["robot.yaml", "camera_extrinsics.yaml"], "camera_extrinsics")
+    values = load_parameters(["robots/panda.yaml", "camera_extrinsics.yaml"], "camera_extrinsics")
     values.pop("robot")
     with pytest.raises(CameraExtrinsicsError, match="source must be one of \\['parameters', 'tf'\\]"):
         camera_extrinsics_settings(values)

@@ -1,6 +1,6 @@
 """The simulator and the controller see the same robot: one parsed description, and the same TCP.
 
-Both read config/robot.yaml into :class:`vla_ros.robot.settings.RobotSettings`, but compute the TCP
+Both read the robot file into :class:`vla_ros.robot.settings.RobotSettings`, but compute the TCP
 differently (PyBullet link state, Pinocchio); a keyframe recorded in the simulator must be the pose the
 IK solves for.
 """

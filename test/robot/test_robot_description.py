@@ -12,14 +12,16 @@ import pytest
 from vla_ros.robot.description import RobotDescriptionError, mesh_uri, robot_description
 from vla_ros.robot.urdf import resolve_urdf_path
 
+PANDA_URDF = "pybullet_data://franka_panda/panda.urdf"
+
 
 def mesh_filenames(urdf: str) -> list[str]:
     return re.findall(r'<mesh filename="([^"]+)"', urdf)
 
 
 def test_default_panda_meshes_become_file_uris_of_the_installed_files():
-    original = Path(resolve_urdf_path("")).read_text()
-    urdf = robot_description("")
+    original = Path(resolve_urdf_path(PANDA_URDF)).read_text()
+    urdf = robot_description(PANDA_URDF)
     meshes = mesh_filenames(urdf)
     assert len(meshes) == len(mesh_filenames(original)) > 0
     for uri in meshes:

@@ -10,7 +10,7 @@ import pytest
 
 from vla_ros.config import load_parameters
 from vla_ros.data.geometry import pose_matrix
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import DEFAULT_ROBOT, robot_config_path
 from vla_ros.sim.settings import (
     SIM_CONFIG_FILE,
     SIM_NODE_NAME,
@@ -22,7 +22,9 @@ from vla_ros.sim.urdf_frames import UrdfFrameError, frame_pose
 
 
 def _parameters() -> dict:
-    return copy.deepcopy(load_parameters((ROBOT_CONFIG_FILE, SIM_CONFIG_FILE), SIM_NODE_NAME))
+    return copy.deepcopy(
+        load_parameters((str(robot_config_path(DEFAULT_ROBOT)), SIM_CONFIG_FILE), SIM_NODE_NAME)
+    )
 
 
 @pytest.mark.parametrize(
@@ -44,12 +46,10 @@ def test_bad_values_are_rejected_with_a_clear_message(
         sim_config_from_dict(parameters)
 
 
-def test_the_simulated_workcell_needs_a_panda_shaped_robot() -> None:
+def test_the_gripper_commands_must_fit_the_robots_gripper() -> None:
     parameters = _parameters()
-    robot = parameters["robot"]
-    robot["arm_joints"], robot["home_positions"] = robot["arm_joints"][:6], robot["home_positions"][:6]
-    robot["acceleration_limits"] = robot["acceleration_limits"][:6]
-    with pytest.raises(SimConfigError, match="must name 7"):
+    parameters["gripper"]["open_width"] = 0.1
+    with pytest.raises(SimConfigError, match=r"exceeds the robot's widest opening 0\.08 m"):
         sim_config_from_dict(parameters)
 
 

@@ -40,7 +40,7 @@ def test_targets_beyond_the_limits_are_clipped(workcell: Workcell) -> None:
     workcell.set_arm_targets(target)
     assert workcell.arm_targets()[3] == pytest.approx(workcell.limits.upper[3])
     workcell.set_gripper_width(1.0)
-    assert workcell.gripper_command() == pytest.approx(workcell.config.gripper.max_width)
+    assert workcell.gripper_command() == pytest.approx(workcell.config.robot.gripper.max_width)
 
 
 def test_bad_commands_are_refused(workcell: Workcell) -> None:

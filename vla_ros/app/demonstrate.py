@@ -28,7 +28,7 @@ import numpy as np
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from vla_ros.app.graph import resolve_arguments
+from vla_ros.app.graph import ROBOT, resolve_arguments
 from vla_ros.app.graph_client import GraphClient, GraphError, GraphSession
 from vla_ros.config import from_dict, load_parameters
 from vla_ros.control.kinematics import ArmKinematics
@@ -98,9 +98,9 @@ class Demonstrator:
     (config/control.yaml ``driver``) names them, and drives the recorder's services."""
 
     def __init__(self, client: GraphClient, values: dict[str, str], recorder: str) -> None:
-        sim = load_sim_config()
+        sim = load_sim_config(robot=values[ROBOT])
         controller_config = values[f"{CONTROLLER_NODE}_config"]
-        parameters = load_parameters([values["robot_config"], controller_config], CONTROLLER_NODE)
+        parameters = load_parameters([values[ROBOT], controller_config], CONTROLLER_NODE)
         self.driver = from_dict(DriverSettings, parameters["driver"], f"{CONTROLLER_NODE}.driver")
         self.client = client
         self.arm_joints = list(sim.robot.arm_joints)
@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
     from vla_ros.app.bringup import parse_overrides
 
     values = resolve_arguments({**parse_overrides(args.arguments), "sim": "true", "use_sim_time": "true"})
-    sim = load_sim_config()
+    sim = load_sim_config(robot=values[ROBOT])
     workcell = Workcell(sim)
     kinematics = ArmKinematics.from_settings(sim.robot)
     args.record.mkdir(parents=True, exist_ok=True)

@@ -79,12 +79,12 @@ class FaultBench:
 
         assert session.client is not None
         self.session, self.client, self.log_dir = session, session.client, log_dir
-        robot = load_parameters("robot.yaml", "simulator")["robot"]
-        self.arm_joints: list[str] = list(robot["arm_joints"])
         from vla_ros.control.kinematics import ArmKinematics
         from vla_ros.control.settings import ControllerSettings
 
-        self.velocity_limits = ArmKinematics.from_settings(ControllerSettings.load().robot).limits.velocity
+        robot = ControllerSettings.load().robot
+        self.arm_joints: list[str] = list(robot.arm_joints)
+        self.velocity_limits = ArmKinematics.from_settings(robot).limits.velocity
         self.arm: list[tuple[float, np.ndarray, float]] = []  # (stamp, positions, largest speed)
         self.latest_joint_state = None
         self.commanded: list[tuple[float, np.ndarray, np.ndarray]] = []

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from vla_ros.config import config_dir, config_path, load_parameters, unflatten
+from vla_ros.config import ConfigError, config_dir, config_path, load_parameters, unflatten
 from vla_ros.robot.description import robot_description
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import DEFAULT_ROBOT, ROBOT_FILE_PARAMETER, available_robots, robot_config_path
 
 RVIZ_CONFIG_FILE = "vla_ros.rviz"
 # The camera topics as the nodes name them (realsense2_camera's layout under the namespace "camera",
@@ -41,6 +41,7 @@ CAMERA_TOPICS = (
 # that starts it.
 ROBOT_STATE_PUBLISHER = "robot_state_publisher"
 SPEED_SCALE = "speed_scale"
+ROBOT = "robot"  # the launch argument naming the robot file
 SIM_SPEED_SCALE = "1.0"  # the simulated arm runs at its full limits
 BOOLEAN_ARGUMENTS = ("sim", "use_sim_time", "rviz", ROBOT_STATE_PUBLISHER)
 
@@ -59,8 +60,8 @@ class GraphNode:
     """A node of the graph: its name (also its section in the config file), executable and config.
 
     ``condition``: the launch argument the node runs under, when it has the value ``condition_value``
-    (``None``: always). ``uses_robot``: the node also gets config/robot.yaml (the shared robot
-    description), before its own file. ``argument_parameters`` maps node parameters to the launch
+    (``None``: always). ``uses_robot``: the node reads the robot file of the ``robot`` argument (its
+    ``robot_file`` parameter) before its own file. ``argument_parameters`` maps node parameters to the launch
     argument whose value they take (on top of ``use_sim_time``, which every node gets), e.g. actuation
     enabled at start only with sim; an empty argument leaves the parameter file's value.
     ``camera_topics``: the camera topics (of :data:`CAMERA_TOPICS`) the node publishes or subscribes,
@@ -78,8 +79,9 @@ class GraphNode:
     camera_topics: tuple[str, ...] = ()
 
     def parameters_from_arguments(self) -> dict[str, str]:
-        """Node parameter -> launch argument, ``use_sim_time`` included."""
-        return {"use_sim_time": "use_sim_time", **dict(self.argument_parameters)}
+        """Node parameter -> launch argument, ``use_sim_time`` (and ``robot_file``) included."""
+        robot = {ROBOT_FILE_PARAMETER: ROBOT} if self.uses_robot else {}
+        return {"use_sim_time": "use_sim_time", **robot, **dict(self.argument_parameters)}
 
     @property
     def config_argument(self) -> str:
@@ -221,7 +223,10 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
     LaunchArgument("namespace", "", "namespace of every node of the graph"),
     LaunchArgument("log_level", "info", "log level of every node (debug, info, warn, error)"),
     LaunchArgument(
-        "robot_config", str(config_path(ROBOT_CONFIG_FILE)), "the robot description every node shares"
+        ROBOT,
+        DEFAULT_ROBOT,
+        f"the robot: a name of config/robots/ ({', '.join(available_robots())}) or the path of a robot file; "
+        "every node reads its URDF, joints, TCP and gripper from it",
     ),
     *(
         LaunchArgument(
@@ -243,6 +248,8 @@ def resolve_arguments(overrides: dict[str, str]) -> dict[str, str]:
     """
     values = {argument.name: argument.default for argument in LAUNCH_ARGUMENTS}
     unknown = sorted(set(overrides) - set(values))
+    if "robot_config" in unknown:
+        raise GraphArgumentError("robot_config:= is now robot:=<name of config/robots/ or a robot file>")
     if unknown:
         raise GraphArgumentError(f"unknown launch arguments {unknown}; the graph takes {sorted(values)}")
     values.update(overrides)
@@ -252,6 +259,10 @@ def resolve_arguments(overrides: dict[str, str]) -> dict[str, str]:
         values[name] = values[name].lower()
     if values[SPEED_SCALE] == "" and values["sim"] == "true":
         values[SPEED_SCALE] = SIM_SPEED_SCALE
+    try:
+        values[ROBOT] = str(robot_config_path(values[ROBOT]))
+    except ConfigError as error:
+        raise GraphArgumentError(f"robot: {error}") from error
     return values
 
 
@@ -262,7 +273,14 @@ def is_enabled(node: GraphNode, values: dict[str, str]) -> bool:
 
 def parameter_file_arguments(node: GraphNode) -> list[str]:
     """The launch arguments naming ``node``'s parameter files, in the order they apply."""
-    return (["robot_config"] if node.uses_robot else []) + [node.config_argument]
+    return [node.config_argument]
+
+
+def parameter_files(node: GraphNode, values: dict[str, str]) -> list[str]:
+    """The parameter files ``node`` reads, in the order they apply: the robot file (which the node
+    loads itself, from its ``robot_file`` parameter) where it uses the robot, then its own files."""
+    robot = [values[ROBOT]] if node.uses_robot else []
+    return robot + [values[argument] for argument in parameter_file_arguments(node)]
 
 
 def parameter_overrides(node: GraphNode, values: dict[str, str]) -> dict[str, str]:
@@ -333,8 +351,8 @@ def rviz_command(values: dict[str, str]) -> list[str]:
 
 
 def robot_state_publisher_parameters(values: dict[str, str]) -> dict[str, str | bool]:
-    """robot_state_publisher's parameters: the URDF of ``robot_config`` for RViz, and ``use_sim_time``."""
-    robot = load_parameters(values["robot_config"], ROBOT_STATE_PUBLISHER)["robot"]
+    """robot_state_publisher's parameters: the URDF of the ``robot`` file for RViz, and ``use_sim_time``."""
+    robot = load_parameters(values[ROBOT], ROBOT_STATE_PUBLISHER)["robot"]
     return {
         "robot_description": robot_description(robot["urdf_path"]),
         "use_sim_time": values["use_sim_time"] == "true",

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vla_ros.app.episode_record import EpisodeRecord, save_strip
-from vla_ros.app.graph import GraphArgumentError, resolve_arguments
+from vla_ros.app.graph import ROBOT, GraphArgumentError, resolve_arguments
 from vla_ros.app.graph_client import GraphError, GraphSession
 from vla_ros.config import load_parameters
 from vla_ros.reports import machine_info, timing_statistics, write_report
@@ -182,7 +182,7 @@ def evaluate(args: argparse.Namespace, values: dict[str, str]) -> dict[str, Any]
         graph_error = "interrupted (Ctrl-C or SIGTERM)"
     planner = next((record.planner for record in records if record.planner), values["planner"])
     per_task = {task: summarise([r for r in records if r.task == task]) for task in args.tasks}
-    simulator = load_parameters([values["robot_config"], values["simulator_config"]], "simulator")
+    simulator = load_parameters([values[ROBOT], values["simulator_config"]], "simulator")
     return {
         "split": args.split,
         "seeds": [seeds[0], seeds[-1]],

@@ -30,7 +30,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header, String
 
-from vla_ros.app.graph import NODES, node_command, resolve_arguments, topic_remappings
+from vla_ros.app.graph import NODES, ROBOT, node_command, resolve_arguments, topic_remappings
 from vla_ros.config import load_parameters
 from vla_ros.data.demonstration import Demonstration, DemonstrationTopics
 from vla_ros.data.geometry import quaternion_to_matrix
@@ -60,9 +60,7 @@ class ReplayClient:
         self.joint_names = joint_names
         # the policy node's own topic names (its config's interface), its camera topics remapped as the
         # graph remaps them (camera_namespace)
-        topics = load_parameters([values["robot_config"], values[f"{POLICY.name}_config"]], POLICY.name)[
-            "interface"
-        ]
+        topics = load_parameters([values[ROBOT], values[f"{POLICY.name}_config"]], POLICY.name)["interface"]
         remap = dict(topic_remappings(POLICY, values))
         self.keyframes: list[KeyframeTarget] = []
         self.status: list[str] = []
@@ -193,8 +191,8 @@ def run(args: argparse.Namespace) -> int:
     from vla_ros.app.bringup import parse_overrides
 
     values = resolve_arguments({**parse_overrides(args.arguments), "sim": "false", "use_sim_time": "false"})
-    robot = robot_settings(load_parameters(values["robot_config"], POLICY.name))
-    sim = load_sim_config()
+    robot = robot_settings(load_parameters(values[ROBOT], POLICY.name))
+    sim = load_sim_config(robot=values[ROBOT])
     demonstrations: list[tuple[Path, Demonstration]] = []
     depth_scale = sim.recording.depth_scale
     for path in args.recordings:

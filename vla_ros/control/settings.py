@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from vla_ros.config import check_range, from_dict, load_parameters
 from vla_ros.control.errors import ControlConfigError
 from vla_ros.robot.settings import RobotSettings
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import DEFAULT_ROBOT, robot_config_path
 
 CONFIG_FILE = "control"
 EXECUTOR_NODE = "chunk_executor"
@@ -161,9 +161,11 @@ class ExecutorSettings:
         return _settings(cls, parameters, EXECUTOR_NODE)
 
     @classmethod
-    def load(cls, file_name: str = CONFIG_FILE, node_name: str = EXECUTOR_NODE) -> ExecutorSettings:
-        """Load from a parameter file under ``config/``."""
-        return cls.from_parameters(load_parameters((ROBOT_CONFIG_FILE, file_name), node_name))
+    def load(
+        cls, file_name: str = CONFIG_FILE, node_name: str = EXECUTOR_NODE, robot: str = DEFAULT_ROBOT
+    ) -> ExecutorSettings:
+        """Load from ``robot``'s robot file and a parameter file under ``config/``."""
+        return cls.from_parameters(load_parameters((str(robot_config_path(robot)), file_name), node_name))
 
 
 @dataclass(frozen=True)
@@ -237,9 +239,11 @@ class ControllerSettings:
         return _settings(cls, parameters, CONTROLLER_NODE)
 
     @classmethod
-    def load(cls, file_name: str = CONFIG_FILE, node_name: str = CONTROLLER_NODE) -> ControllerSettings:
-        """Load from a parameter file under ``config/``."""
-        return cls.from_parameters(load_parameters((ROBOT_CONFIG_FILE, file_name), node_name))
+    def load(
+        cls, file_name: str = CONFIG_FILE, node_name: str = CONTROLLER_NODE, robot: str = DEFAULT_ROBOT
+    ) -> ControllerSettings:
+        """Load from ``robot``'s robot file and a parameter file under ``config/``."""
+        return cls.from_parameters(load_parameters((str(robot_config_path(robot)), file_name), node_name))
 
 
 @dataclass(frozen=True)
@@ -269,4 +273,4 @@ class BenchSettings:
     @classmethod
     def load(cls, file_name: str = CONFIG_FILE, section_name: str = BENCH_SECTION) -> BenchSettings:
         """Load from a parameter file under ``config/``."""
-        return _settings(cls, load_parameters((ROBOT_CONFIG_FILE, file_name), section_name), section_name)
+        return _settings(cls, load_parameters(file_name, section_name), section_name)

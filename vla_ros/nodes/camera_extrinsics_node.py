@@ -18,15 +18,14 @@ from std_msgs.msg import Header
 
 from vla_ros.config import ConfigError
 from vla_ros.robot.camera_extrinsics import base_from_camera, camera_extrinsics_settings, check_frames
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.messages import pose_from_matrix
-from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.parameters import declare_robot_parameters_from_config
 from vla_ros.ros.qos import LATCHED
 from vla_ros.ros.spin import run_node
 from vla_ros.ros.tf import StaticTransformPublisher, TfUnavailableError, TransformLookup
 
 NODE_NAME = "camera_extrinsics"
-CONFIG_FILES = (ROBOT_CONFIG_FILE, "camera_extrinsics.yaml")
+CONFIG_FILE = "camera_extrinsics.yaml"
 
 
 class CameraExtrinsicsNode(Node):
@@ -34,7 +33,7 @@ class CameraExtrinsicsNode(Node):
 
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
-        parameters = declare_parameters_from_config(self, CONFIG_FILES)
+        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE)
         self.base_frame = str(parameters.pop("robot").get("base_frame", ""))
         self.settings = camera_extrinsics_settings(parameters)
         check_frames(self.base_frame, self.settings)

@@ -59,11 +59,10 @@ from vla_ros.control.settings import CONFIG_FILE, EXECUTOR_NODE, ExecutorSetting
 from vla_ros.control.trajectory import JointPlan
 from vla_ros.episode import EpisodeGate, state_name
 from vla_ros.msg import ActionChunk, EpisodeStatus, KeyframeRejection, KeyframeTarget
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_to_message
 from vla_ros.ros.diagnostics import DiagnosticsPublisher
 from vla_ros.ros.episode_messages import subscribe_episodes
-from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.parameters import declare_robot_parameters_from_config
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
@@ -99,7 +98,7 @@ class ChunkExecutorNode(Node):
 
     def __init__(self) -> None:
         super().__init__(EXECUTOR_NODE)
-        parameters = declare_parameters_from_config(self, (ROBOT_CONFIG_FILE, CONFIG_FILE))
+        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE)
         self.interface = from_dict(ExecutorInterface, parameters["interface"], f"{EXECUTOR_NODE}.interface")
         self.settings = ExecutorSettings.from_parameters(parameters)
         self.kinematics = declare_robot_kinematics(self, self.settings.robot)

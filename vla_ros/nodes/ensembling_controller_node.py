@@ -93,7 +93,6 @@ from vla_ros.control.safety import (
 from vla_ros.control.settings import CONFIG_FILE, CONTROLLER_NODE, ControllerSettings
 from vla_ros.episode import EpisodeGate, state_name
 from vla_ros.msg import ActionChunk, EpisodeStatus
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.chunk_messages import chunk_from_message
 from vla_ros.ros.command_drivers import (
     ArmCommand,
@@ -104,7 +103,7 @@ from vla_ros.ros.command_drivers import (
 from vla_ros.ros.diagnostics import DiagnosticsPublisher
 from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.messages import stamp_from_seconds
-from vla_ros.ros.parameters import apply_runtime_parameters, declare_parameters_from_config
+from vla_ros.ros.parameters import apply_runtime_parameters, declare_robot_parameters_from_config
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.robot_description import declare_robot_kinematics
 from vla_ros.ros.spin import run_node
@@ -163,9 +162,7 @@ class EnsemblingControllerNode(Node):
     def __init__(self, **node_options: Any) -> None:
         """``node_options``: rclpy Node options (e.g. ``context``, ``parameter_overrides``)."""
         super().__init__(CONTROLLER_NODE, **node_options)
-        parameters = declare_parameters_from_config(
-            self, (ROBOT_CONFIG_FILE, CONFIG_FILE), runtime=RUNTIME_PARAMETERS
-        )
+        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE, runtime=RUNTIME_PARAMETERS)
         self.interface = from_dict(
             ControllerInterface, parameters["interface"], f"{CONTROLLER_NODE}.interface"
         )

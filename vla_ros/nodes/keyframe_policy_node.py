@@ -62,11 +62,10 @@ from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
 from vla_ros.robot.settings import robot_settings
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp
-from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.parameters import declare_robot_parameters_from_config
 from vla_ros.ros.path_messages import path_from_message
 from vla_ros.ros.policy_messages import cloud_message, gripper_markers, heatmap_overlay
 from vla_ros.ros.qos import LATCHED, LIVE_EPISODE_EVENTS, RELIABLE
@@ -128,7 +127,7 @@ class KeyframePolicyNode(Node):
         self._jobs: deque = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        parameters = declare_parameters_from_config(self, [ROBOT_CONFIG_FILE, CONFIG_FILE])
+        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE)
         self.interface = from_dict(
             PolicyInterface, parameters.pop("interface"), "keyframe_policy.interface", PolicyConfigError
         )

@@ -58,10 +58,9 @@ from vla_ros.hardware.joint_trajectory import (
     TrajectoryRejectedError,
 )
 from vla_ros.msg import Path2D
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
 from vla_ros.ros.images import array_to_image
 from vla_ros.ros.messages import pose_from_matrix, seconds_from_stamp, stamp_from_seconds
-from vla_ros.ros.parameters import apply_runtime_parameters, declare_parameters_from_config
+from vla_ros.ros.parameters import apply_runtime_parameters, declare_robot_parameters_from_config
 from vla_ros.ros.path_messages import path_to_message
 from vla_ros.ros.qos import LATCHED, RELIABLE
 from vla_ros.ros.spin import run_node
@@ -72,7 +71,7 @@ from vla_ros.sim.settings import SimConfig, sim_config_from_dict
 from vla_ros.sim.workcell import Workcell, WorkcellError
 from vla_ros.srv import ResetTask
 
-CONFIG_FILES = (ROBOT_CONFIG_FILE, "sim.yaml")
+CONFIG_FILE = "sim.yaml"
 MAX_LAG_S = 0.1  # the physics loop re-anchors to real time when it falls further behind
 RESTING_SPEED = 0.02  # rad/s (m/s for the fingers): every joint slower than this is at rest
 SETTLE_POLL_S = 0.1  # s of simulated time between two looks at the arm while a reset waits
@@ -121,7 +120,7 @@ class SimulatorNode(Node):
 
     def __init__(self) -> None:
         super().__init__("simulator")
-        parameters = declare_parameters_from_config(self, CONFIG_FILES, runtime=RUNTIME_PARAMETERS)
+        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE, runtime=RUNTIME_PARAMETERS)
         apply_runtime_parameters(self, parameters, self._apply_parameters)
         self.faults = from_dict(SimulatorFaults, parameters.pop("faults"), "simulator.faults")
         self.interface = from_dict(SimulatorInterface, parameters.pop("interface"), "simulator.interface")

@@ -8,7 +8,7 @@ from typing import Any
 from vla_ros.config import ConfigError, from_dict, load_parameters
 from vla_ros.planning.drawing import DrawingStyle
 from vla_ros.policy.rendering import VIEWS
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import DEFAULT_ROBOT, robot_config_path
 
 CONFIG_FILE = "policy"
 NODE_NAME = "keyframe_policy"
@@ -215,6 +215,10 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def load_policy_config(file_name: str = CONFIG_FILE, node_name: str = NODE_NAME) -> PolicyConfig:
-    """Load and validate the policy configuration (config/robot.yaml, then ``file_name``)."""
-    return PolicyConfig.from_parameters(load_parameters((ROBOT_CONFIG_FILE, file_name), node_name))
+def load_policy_config(
+    file_name: str = CONFIG_FILE, node_name: str = NODE_NAME, robot: str = DEFAULT_ROBOT
+) -> PolicyConfig:
+    """Load and validate the policy configuration (``robot``'s robot file, then ``file_name``)."""
+    return PolicyConfig.from_parameters(
+        load_parameters((str(robot_config_path(robot)), file_name), node_name)
+    )

@@ -1,4 +1,5 @@
-"""The robot every node shares, parsed once: the ``robot`` section of ``config/robot.yaml``.
+"""The robot every node shares, parsed once: the ``robot`` section of a robot file
+(``config/robots/<name>.yaml``, see :mod:`vla_ros.robot.files`).
 
 The simulator, the executor, the controller and the policy read the same file (as a ``/**`` section,
 merged before their own parameter file) into :class:`RobotSettings`, so the simulated arm, the
@@ -26,8 +27,60 @@ class RobotConfigError(ConfigError):
 
 
 @dataclass(frozen=True)
+class GripperSettings:
+    """A gripper driven through one joint: how its opening maps to that joint, and how the others follow.
+
+    ``widths`` (m between the fingers, increasing) and ``positions`` (``command_joint``'s position at each
+    width) are a piecewise-linear map, for linear fingers and linkages alike. Each of the robot's
+    ``gripper_joints`` sits at its ``multipliers`` entry times the command joint's position (a URDF
+    ``<mimic>``). ``max_speed``: how fast the opening may change (m/s); ``effort``: each gripper joint's
+    force or torque limit (N or N m, as the joint is prismatic or revolute). ``finger_links`` touch what
+    is grasped; the simulator gives them the friction coefficient ``finger_friction``.
+    """
+
+    command_joint: str
+    widths: tuple[float, ...]
+    positions: tuple[float, ...]
+    multipliers: tuple[float, ...]
+    max_speed: float
+    effort: float
+    finger_links: tuple[str, ...]
+    finger_friction: float
+
+    def __post_init__(self) -> None:
+        check_names("finger_links", self.finger_links)
+        check_range("finger_friction", self.finger_friction, 0.0, low_open=True)
+        if len(self.widths) < 2 or len(self.widths) != len(self.positions):
+            raise ValueError("widths and positions must have the same length, at least 2")
+        if not all(math.isfinite(v) for v in (*self.widths, *self.positions, *self.multipliers)):
+            raise ValueError("widths, positions and multipliers must be finite")
+        if self.widths[0] < 0.0 or np.any(np.diff(self.widths) <= 0.0):
+            raise ValueError(f"widths must be >= 0 and increasing, got {list(self.widths)}")
+        steps = np.diff(self.positions)
+        if not (np.all(steps > 0.0) or np.all(steps < 0.0)):
+            raise ValueError(f"positions must be strictly monotonic in the width, got {list(self.positions)}")
+        check_range("max_speed", self.max_speed, 0.0, low_open=True)
+        check_range("effort", self.effort, 0.0, low_open=True)
+
+    @property
+    def max_width(self) -> float:
+        """The widest opening (m)."""
+        return self.widths[-1]
+
+    def position(self, width: float) -> float:
+        """``command_joint``'s position for an opening ``width`` (m), clipped to the map's range."""
+        return float(np.interp(width, self.widths, self.positions))
+
+    def width(self, position: float) -> float:
+        """The opening (m) at a ``command_joint`` position, clipped to the map's range."""
+        order = np.argsort(self.positions)
+        return float(np.interp(position, np.take(self.positions, order), np.take(self.widths, order)))
+
+
+@dataclass(frozen=True)
 class RobotSettings:
-    """The arm and its gripper: URDF, base frame, joints, home pose, TCP and limits."""
+    """The arm and its gripper: URDF, base frame, joints, home pose, TCP, limits, and where the
+    simulated workcell (table, camera, task area) lies in the base frame, for the arm's reach."""
 
     urdf_path: str
     base_frame: str
@@ -39,6 +92,8 @@ class RobotSettings:
     tcp_offset_rpy: tuple[float, float, float]
     acceleration_limits: tuple[float, ...]
     position_margin: float
+    gripper: GripperSettings
+    workcell_origin_xy: tuple[float, float]
 
     def __post_init__(self) -> None:
         check_names("arm_joints", self.arm_joints)
@@ -57,7 +112,27 @@ class RobotSettings:
             )
         for value in (*self.tcp_offset_xyz, *self.tcp_offset_rpy):
             check_range("tcp offset", value)
+        for value in self.workcell_origin_xy:
+            check_range("workcell_origin_xy", value, -2.0, 2.0)
         check_range("position_margin", self.position_margin, 0.0, 0.5)
+        if self.gripper.command_joint not in self.gripper_joints:
+            raise ValueError(
+                f"gripper.command_joint {self.gripper.command_joint!r} is not a gripper joint "
+                f"({list(self.gripper_joints)})"
+            )
+        if len(self.gripper.multipliers) != len(self.gripper_joints):
+            raise ValueError("gripper.multipliers must have one value per gripper joint")
+        if self.gripper.multipliers[self.gripper_joints.index(self.gripper.command_joint)] != 1.0:
+            raise ValueError("gripper.multipliers must be 1.0 for the command joint")
+
+    def gripper_positions(self, width: float) -> NDArray[np.float64]:
+        """Every gripper joint's position (``gripper_joints`` order) for an opening ``width`` (m)."""
+        return self.gripper.position(width) * np.array(self.gripper.multipliers)
+
+    @property
+    def workcell_origin(self) -> NDArray[np.float64]:
+        """The simulated workcell's frame in the base frame (4x4): moved by ``workcell_origin_xy``."""
+        return pose_matrix((*self.workcell_origin_xy, 0.0), np.eye(3))
 
     @property
     def tcp_from_parent(self) -> NDArray[np.float64]:
@@ -68,5 +143,5 @@ class RobotSettings:
 def robot_settings(parameters: dict[str, Any], error: type[ConfigError] = RobotConfigError) -> RobotSettings:
     """The robot section of a node's nested parameters (as ``load_parameters`` returns them)."""
     if SECTION not in parameters:
-        raise error(f"missing the '{SECTION}' section (config/robot.yaml)")
+        raise error(f"missing the '{SECTION}' section (a robot file, config/robots/<name>.yaml)")
     return from_dict(RobotSettings, parameters[SECTION], SECTION, error)

@@ -22,6 +22,7 @@ from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from vla_ros.config import flatten, load_parameters, unflatten
+from vla_ros.robot.urdf import DEFAULT_ROBOT, ROBOT_FILE_PARAMETER, robot_config_path
 
 
 def _plain(value: Any) -> Any:
@@ -55,6 +56,22 @@ def declare_parameters_from_config(
         )
         values[name] = _plain(node.declare_parameter(name, default, descriptor).value)
     return unflatten(values)
+
+
+def declare_robot_parameters_from_config(
+    node: Node, file_name: str, runtime: Collection[str] = ()
+) -> dict[str, Any]:
+    """Declare ``robot_file`` (default: the default robot), then the parameters of that robot file and
+    of the node's ``file_name`` as :func:`declare_parameters_from_config` does; return them nested."""
+    robot = node.declare_parameter(
+        ROBOT_FILE_PARAMETER,
+        DEFAULT_ROBOT,
+        ParameterDescriptor(
+            description="robot file: a name of config/robots/ or a path (read-only: set it at start-up)",
+            read_only=True,
+        ),
+    ).value
+    return declare_parameters_from_config(node, (str(robot_config_path(robot)), file_name), runtime)
 
 
 def apply_runtime_parameters(

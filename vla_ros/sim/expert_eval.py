@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.reports import machine_info, write_report
+from vla_ros.robot.urdf import DEFAULT_ROBOT, add_robot_argument
 from vla_ros.sim.expert import EpisodeOutcome, run_expert_episode
 from vla_ros.sim.settings import SPLIT_NAMES, load_sim_config
 from vla_ros.sim.tasks import TASKS
@@ -24,9 +25,11 @@ def evaluate_expert(
     first_seed: int = 0,
     config_file: str = "sim.yaml",
     progress: bool = True,
+    robot: str = DEFAULT_ROBOT,
 ) -> dict:
-    """Run the expert on ``seeds`` consecutive seeds of every task; return a JSON-ready summary."""
-    config = load_sim_config(config_file)
+    """Run the expert on ``seeds`` consecutive seeds of every task with ``robot``; return a JSON-ready
+    summary."""
+    config = load_sim_config(config_file, robot)
     workcell = Workcell(config)
     kinematics = ArmKinematics.from_settings(config.robot)
     started = time.perf_counter()
@@ -54,6 +57,7 @@ def evaluate_expert(
         "split": split,
         "seeds": list(range(first_seed, first_seed + seeds)),
         "config_file": config_file,
+        "robot": robot,
         "physics_time_step_s": config.physics.time_step,
         "control_rate_hz": config.expert.control_rate,
         "tasks": per_task,
@@ -64,7 +68,9 @@ def evaluate_expert(
 
 
 def _run(args: argparse.Namespace) -> int:
-    result = evaluate_expert(args.tasks, args.seeds, args.split, args.first_seed, args.config)
+    result = evaluate_expert(
+        args.tasks, args.seeds, args.split, args.first_seed, args.config, robot=args.robot
+    )
     write_report(args.out, result)
     for task, summary in result["tasks"].items():
         print(
@@ -83,5 +89,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--first-seed", type=int, default=0, help="first seed")
     parser.add_argument("--split", default="train", choices=SPLIT_NAMES, help="variation split")
     parser.add_argument("--config", default="sim.yaml", help="simulator parameter file")
+    add_robot_argument(parser)
     parser.add_argument("--out", type=Path, default=Path("results/expert.json"), help="JSON result file")
     parser.set_defaults(func=_run)

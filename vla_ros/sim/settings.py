@@ -9,7 +9,7 @@ from typing import Any
 
 from vla_ros.config import ConfigError, config_dir, from_dict, load_parameters
 from vla_ros.robot.settings import RobotSettings
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import DEFAULT_ROBOT, robot_config_path
 
 SIM_CONFIG_FILE = "sim.yaml"
 SIM_NODE_NAME = "simulator"
@@ -44,23 +44,15 @@ class PhysicsConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GripperConfig:
-    """Parallel gripper: width range, speed, force and the open/closed commands."""
+    """The open / closed commands of the robot's gripper (its range, speed and force: the robot file)."""
 
-    max_width: float
-    max_speed: float
-    force: float
     closed_width: float
     open_width: float
     closed_threshold: float
 
     def __post_init__(self) -> None:
-        _require(
-            self.max_width > 0.0 and self.max_speed > 0.0 and self.force > 0.0,
-            "gripper.max_width, max_speed and force must be positive",
-        )
         for name in ("closed_width", "open_width", "closed_threshold"):
-            value = getattr(self, name)
-            _require(0.0 <= value <= self.max_width, f"gripper.{name} must be in [0, max_width], got {value}")
+            _require(getattr(self, name) >= 0.0, f"gripper.{name} must be >= 0")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,12 +249,13 @@ class SimConfig:
     recording: RecordingConfig
 
     def __post_init__(self) -> None:
-        # The simulated workcell is a Panda: 7 arm joints, 2 fingers.
-        _require(
-            len(self.robot.arm_joints) == 7,
-            f"robot.arm_joints must name 7 joints, got {self.robot.arm_joints}",
-        )
-        _require(len(self.robot.gripper_joints) == 2, "robot.gripper_joints must name 2 finger joints")
+        max_width = self.robot.gripper.max_width
+        for name in ("closed_width", "open_width", "closed_threshold"):
+            value = getattr(self.gripper, name)
+            _require(
+                value <= max_width,
+                f"gripper.{name} = {value} exceeds the robot's widest opening {max_width} m",
+            )
         _require(len(self.colours) >= 4, "colours must name at least 4 colours")
         for name, rgba in self.colours.items():
             _require(
@@ -284,6 +277,6 @@ def sim_config_from_dict(parameters: dict[str, Any]) -> SimConfig:
     return from_dict(SimConfig, core, SIM_NODE_NAME, SimConfigError)
 
 
-def load_sim_config(file_name: str = SIM_CONFIG_FILE) -> SimConfig:
-    """Load and validate the simulator configuration: config/robot.yaml, then ``file_name``."""
-    return sim_config_from_dict(load_parameters((ROBOT_CONFIG_FILE, file_name), SIM_NODE_NAME))
+def load_sim_config(file_name: str = SIM_CONFIG_FILE, robot: str = DEFAULT_ROBOT) -> SimConfig:
+    """Load and validate the simulator configuration: ``robot``'s robot file, then ``file_name``."""
+    return sim_config_from_dict(load_parameters((str(robot_config_path(robot)), file_name), SIM_NODE_NAME))

@@ -250,8 +250,18 @@ def sample_scene(config: SimConfig, task_name: str, split_name: str, seed: int) 
     yaws = rng.uniform(-np.pi, np.pi, size=len(kinds))
     roles = [role for role, _ in task.roles] + ["distractor"] * distractor_count
     names = [role for role, _ in task.roles] + [f"distractor_{i}" for i in range(distractor_count)]
+    # the workcell (table, camera, task area) sits where the robot reaches it: positions in the base frame
+    dx, dy = config.robot.workcell_origin_xy
     objects = tuple(
-        ObjectSpec(names[i], kinds[i], roles[i], colours[i], positions[i][0], positions[i][1], float(yaws[i]))
+        ObjectSpec(
+            names[i],
+            kinds[i],
+            roles[i],
+            colours[i],
+            positions[i][0] + dx,
+            positions[i][1] + dy,
+            float(yaws[i]),
+        )
         for i in range(len(kinds))
     )
     role_colours = {role: colours[i] for i, (role, _) in enumerate(task.roles)}

@@ -1,6 +1,6 @@
-"""The simulated workcell: a PyBullet Panda, a table, task objects and a fixed RGB-D camera.
+"""The simulated workcell: the robot of the robot file, a table, task objects and a fixed RGB-D camera.
 
-The robot base frame ``panda_link0`` is the world frame. The class is what the simulator node wraps:
+The robot's base frame is the world frame. The class is what the simulator node wraps:
 it takes joint position targets (as a position controller's setpoint stream), steps physics, and
 reports joint states, camera images, the TCP pose, privileged object state and task success.
 """
@@ -96,8 +96,9 @@ class Workcell:
             self.intrinsics, self.config.camera.near, self.config.camera.far, RENDERER_PIXEL_SHIFT
         )
         workcell = self.config.workcell
-        self.nominal_camera_pose = frame_pose(workcell.urdf_path(), workcell.camera_optical_frame)
-        camera_link_pose = frame_pose(workcell.urdf_path(), workcell.camera_link)
+        origin = self.config.robot.workcell_origin
+        self.nominal_camera_pose = origin @ frame_pose(workcell.urdf_path(), workcell.camera_optical_frame)
+        camera_link_pose = origin @ frame_pose(workcell.urdf_path(), workcell.camera_link)
         self._link_from_optical = np.linalg.inv(camera_link_pose) @ self.nominal_camera_pose
         self._camera_link_pose = camera_link_pose
         self._camera_pose = self.nominal_camera_pose
@@ -140,7 +141,11 @@ class Workcell:
             numSolverIterations=self.config.physics.solver_iterations,
         )
         robot = self.config.robot
-        self._workcell_id = p.loadURDF(str(self.config.workcell.urdf_path()), useFixedBase=True)
+        self._workcell_id = p.loadURDF(
+            str(self.config.workcell.urdf_path()),
+            basePosition=(*robot.workcell_origin_xy, 0.0),
+            useFixedBase=True,
+        )
         # inertias come from the collision meshes: the URDF's placeholder inertias (0.1 kg m^2 on every
         # link, fingers included) make the wrist swing whenever the shoulder moves
         self._robot_id = p.loadURDF(resolve_urdf_path(robot.urdf_path), useFixedBase=True)
@@ -151,11 +156,22 @@ class Workcell:
             p.getJointInfo(self._robot_id, j)[12].decode(): j for j in range(p.getNumJoints(self._robot_id))
         }
         missing = [name for name in self.joint_names if name not in joints]
-        if missing or robot.tcp_parent_link not in links:
+        missing += [
+            name for name in (robot.tcp_parent_link, *robot.gripper.finger_links) if name not in links
+        ]
+        if missing:
             urdf = resolve_urdf_path(robot.urdf_path)
-            raise WorkcellError(f"{urdf} lacks joints {missing} or link {robot.tcp_parent_link!r}")
+            raise WorkcellError(f"{urdf} lacks the joints or links {missing}")
+        for finger in robot.gripper.finger_links:
+            p.changeDynamics(
+                self._robot_id,
+                links[finger],
+                lateralFriction=robot.gripper.finger_friction,
+                frictionAnchor=True,
+            )
         self._joint_ids = [joints[name] for name in self.joint_names]
         self._tcp_parent_id = links[robot.tcp_parent_link]
+        self._gripper_command_index = self.joint_names.index(robot.gripper.command_joint)
         infos = [p.getJointInfo(self._robot_id, j) for j in self._joint_ids]
         self.limits = MotorLimits(
             lower=np.array([info[8] for info in infos]),
@@ -174,31 +190,31 @@ class Workcell:
             -1,
             enableCollision=0,
         )
-        home = np.array(robot.home_positions)
-        width = self.config.gripper.open_width
-        self._setpoint = np.concatenate([home, [0.5 * width, 0.5 * width]])
-        for joint, position in zip(self._joint_ids, self._setpoint, strict=True):
+        self._arm_setpoint = np.array(robot.home_positions, dtype=float)
+        self._width_setpoint = self.config.gripper.open_width
+        positions = np.concatenate([self._arm_setpoint, robot.gripper_positions(self._width_setpoint)])
+        for joint, position in zip(self._joint_ids, positions, strict=True):
             p.resetJointState(self._robot_id, joint, position)
-        self._target = self._setpoint.copy()
+        self._arm_target = self._arm_setpoint.copy()
+        self._width_target = self._width_setpoint
         self._bodies = {}
         self._pressed_depth = {}
         self.sim_time = 0.0
 
     # ----------------------------------------------------------------------------------- commands
     def set_arm_targets(self, positions: ArrayLike) -> None:
-        """Command the 7 arm joints (rad, in ``arm_joint_names`` order); clipped to the joint limits."""
+        """Command the arm joints (rad, in ``arm_joint_names`` order); clipped to the joint limits."""
         positions = np.asarray(positions, dtype=float)
         count = len(self.arm_joint_names)
         if positions.shape != (count,) or not np.all(np.isfinite(positions)):
             raise WorkcellError(f"arm targets must be {count} finite values, got {positions!r}")
-        self._target[:count] = np.clip(positions, self.limits.lower[:count], self.limits.upper[:count])
+        self._arm_target = np.clip(positions, self.limits.lower[:count], self.limits.upper[:count])
 
     def set_gripper_width(self, width: float) -> None:
         """Command the distance between the fingers (m); force-limited, so closing on an object grasps it."""
         if not np.isfinite(width):
             raise WorkcellError(f"gripper width must be finite, got {width}")
-        half = 0.5 * float(np.clip(width, 0.0, self.config.gripper.max_width))
-        self._target[len(self.arm_joint_names) :] = half
+        self._width_target = float(np.clip(width, 0.0, self.config.robot.gripper.max_width))
 
     def step(self, duration: float) -> None:
         """Advance the simulation by ``duration`` seconds (a whole number of physics steps)."""
@@ -216,16 +232,25 @@ class Workcell:
         p = self._p
         dt = self.config.physics.time_step
         arm = len(self.arm_joint_names)
-        rate = self.limits.velocity.copy()
-        rate[arm:] = 0.5 * self.config.gripper.max_speed
-        self._setpoint += np.clip(self._target - self._setpoint, -rate * dt, rate * dt)
+        gripper = self.config.robot.gripper
+        rate = self.limits.velocity[:arm]
+        self._arm_setpoint += np.clip(self._arm_target - self._arm_setpoint, -rate * dt, rate * dt)
+        step = gripper.max_speed * dt
+        self._width_setpoint += float(np.clip(self._width_target - self._width_setpoint, -step, step))
+        # The command joint is driven (force-limited, so a grasp stalls it on the object); the other
+        # gripper joints mimic its measured position, as a linkage or a coupled finger would.
+        command = self._joint_ids[self._gripper_command_index]
+        measured = p.getJointState(self._robot_id, command)[0]
+        mimic = measured * np.array(gripper.multipliers)
+        mimic[self._gripper_command_index - arm] = gripper.position(self._width_setpoint)
+        setpoint = np.concatenate([self._arm_setpoint, mimic])
         forces = self.limits.effort.copy()
-        forces[arm:] = self.config.gripper.force
+        forces[arm:] = gripper.effort
         p.setJointMotorControlArray(
             self._robot_id,
             self._joint_ids,
             pybullet.POSITION_CONTROL,
-            targetPositions=self._setpoint.tolist(),
+            targetPositions=setpoint.tolist(),
             forces=forces.tolist(),
             positionGains=[self.config.physics.joint_position_gain] * len(self._joint_ids),
             velocityGains=[self.config.physics.joint_velocity_gain] * len(self._joint_ids),
@@ -249,16 +274,16 @@ class Workcell:
 
     def arm_targets(self) -> NDArray[np.float64]:
         """The arm joint targets currently commanded."""
-        return self._target[: len(self.arm_joint_names)].copy()
+        return self._arm_target.copy()
 
     def gripper_width(self) -> float:
-        """Measured distance between the fingers (m)."""
-        states = self._p.getJointStates(self._robot_id, self._joint_ids[len(self.arm_joint_names) :])
-        return float(sum(s[0] for s in states))
+        """Measured distance between the fingers (m), from the gripper's command joint."""
+        joint = self._joint_ids[self._gripper_command_index]
+        return self.config.robot.gripper.width(self._p.getJointState(self._robot_id, joint)[0])
 
     def gripper_command(self) -> float:
         """The commanded finger distance (m)."""
-        return float(2.0 * self._target[len(self.arm_joint_names)])
+        return self._width_target
 
     def tcp_pose(self) -> NDArray[np.float64]:
         """Pose of the TCP (``robot.tcp_offset_*`` in ``robot.tcp_parent_link``) in the base frame."""

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vla_ros.app.graph import LAUNCH_ARGUMENTS, NODES, GraphNode, parameter_file_arguments, resolve_arguments
+from vla_ros.app.graph import LAUNCH_ARGUMENTS, NODES, GraphNode, parameter_files, resolve_arguments
 from vla_ros.config import config_dir, config_path, flatten, load_parameters
+from vla_ros.robot.urdf import DEFAULT_ROBOT, ROBOT_FILE_PARAMETER
 
 TOPICS_HEADING = "## Topics, services and actions"
 GRAPH_TIMEOUT_S = 60.0
@@ -77,13 +78,18 @@ def parameter_comments(path: Path) -> dict[tuple[str, str], str]:
 
 def node_parameters(node: GraphNode) -> list[Parameter]:
     """The parameters ``node`` gets from its default parameter files, with descriptions."""
-    files = [resolve_arguments({})[argument] for argument in parameter_file_arguments(node)]
+    files = parameter_files(node, resolve_arguments({}))
     comments: dict[str, str] = {}
     for file in files:
         for (section, name), comment in parameter_comments(config_path(file)).items():
             if section == "/**" or section.strip("/").rsplit("/", 1)[-1] == node.name:
                 comments[name] = comment or comments.get(name, "")
     values = flatten(load_parameters(files, node.name))
+    if node.uses_robot:
+        values[ROBOT_FILE_PARAMETER] = DEFAULT_ROBOT
+        comments[ROBOT_FILE_PARAMETER] = (
+            "the robot file: a name of config/robots/ or a path (launch: robot:=)"
+        )
     return [Parameter(name, value, comments.get(name, "")) for name, value in sorted(values.items())]
 
 
@@ -114,7 +120,7 @@ def render_static() -> str:
     ]
     for node in NODES:
         files = ", ".join(
-            f"`{_default(resolve_arguments({})[a]).strip('`')}`" for a in parameter_file_arguments(node)
+            f"`{_default(file).strip('`')}`" for file in parameter_files(node, resolve_arguments({}))
         )
         runs = f"`{node.runs_when}`" if node.condition else "always"
         lines.append(
