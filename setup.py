@@ -41,6 +41,7 @@ setup(
     packages=find_packages(include=["vla_ros", "vla_ros.*"]),
     data_files=[
         ("share/vla_ros/config", [str(p) for p in sorted(Path("config").glob("*.yaml"))]),
+        ("share/vla_ros/config/robots", [str(p) for p in sorted(Path("config/robots").glob("*.yaml"))]),
         ("share/vla_ros/urdf", [str(p) for p in sorted(Path("urdf").glob("*")) if p.is_file()]),
         *(  # trained models; not the training state kept for --resume
             (f"share/vla_ros/{folder}", [str(p) for p in sorted(folder.glob("*")) if _shipped(p)])

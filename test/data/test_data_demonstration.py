@@ -26,6 +26,7 @@ from vla_ros.data.demonstration import (
     convert_recording,
 )
 from vla_ros.data.recording import DEMONSTRATION_METADATA, Recording, RecordingError
+from vla_ros.robot.settings import GripperSettings
 from vla_ros.ros.mcap_recording import message_definition
 
 ARM = ("j1", "j2", "j3")
@@ -39,6 +40,8 @@ SETTINGS = ConversionSettings(
     base_frame="base",
     arm_joints=ARM,
     gripper_joints=FINGERS,
+    # each finger at half the opening, as the Panda's
+    gripper=GripperSettings("f1", (0.0, 0.08), (0.0, 0.04), (1.0, 1.0), 0.1, 20.0, ("l", "r"), 1.0),
     gripper_open_width=0.04,
     keyframe_velocity_threshold=0.1,
     path_rdp_epsilon=0.01,

@@ -23,6 +23,7 @@ from vla_ros.ros.command_drivers import (
     make_arm_driver,
 )
 from vla_ros.ros.messages import matrix_from_pose, seconds_from_stamp
+from vla_ros.sim.settings import load_sim_config
 
 pytestmark = pytest.mark.ros
 SETTINGS = ControllerSettings.load()
@@ -137,15 +138,17 @@ def test_servo_twist_is_the_tcp_velocity_of_the_command(ros_node, spin_until, ki
 
 def test_gripper_opening_maps_to_the_joint_is_sent_on_change_and_resent_while_unchanged(ros_node, spin_until):
     settings = _settings(gripper="forward")
-    driver = GripperDriver(ros_node, settings)
-    assert driver.joint_position(1.0) == settings.gripper_open_position
-    assert driver.joint_position(0.0) == settings.gripper_closed_position
-    assert driver.joint_position(0.5) == pytest.approx(0.5 * settings.gripper_open_position)
+    gripper = SETTINGS.robot.gripper
+    driver = GripperDriver(ros_node, settings, gripper)
+    assert driver.joint_position(1.0) == 0.04  # a Panda finger: half the 8 cm opening
+    assert driver.joint_position(0.0) == 0.0
+    assert driver.joint_position(0.5) == pytest.approx(0.02)
+    assert driver.joint_position(1.5) == 0.04
     period = settings.gripper_resend_period
     assert driver.send(0.5, 10.0) and not driver.send(0.5, 10.0 + 0.5 * period) and driver.send(0.0, 10.5)
     assert not driver.send(0.0, 10.5 + 0.9 * period), "unchanged, within the period"
     assert driver.send(0.0, 10.5 + period), "unchanged, but the gripper may have been moved since"
-    trajectory = GripperDriver(ros_node, _settings(gripper="trajectory"))
+    trajectory = GripperDriver(ros_node, _settings(gripper="trajectory"), gripper)
     openings = iter(np.linspace(1.0, 0.5, 500))  # a new opening each try: an unchanged one is not sent
     message = _receive(
         ros_node,
@@ -154,12 +157,16 @@ def test_gripper_opening_maps_to_the_joint_is_sent_on_change_and_resent_while_un
         "/gripper_controller/joint_trajectory",
         lambda: trajectory.send(float(next(openings)), 0.0),
     )
-    assert list(message.joint_names) == [settings.gripper_joint]
-    assert (
-        0.5 * settings.gripper_open_position
-        <= message.points[0].positions[0]
-        <= settings.gripper_open_position
-    )
+    assert list(message.joint_names) == [gripper.command_joint]
+    assert 0.02 <= message.points[0].positions[0] <= 0.04
     assert seconds_from_stamp(message.points[0].time_from_start) == pytest.approx(
         settings.gripper_motion_time
     )
+
+
+def test_a_linkage_gripper_is_driven_through_its_drive_joint(ros_node):
+    xarm = load_sim_config(robot="xarm6").robot.gripper
+    driver = GripperDriver(ros_node, _settings(gripper="forward"), xarm)
+    assert driver.joint_position(1.0) == 0.0  # drive_joint 0: open
+    assert driver.joint_position(0.0) == pytest.approx(0.846)  # the fingers touch
+    assert xarm.width(driver.joint_position(0.5)) == pytest.approx(0.5 * xarm.max_width)

@@ -34,7 +34,7 @@ from vla_ros.config import from_dict, load_parameters
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.settings import CONTROLLER_NODE
 from vla_ros.reports import machine_info
-from vla_ros.ros.command_drivers import DriverSettings, gripper_joint_position, trajectory_topic
+from vla_ros.ros.command_drivers import DriverSettings, trajectory_topic
 from vla_ros.ros.messages import duration_from_seconds
 from vla_ros.ros.qos import RELIABLE
 from vla_ros.sim.expert import run_expert_episode
@@ -104,7 +104,7 @@ class Demonstrator:
         self.driver = from_dict(DriverSettings, parameters["driver"], f"{CONTROLLER_NODE}.driver")
         self.client = client
         self.arm_joints = list(sim.robot.arm_joints)
-        self.gripper = sim.gripper
+        self.gripper = sim.robot.gripper
         prefix = values["namespace"].rstrip("/")
         arm_topic = trajectory_topic(self.driver.joint_trajectory_controller)
         gripper_topic = trajectory_topic(self.driver.gripper_trajectory_controller)
@@ -112,12 +112,6 @@ class Demonstrator:
         self._gripper = client.node.create_publisher(JointTrajectory, f"{prefix}/{gripper_topic}", RELIABLE)
         self._start = f"{recorder}/start"
         self._stop = f"{recorder}/stop"
-
-    def gripper_positions(self, widths: np.ndarray) -> np.ndarray:
-        """The gripper joint's positions (one column) for the expert's finger widths."""
-        span = self.gripper.open_width - self.gripper.closed_width
-        openings = (widths - self.gripper.closed_width) / span
-        return np.array([[gripper_joint_position(self.driver, float(opening))] for opening in openings])
 
     def recorder_call(self, service: str) -> str:
         response = self.client.call(Trigger, service, Trigger.Request(), RECORDER_START_S)
@@ -134,8 +128,8 @@ class Demonstrator:
             self.client.spin_until(lambda: self.client.now() >= lead_end, 30.0, "the recording's start")
             start = self.client.now()
             self._arm.publish(_trajectory(self.arm_joints, motion.times, motion.arm))
-            gripper = self.gripper_positions(motion.gripper_width)
-            self._gripper.publish(_trajectory([self.driver.gripper_joint], motion.times, gripper))
+            gripper = self.gripper.position(motion.gripper_width)[:, None]  # the command joint's positions
+            self._gripper.publish(_trajectory([self.gripper.command_joint], motion.times, gripper))
             end = start + motion.times[-1] + SETTLE_S
             self.client.spin_until(
                 lambda: self.client.now() >= end, 10.0 * (end - start) + 30.0, "the motion"

@@ -6,8 +6,8 @@ topic or ``/tf_static``), ``/joint_states`` and the instruction:
 - colour and depth are paired by header stamp (within half a colour frame period);
 - joint positions and velocities are interpolated to each image stamp, in the robot's joint order;
 - the TCP pose of every frame is the forward kinematics of the measured arm joints;
-- the gripper is open where its measured width (the finger joints summed) is at least
-  ``gripper_open_width``, or where the last gripper command was;
+- the gripper is open where its measured width (the command joint's position through the robot file's
+  opening map) is at least ``gripper_open_width``, or where the last gripper command was;
 - keyframes are found on the joint-state stream, not the camera's (a camera frame lost or late hides a
   short stop; a slow motion sampled at the camera's rate looks like one): gripper changes, stops of the
   arm, the last sample (:func:`stream_keyframes`); as the scripted expert's keyposes are merged
@@ -39,6 +39,7 @@ from vla_ros.data.keyframes import merge_keyposes, stream_keyframes
 from vla_ros.data.path_labels import hamster_path
 from vla_ros.data.recording import DEMONSTRATION_METADATA, Recording, RecordingError
 from vla_ros.planning.path import PlannedPath
+from vla_ros.robot.settings import GripperSettings
 
 GRIPPER_SOURCES = ("measured", "command")
 _NANO = 1e-9
@@ -69,7 +70,8 @@ class ConversionSettings:
     base_frame: str
     arm_joints: tuple[str, ...]
     gripper_joints: tuple[str, ...]
-    gripper_open_width: float  # m, finger joints summed
+    gripper: GripperSettings  # the command joint and its opening map
+    gripper_open_width: float  # m between the fingers
     keyframe_velocity_threshold: float  # rad/s, every arm joint below this: stopped
     path_rdp_epsilon: float  # normalised image units
     depth_scale: float  # m per stored uint16 unit
@@ -152,7 +154,7 @@ def _joint_row(message: Any, names: tuple[str, ...]) -> tuple[NDArray, NDArray, 
     if missing:
         raise DemonstrationError(
             f"joint_states names {list(message.name)} lack the robot's joint(s) {missing}: "
-            "is this recording of the robot in robot_config?"
+            "is this recording of the robot of --robot?"
         )
     order = [index[name] for name in names]
 
@@ -164,19 +166,18 @@ def _joint_row(message: Any, names: tuple[str, ...]) -> tuple[NDArray, NDArray, 
 
 
 def _gripper_command(
-    message: Any, receipt: float, gripper_joints: tuple[str, ...]
+    message: Any, receipt: float, gripper: GripperSettings
 ) -> tuple[float, NDArray[np.float64], NDArray[np.float64]] | None:
     """(start, point times from start, commanded widths) of a gripper JointTrajectory; None when it
-    names none of the gripper's joints. A joint it names stands for all (a mimicked finger); a zero
-    stamp means "start on receipt", as joint_trajectory_controller reads it."""
-    index = {name: i for i, name in enumerate(message.joint_names)}
-    present = [index[name] for name in gripper_joints if name in index]
-    if not present:
+    does not name the gripper's command joint. A zero stamp means "start on receipt", as
+    joint_trajectory_controller reads it."""
+    if gripper.command_joint not in message.joint_names:
         return None
+    column = list(message.joint_names).index(gripper.command_joint)
     times = np.array([_seconds(point.time_from_start) for point in message.points])
-    widths = np.array([np.mean([p.positions[i] for i in present]) for p in message.points])
+    positions = np.array([point.positions[column] for point in message.points])
     start = _stamp(message) or receipt
-    return start, times, widths * len(gripper_joints)
+    return start, times, gripper.width(positions)
 
 
 def commanded_widths(
@@ -233,7 +234,7 @@ def _first_pass(recording: Recording, topics: DemonstrationTopics, settings: Con
         elif item.topic == topics.instruction:
             streams.instruction = str(message.data)
         elif item.topic == topics.gripper_command and message.points:
-            command = _gripper_command(message, item.log_time_ns * _NANO, settings.gripper_joints)
+            command = _gripper_command(message, item.log_time_ns * _NANO, settings.gripper)
             if command is not None:
                 streams.commands.append(command)
     streams.commands.sort(key=lambda command: command[0])
@@ -395,11 +396,14 @@ def convert_recording(
     positions = _interpolate(times, joint_stamps, joint_positions)
     velocities = _interpolate(times, joint_stamps, joint_velocities)
     efforts = _interpolate(times, joint_stamps, np.stack([streams.joint_efforts[i] for i in joints]))
-    width = positions[:, arm:].sum(axis=1)
+    command_column = arm + settings.gripper_joints.index(settings.gripper.command_joint)
+    width = settings.gripper.width(positions[:, command_column])
     commanded = commanded_widths(streams.commands, times)
     gripper_open = _gripper_open(settings, width, commanded)
     sample_open = _gripper_open(
-        settings, joint_positions[:, arm:].sum(axis=1), commanded_widths(streams.commands, joint_stamps)
+        settings,
+        settings.gripper.width(joint_positions[:, command_column]),
+        commanded_widths(streams.commands, joint_stamps),
     )
     if all(state == sample_open[0] for state in sample_open):
         raise DemonstrationError(

@@ -171,7 +171,7 @@ class EnsemblingControllerNode(Node):
         kinematics = declare_robot_kinematics(self, self.settings.robot)
         self.core = EnsemblingController(kinematics.limits, self.settings)
         self.arm_driver = make_arm_driver(self, self.driver_settings, kinematics)
-        self.gripper_driver = make_gripper_driver(self, self.driver_settings)
+        self.gripper_driver = make_gripper_driver(self, self.driver_settings, self.settings.robot.gripper)
         self.timing = LoopTiming(self.interface.timing_window)
         self.schedule = FixedRateSchedule(self.settings.period, time.monotonic())
         self._lock = threading.Lock()

@@ -13,8 +13,9 @@ stamp within ``sync_tolerance``; depth 32FC1 metres or 16UC1 millimetres), ``cam
 frame), ``path_topic`` (vla_ros/Path2D, latched: a new path of the active episode starts at keyframe
 0), ``keyframe_reached_topic`` (the executor's echo of the target: the next keyframe is predicted from
 the first colour frame stamped after it arrives), ``keyframe_rejected_topic`` (vla_ros/KeyframeRejection)
-and ``joint_state_topic`` (the gripper state the policy sees is the measured one: the mean of
-``robot.gripper_joints`` above ``gripper_open_position`` is open; until joint states come, the
+and ``joint_state_topic`` (the gripper state the policy sees is the measured one: open while the
+opening of ``robot.gripper.command_joint`` (the robot file's map) is above ``gripper_open_width``; until
+joint states come, the
 path's initial state and then the last keyframe's).
 
 Failures are retried: a failed prediction (all-NaN depth, an empty cloud, ...), a request that gets no
@@ -61,7 +62,7 @@ from vla_ros.policy.frames import FramePairer
 from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
-from vla_ros.robot.settings import robot_settings
+from vla_ros.robot.settings import GripperSettings, robot_settings
 from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp
@@ -93,7 +94,7 @@ class PolicyInterface:
     episode_topic: str
     outcome_topic: str
     joint_state_topic: str
-    gripper_open_position: float
+    gripper_open_width: float
     sync_tolerance: float
     predict_period: float
 
@@ -112,11 +113,13 @@ class Request:
     episode_id: str
 
 
-def gripper_is_open(fingers: MeasuredJoints, open_position: float, now: float) -> bool | None:
-    """Whether the measured gripper is open (mean of the finger joints above ``open_position``); None
-    while a finger has no recent measurement."""
-    state = fingers.state(now)
-    return None if state is None else bool(state[0].mean() > open_position)
+def gripper_is_open(
+    command_joint: MeasuredJoints, gripper: GripperSettings, open_width: float, now: float
+) -> bool | None:
+    """Whether the measured gripper is open (its opening, from the command joint, above ``open_width``);
+    None while the command joint has no recent measurement."""
+    state = command_joint.state(now)
+    return None if state is None else bool(gripper.width(state[0][0]) > open_width)
 
 
 class KeyframePolicyNode(Node):
@@ -133,8 +136,8 @@ class KeyframePolicyNode(Node):
         )
         robot = robot_settings(parameters, PolicyConfigError)
         self.base_frame = robot.base_frame
-        self.gripper_joints = list(robot.gripper_joints)
-        self._fingers = MeasuredJoints(self.gripper_joints, FINGER_STATE_TIMEOUT_S)
+        self.gripper = robot.gripper
+        self._fingers = MeasuredJoints([robot.gripper.command_joint], FINGER_STATE_TIMEOUT_S)
         self.config = PolicyConfig.from_parameters(parameters)
         self.policy = KeyframePolicy(self.config)
         self.frames: FramePairer[Image] = FramePairer(self.interface.sync_tolerance)
@@ -227,7 +230,7 @@ class KeyframePolicyNode(Node):
             self._fingers.update(msg.name, msg.position, msg.velocity, now)
         except JointStateError:
             return  # this message names no finger (an arm-only publisher) or cannot be read
-        measured = gripper_is_open(self._fingers, self.interface.gripper_open_position, now)
+        measured = gripper_is_open(self._fingers, self.gripper, self.interface.gripper_open_width, now)
         if measured is not None:
             self._measured_gripper_open = measured
 

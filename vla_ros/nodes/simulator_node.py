@@ -141,9 +141,12 @@ class SimulatorNode(Node):
         self._running = True
         self._sim_time = 0.0  # s since start, across resets: what /clock publishes
 
-        gripper_joint = self.workcell.gripper_joint_names[0]
+        # The gripper's controller commands its command joint (robot file), as a real cell's does.
+        self._gripper_map = self.config.robot.gripper
         self._arm = JointTrajectoryFollower(self.workcell.arm_joint_names, self.workcell.arm_targets())
-        self._gripper = JointTrajectoryFollower((gripper_joint,), [0.5 * self.workcell.gripper_command()])
+        self._gripper = JointTrajectoryFollower(
+            (self._gripper_map.command_joint,), [self._gripper_position()]
+        )
 
         camera = self.interface.camera_namespace.rstrip("/")
         self._color_pub = self.create_publisher(Image, f"{camera}/color/image_raw", qos_profile_sensor_data)
@@ -247,7 +250,7 @@ class SimulatorNode(Node):
 
     def _apply_commands(self, now: float) -> None:
         self.workcell.set_arm_targets(self._arm.sample(now))
-        self.workcell.set_gripper_width(2.0 * float(self._gripper.sample(now)[0]))
+        self.workcell.set_gripper_width(float(self._gripper_map.width(self._gripper.sample(now)[0])))
 
     # ------------------------------------------------------------------ publishing
     def _header(self, frame_id: str) -> Header:
@@ -354,6 +357,10 @@ class SimulatorNode(Node):
         self._instruction_pub.publish(String(data=instruction))
 
     # ------------------------------------------------------------------ commands
+    def _gripper_position(self) -> float:
+        """The gripper command joint's position for the opening the workcell is commanded now."""
+        return float(self._gripper_map.position(self.workcell.gripper_command()))
+
     def _on_arm_trajectory(self, msg: JointTrajectory) -> None:
         self._accept_trajectory(self._arm, msg, "arm")
 
@@ -390,7 +397,7 @@ class SimulatorNode(Node):
                 while not self._frames.empty():
                     self._frames.get_nowait()
             self._arm.hold(self.workcell.arm_targets())
-            self._gripper.hold([0.5 * self.workcell.gripper_command()])
+            self._gripper.hold([self._gripper_position()])
             self._publish_scene(scene.instruction)
         self.get_logger().info(f"scene {task}/{split}/{seed}: {scene.instruction}")
         self._publish_oracle_path(task, split, seed, scene.instruction)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vla_ros.config import ConfigError, check_names, check_range, from_dict
 from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
@@ -67,14 +67,15 @@ class GripperSettings:
         """The widest opening (m)."""
         return self.widths[-1]
 
-    def position(self, width: float) -> float:
-        """``command_joint``'s position for an opening ``width`` (m), clipped to the map's range."""
-        return float(np.interp(width, self.widths, self.positions))
+    def position(self, width: ArrayLike) -> Any:
+        """``command_joint``'s position for an opening ``width`` (m; scalar or array), clipped to the
+        map's range."""
+        return np.interp(width, self.widths, self.positions)
 
-    def width(self, position: float) -> float:
-        """The opening (m) at a ``command_joint`` position, clipped to the map's range."""
+    def width(self, position: ArrayLike) -> Any:
+        """The opening (m) at ``command_joint`` position(s), clipped to the map's range."""
         order = np.argsort(self.positions)
-        return float(np.interp(position, np.take(self.positions, order), np.take(self.widths, order)))
+        return np.interp(position, np.take(self.positions, order), np.take(self.widths, order))
 
 
 @dataclass(frozen=True)

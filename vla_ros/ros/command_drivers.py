@@ -15,9 +15,9 @@ Arm drivers (``driver.arm``):
 
 Gripper drivers (``driver.gripper``): ``trajectory`` (a one-joint JointTrajectory to
 ``<ctrl>/joint_trajectory``), ``forward`` (Float64MultiArray with one value to ``<ctrl>/commands``) or
-``none``. The chunk's normalised opening (1 open, 0 closed) maps linearly onto the gripper joint
-position between ``gripper_closed_position`` and ``gripper_open_position``; a command is sent when the
-opening changes.
+``none``. Both command the robot file's gripper ``command_joint``: the chunk's normalised opening
+(1 open, 0 closed) is that share of the gripper's widest opening, and the robot file's opening map gives
+the joint's position; a command is sent when the opening changes.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from vla_ros.config import ConfigError
 from vla_ros.control.controller import CommandPreview
 from vla_ros.control.kinematics import ArmKinematics
+from vla_ros.robot.settings import GripperSettings
 from vla_ros.ros.messages import duration_from_seconds, pose_from_matrix
 
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
@@ -60,9 +61,6 @@ class DriverSettings:
     gripper: str
     gripper_trajectory_controller: str
     gripper_forward_controller: str
-    gripper_joint: str
-    gripper_closed_position: float
-    gripper_open_position: float
     gripper_motion_time: float
     gripper_resend_period: float
 
@@ -92,13 +90,6 @@ class ArmCommand:
 
 def _topic(namespace: str, name: str) -> str:
     return f"{namespace.rstrip('/')}/{name}"
-
-
-def gripper_joint_position(settings: DriverSettings, opening: float) -> float:
-    """The gripper joint's position for a normalised opening (0 closed, 1 open; clipped)."""
-    opening = min(max(opening, 0.0), 1.0)
-    closed, opened = settings.gripper_closed_position, settings.gripper_open_position
-    return closed + opening * (opened - closed)
 
 
 def trajectory_topic(controller: str) -> str:
@@ -226,8 +217,9 @@ class GripperDriver:
     again every ``gripper_resend_period`` while it does not (the gripper may have been moved by
     something else, e.g. a simulator reset that opened it, and a command sent once would not fix it)."""
 
-    def __init__(self, node: Node, settings: DriverSettings) -> None:
+    def __init__(self, node: Node, settings: DriverSettings, gripper: GripperSettings) -> None:
         self.settings = settings
+        self.gripper = gripper
         self._last_opening: float | None = None
         self._last_sent = float("-inf")
         if settings.gripper == "trajectory":
@@ -238,8 +230,8 @@ class GripperDriver:
             self._publisher = node.create_publisher(Float64MultiArray, self.topic, COMMAND_QOS)
 
     def joint_position(self, opening: float) -> float:
-        """Gripper joint position for a normalised opening (clipped to [0, 1])."""
-        return gripper_joint_position(self.settings, opening)
+        """The command joint's position for a normalised opening (clipped to [0, 1])."""
+        return float(self.gripper.position(min(max(opening, 0.0), 1.0) * self.gripper.max_width))
 
     def send(self, opening: float, now: float) -> bool:
         """Command ``opening`` (at ``now``, monotonic seconds) unless it equals the last one sent less than
@@ -249,7 +241,7 @@ class GripperDriver:
             return False
         position = self.joint_position(opening)
         if self.settings.gripper == "trajectory":
-            message = JointTrajectory(joint_names=[self.settings.gripper_joint])
+            message = JointTrajectory(joint_names=[self.gripper.command_joint])
             message.points = [
                 JointTrajectoryPoint(
                     positions=[position],
@@ -263,6 +255,8 @@ class GripperDriver:
         return True
 
 
-def make_gripper_driver(node: Node, settings: DriverSettings) -> GripperDriver | None:
-    """The gripper driver, or None when ``driver.gripper`` is ``none``."""
-    return None if settings.gripper == "none" else GripperDriver(node, settings)
+def make_gripper_driver(
+    node: Node, settings: DriverSettings, gripper: GripperSettings
+) -> GripperDriver | None:
+    """The driver of the robot's ``gripper``, or None when ``driver.gripper`` is ``none``."""
+    return None if settings.gripper == "none" else GripperDriver(node, settings, gripper)

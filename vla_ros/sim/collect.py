@@ -29,6 +29,7 @@ from vla_ros.data.geometry import pose_to_vector
 from vla_ros.data.keyframes import discover_keyframes, merge_keyposes
 from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.settings import load_planner_config
+from vla_ros.robot.urdf import DEFAULT_ROBOT, add_robot_argument
 from vla_ros.sim.expert import ExpertCommand, run_expert_episode
 from vla_ros.sim.oracle import TcpTrace
 from vla_ros.sim.recording import EpisodeRecorder
@@ -156,6 +157,7 @@ def collect(
     planner_config_file: str = "planner.yaml",
     frames: str = "camera",
     intermediate: int = 0,
+    robot: str = DEFAULT_ROBOT,
 ) -> dict[str, Any]:
     """Record ``episodes`` successful demonstrations per task into ``out``; returns the index written.
 
@@ -164,7 +166,7 @@ def collect(
 
     Path labels are written with the planner's answer format and ``answer_decimals``.
     """
-    config = load_sim_config(config_file)
+    config = load_sim_config(config_file, robot)
     answer_decimals = load_planner_config(planner_config_file).answer_decimals
     ticks_per_frame = frame_period_ticks(config)
     workcell = Workcell(config)
@@ -242,6 +244,7 @@ def _run(args: argparse.Namespace) -> int:
         planner_config_file=args.planner_config,
         frames=args.frames,
         intermediate=args.intermediate,
+        robot=args.robot,
     )
     last = index["collections"][-1]
     print(
@@ -271,6 +274,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --frames keyframes, also record every N-th camera frame (0: none)",
     )
     parser.add_argument("--config", default="sim.yaml", help="simulator parameter file")
+    add_robot_argument(parser)
     parser.add_argument(
         "--planner-config", default="planner.yaml", help="planner parameter file (answer format)"
     )

@@ -44,6 +44,7 @@ def conversion_settings(
         robot.base_frame,
         robot.arm_joints,
         robot.gripper_joints,
+        robot.gripper,
         open_width,
         recording.keyframe_velocity_threshold,
         recording.path_rdp_epsilon,

@@ -242,7 +242,7 @@ class Workcell:
         command = self._joint_ids[self._gripper_command_index]
         measured = p.getJointState(self._robot_id, command)[0]
         mimic = measured * np.array(gripper.multipliers)
-        mimic[self._gripper_command_index - arm] = gripper.position(self._width_setpoint)
+        mimic[self._gripper_command_index - arm] = float(gripper.position(self._width_setpoint))
         setpoint = np.concatenate([self._arm_setpoint, mimic])
         forces = self.limits.effort.copy()
         forces[arm:] = gripper.effort
@@ -279,7 +279,7 @@ class Workcell:
     def gripper_width(self) -> float:
         """Measured distance between the fingers (m), from the gripper's command joint."""
         joint = self._joint_ids[self._gripper_command_index]
-        return self.config.robot.gripper.width(self._p.getJointState(self._robot_id, joint)[0])
+        return float(self.config.robot.gripper.width(self._p.getJointState(self._robot_id, joint)[0]))
 
     def gripper_command(self) -> float:
         """The commanded finger distance (m)."""

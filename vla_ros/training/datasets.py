@@ -8,7 +8,7 @@ says what goes where; the action is the keyframe pose).
 (``vla-ros record``, or any rosbag2 MCAP recording with the same streams) into the dataset format that
 ``train-policy``, ``train-planner`` and ``export-vlm`` read (:mod:`vla_ros.data.dataset`), one episode
 per recording, by the rules of :mod:`vla_ros.data.demonstration`: the TCP by forward kinematics of the
-robot in ``--robot-config``, keyframes by the simulator demonstrations' rule, HAMSTER path labels
+robot of ``--robot``, keyframes by the simulator demonstrations' rule, HAMSTER path labels
 projected with the recorded camera. A recording that cannot be converted is reported with the reason
 and skipped; the exit code is 1 if any was.
 """
@@ -34,7 +34,7 @@ from vla_ros.data.recording import DEMONSTRATION_METADATA, Recording, RecordingE
 from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.settings import load_planner_config
 from vla_ros.robot.settings import RobotSettings, robot_settings
-from vla_ros.robot.urdf import ROBOT_CONFIG_FILE
+from vla_ros.robot.urdf import add_robot_argument, robot_config_path
 from vla_ros.sim.conversion import MEASURED_OPEN_SHARE, demonstration_from_recording
 from vla_ros.sim.settings import load_sim_config
 
@@ -91,8 +91,8 @@ def episode_name(recording: Path) -> str:
 
 
 def from_mcap(args: argparse.Namespace) -> int:
-    robot = robot_settings(load_parameters(args.robot_config, "keyframe_policy"))
-    sim = load_sim_config()
+    robot = robot_settings(load_parameters(str(robot_config_path(args.robot)), "keyframe_policy"))
+    sim = load_sim_config(robot=args.robot)
     answer_decimals = load_planner_config().answer_decimals
     topics = DemonstrationTopics(
         **{
@@ -187,7 +187,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     mcap.add_argument("--stride", type=int, default=0, help="also keep every N-th frame (0: keyframes only)")
     mcap.add_argument("--max-gap", type=float, default=0.5, help="s, the longest silence of a stream allowed")
-    mcap.add_argument("--robot-config", default=ROBOT_CONFIG_FILE, help="robot parameter file (URDF, joints)")
+    add_robot_argument(mcap)
     defaults = DemonstrationTopics()
     for name, topic in vars(defaults).items():
         mcap.add_argument(f"--topic-{name.replace('_', '-')}", dest=f"topic_{name}", help=f"default: {topic}")

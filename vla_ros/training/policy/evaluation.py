@@ -44,6 +44,7 @@ from vla_ros.policy.inference import KeyframePolicy
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import CONFIG_FILE, PolicyConfig, load_policy_config
 from vla_ros.reports import machine_info, timing_statistics, write_report
+from vla_ros.robot.urdf import DEFAULT_ROBOT, add_robot_argument
 from vla_ros.sim.oracle import OracleError, oracle_path
 from vla_ros.sim.settings import SPLIT_NAMES, load_sim_config
 from vla_ros.sim.tasks import TASKS
@@ -71,11 +72,13 @@ class EpisodeResult:
 class ClosedLoopRunner:
     """Runs policy episodes in a workcell with the executor core, in lock-step."""
 
-    def __init__(self, policy: KeyframePolicy, sim_config_file: str = "sim.yaml") -> None:
+    def __init__(
+        self, policy: KeyframePolicy, sim_config_file: str = "sim.yaml", robot: str = DEFAULT_ROBOT
+    ) -> None:
         self.policy = policy
-        self.sim_config = load_sim_config(sim_config_file)
+        self.sim_config = load_sim_config(sim_config_file, robot)
         self.workcell = Workcell(self.sim_config)
-        self.executor_settings = ExecutorSettings.load()
+        self.executor_settings = ExecutorSettings.load(robot=robot)
         self.kinematics = ArmKinematics.from_settings(self.executor_settings.robot)
         self.dt = 1.0 / self.sim_config.expert.control_rate
 
@@ -243,15 +246,16 @@ def evaluate(
     progress: bool = True,
     planner_config: PlannerConfig | None = None,
     until: str = "success",
+    robot: str = DEFAULT_ROBOT,
 ) -> dict[str, Any]:
-    """Run ``episodes`` episodes of every task and return the JSON-ready report.
+    """Run ``episodes`` episodes of every task with ``robot`` and return the JSON-ready report.
 
     ``planner_config`` (default: config/planner.yaml with the oracle backend) sets up the planner;
     ``until`` is :meth:`ClosedLoopRunner.run_episode`'s.
     """
     planner = EpisodePlanner(planner_config or planner_config_for("oracle"))
     policy = KeyframePolicy(config)
-    runner = ClosedLoopRunner(policy)
+    runner = ClosedLoopRunner(policy, robot=robot)
     started = time.perf_counter()
     per_task: dict[str, Any] = {}
     all_results: list[EpisodeResult] = []
@@ -345,6 +349,7 @@ def _run(args: argparse.Namespace) -> int:
         config,
         planner_config=planner_config,
         until=args.until,
+        robot=args.robot,
     )
     write_report(args.out, report)
     table = markdown_table(report)
@@ -368,6 +373,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--checkpoint", default="", help="checkpoint (default: the config's)")
     parser.add_argument("--device", default="", help="cpu, cuda or cuda:N (default: the config's)")
     parser.add_argument("--config", default=CONFIG_FILE, help="policy parameter file")
+    add_robot_argument(parser)
     parser.add_argument(
         "--planner",
         default="oracle",
