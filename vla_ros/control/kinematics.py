@@ -117,7 +117,7 @@ class ArmKinematics:
 
     @classmethod
     def from_settings(cls, robot: RobotSettings, robot_description: str | None = None) -> ArmKinematics:
-        """Load from ``robot_description`` when given, else ``robot.urdf_path`` or the default Panda."""
+        """Load from ``robot_description`` when given, else from ``robot.urdf_path``."""
         if robot_description:
             return cls.from_urdf_string(robot_description, robot)
         return cls.from_urdf_file(resolve_urdf_path(robot.urdf_path), robot)

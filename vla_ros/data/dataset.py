@@ -13,7 +13,7 @@
         preview.png              the first RGB frame
 
 Depth is stored as uint16 in units of ``depth_scale`` metres (0 = no return) and read back as float32
-metres with NaN where invalid. Poses are (x, y, z, qx, qy, qz, qw) in the base frame ``panda_link0``.
+metres with NaN where invalid. Poses are (x, y, z, qx, qy, qz, qw) in the robot's base frame.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The URDF text robot_state_publisher publishes for RViz: the robot's file, with meshes RViz can open.
 
 RViz resolves ``package://`` URIs through the ament index and ``file://`` URIs as they are, but not a
-path relative to the URDF. pybullet_data's Panda (the default robot) names its meshes
+path relative to the URDF. pybullet_data's robots (the Panda, the xArm) name their meshes
 ``package://meshes/...``, which pybullet reads relative to the URDF's directory and no ROS package
 provides. Such meshes are rewritten to ``file://`` URIs of the installed files; the meshes stay where
 they are installed (nothing is copied into this repository).
@@ -42,7 +42,8 @@ def mesh_uri(filename: str, urdf_dir: Path) -> str:
 
 
 def robot_description(urdf_path: str) -> str:
-    """The URDF XML of ``urdf_path`` (empty: pybullet_data's Panda) with every mesh as an RViz URI."""
+    """The URDF XML of a robot file's ``urdf_path`` (see :func:`resolve_urdf_path`) with every mesh as an
+    RViz URI."""
     path = Path(resolve_urdf_path(urdf_path))
     try:
         root = ElementTree.parse(path).getroot()

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vla_ros.reports import machine_info, write_report
+from vla_ros.robot.urdf import add_robot_argument
 
 PUBLISHER = """
 import sys, time, numpy as np, rclpy
@@ -30,9 +31,13 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+from vla_ros.config import load_parameters
+from vla_ros.robot.settings import robot_settings
+from vla_ros.robot.urdf import robot_config_path
 from vla_ros.ros.qos import LATCHED, RELIABLE
 rate, width, height, seconds = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-arm = ["panda_joint%d" % i for i in range(1, 8)]
+robot = robot_settings(load_parameters(str(robot_config_path(sys.argv[5])), "recorder_bench_camera"))
+arm = list(robot.arm_joints)
 rclpy.init()
 node = rclpy.create_node("recorder_bench_camera")
 color = node.create_publisher(Image, "camera/color/image_raw", qos_profile_sensor_data)
@@ -42,20 +47,22 @@ joints = node.create_publisher(JointState, "joint_states", qos_profile_sensor_da
 gripper = node.create_publisher(JointTrajectory, "gripper_controller/joint_trajectory", RELIABLE)
 pose = node.create_publisher(PoseStamped, "camera/color/camera_pose", LATCHED)
 instruction = node.create_publisher(String, "simulator/instruction", LATCHED)
-camera_pose = PoseStamped(header=Header(frame_id="panda_link0"))
+camera_pose = PoseStamped(header=Header(frame_id=robot.base_frame))
 camera_pose.pose.position.x, camera_pose.pose.position.z = 0.5, 1.0
 camera_pose.pose.orientation.x, camera_pose.pose.orientation.w = 1.0, 0.0  # looking down
 pose.publish(camera_pose)
 instruction.publish(String(data="lift the block"))
 rgb = np.random.default_rng(0).integers(0, 255, (height, width, 3), dtype=np.uint8)
 mm = np.full((height, width), 900, np.uint16)
-home = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
+home = np.array(robot.home_positions)
+motion = np.zeros(len(arm))
+motion[:2] = [0.1, 0.05]  # the first two joints move
 def image(header, array, encoding, channels, size):
     return Image(header=header, height=height, width=width, encoding=encoding, step=width * channels * size,
                  data=array.tobytes())
 def command(width_m):
-    message = JointTrajectory(joint_names=["panda_finger_joint1"])
-    message.points = [JointTrajectoryPoint(positions=[width_m / 2])]
+    message = JointTrajectory(joint_names=[robot.gripper.command_joint])
+    message.points = [JointTrajectoryPoint(positions=[float(robot.gripper.position(width_m))])]
     message.points[0].time_from_start.nanosec = 200000000
     gripper.publish(message)
 start = time.monotonic()
@@ -75,12 +82,12 @@ def on_joints():
     if closed != state["closed"]:
         state["closed"] = closed
         command(0.0 if closed else 0.08)
-    q = home + np.array([0.1, 0.05, 0.0, 0.1, 0.0, 0.0, 0.0]) * s
+    q = home + motion * s
     width_m = 0.04 if closed else 0.08
     message = JointState(header=Header(stamp=node.get_clock().now().to_msg()),
-                         name=arm + ["panda_finger_joint1", "panda_finger_joint2"])
-    message.position = [*q.tolist(), width_m / 2, width_m / 2]
-    message.velocity = [speed * 10.0] * 7 + [0.0, 0.0]
+                         name=arm + list(robot.gripper_joints))
+    message.position = [*q.tolist(), *robot.gripper_positions(width_m).tolist()]
+    message.velocity = [speed * 10.0] * len(arm) + [0.0] * len(robot.gripper_joints)
     joints.publish(message)
 node.create_timer(1.0 / rate, on_camera)
 node.create_timer(0.01, on_joints)
@@ -141,6 +148,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
             str(args.width),
             str(args.height),
             str(args.seconds + 6),
+            args.robot,
         ]
     )
     memory: list[tuple[float, float]] = []
@@ -159,7 +167,16 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     summary = summaries[0]
     recording = Path(summary["file"])
     wall, peak, convert_output = _peak_rss_mb(
-        [*vla_ros, "dataset", "from-mcap", str(recording), "--out", str(out_dir / "dataset")]
+        [
+            *vla_ros,
+            "dataset",
+            "from-mcap",
+            str(recording),
+            "--out",
+            str(out_dir / "dataset"),
+            "--robot",
+            args.robot,
+        ]
     )
     frames = summary["messages"].get("/camera/color/image_raw", 0)
     lost = summary["dropped"].get("/camera/color/image_raw")
@@ -205,4 +222,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--keep", action="store_true", help="keep the recording")
     parser.add_argument("--out", type=Path, required=True, help="JSON report")
+    add_robot_argument(parser)
     parser.set_defaults(func=_run)
