@@ -32,12 +32,32 @@ from vla_ros.app.graph import (
 )
 
 
+def _values(context: LaunchContext) -> dict[str, str]:
+    return resolve_arguments(
+        {argument.name: context.launch_configurations[argument.name] for argument in LAUNCH_ARGUMENTS}
+    )
+
+
+def rviz(context: LaunchContext) -> list[Node]:
+    """RViz with the shipped configuration (the robot's base frame as its fixed frame), with rviz:=true."""
+    values = _values(context)
+    return [
+        Node(
+            package="rviz2",
+            executable="rviz2",
+            namespace=node_namespace(values),
+            arguments=["-d", rviz_config_path(values)],
+            parameters=[{"use_sim_time": LaunchConfiguration("use_sim_time")}],
+            condition=IfCondition(LaunchConfiguration("rviz")),
+            output="screen",
+        )
+    ]
+
+
 def graph_nodes(context: LaunchContext) -> list[Node]:
     """One Node action per enabled node of the graph, and robot_state_publisher (unless
     ``robot_state_publisher:=false``), from the resolved launch arguments."""
-    values = resolve_arguments(
-        {argument.name: context.launch_configurations[argument.name] for argument in LAUNCH_ARGUMENTS}
-    )
+    values = _values(context)
     package_nodes = [
         Node(
             package="vla_ros",
@@ -92,15 +112,7 @@ def generate_launch_description() -> LaunchDescription:
                 for argument in LAUNCH_ARGUMENTS
             ),
             # First: where rviz2 is missing, rviz:=true fails before any node of the graph starts.
-            Node(
-                package="rviz2",
-                executable="rviz2",
-                namespace=LaunchConfiguration("namespace"),
-                arguments=["-d", rviz_config_path()],
-                parameters=[{"use_sim_time": LaunchConfiguration("use_sim_time")}],
-                condition=IfCondition(LaunchConfiguration("rviz")),
-                output="screen",
-            ),
+            OpaqueFunction(function=rviz),
             OpaqueFunction(function=graph_nodes),
         ]
     )

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from vla_ros.app import graph
 from vla_ros.app.bringup import parse_overrides
@@ -110,6 +111,10 @@ def test_rviz_runs_the_shipped_config_in_the_graph_namespace(capsys, monkeypatch
     command = graph.rviz_command(values)
     assert command[:3] == ["rviz2", "-d", graph.rviz_config_path()] and "__ns:=/robot1" in command
     assert Path(graph.rviz_config_path()).is_file()
+    xarm = graph.rviz_command(graph.resolve_arguments({"robot": "xarm6"}))[2]
+    assert xarm != graph.rviz_config_path(), "another base frame: a copy"
+    fixed = yaml.safe_load(Path(xarm).read_text())["Visualization Manager"]["Global Options"]["Fixed Frame"]
+    assert fixed == "link_base"
     monkeypatch.setattr(bringup.shutil, "which", lambda name: None)
     assert bringup.start_rviz(values) is None
     assert "rviz2 is not on PATH" in capsys.readouterr().out
@@ -117,7 +122,6 @@ def test_rviz_runs_the_shipped_config_in_the_graph_namespace(capsys, monkeypatch
 
 
 def test_rviz_config_shows_the_graph_topics():
-    import yaml
 
     config = yaml.safe_load(Path(graph.rviz_config_path()).read_text())
     manager = config["Visualization Manager"]
@@ -147,8 +151,6 @@ def test_rviz_config_shows_the_graph_topics():
 def test_rviz_topics_are_published_by_the_graph():
     """Every topic of the RViz config is one a node of the running graph publishes (docs/reference.md)."""
     import re
-
-    import yaml
 
     from vla_ros.tools.reference import TOPICS_HEADING
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -306,9 +307,20 @@ def node_namespace(values: dict[str, str]) -> str:
     return f"/{namespace}" if namespace else ""
 
 
-def rviz_config_path() -> str:
-    """The RViz configuration shipped in ``config/``."""
-    return str(config_dir() / RVIZ_CONFIG_FILE)
+def rviz_config_path(values: dict[str, str] | None = None) -> str:
+    """The RViz configuration shipped in ``config/``; for a ``robot`` whose base frame is not its fixed
+    frame (the default robot's), a copy in the temporary directory with the robot's base frame."""
+    shipped = config_dir() / RVIZ_CONFIG_FILE
+    if values is None:
+        return str(shipped)
+    text = shipped.read_text()
+    fixed = yaml.safe_load(text)["Visualization Manager"]["Global Options"]["Fixed Frame"]
+    base = load_parameters(values[ROBOT], "rviz")["robot"]["base_frame"]
+    if base == fixed:
+        return str(shipped)
+    path = Path(tempfile.gettempdir()) / f"vla_ros_{base}.rviz"
+    path.write_text(text.replace(f"Fixed Frame: {fixed}", f"Fixed Frame: {base}", 1))
+    return str(path)
 
 
 def write_parameter_overrides(node: GraphNode, values: dict[str, str], directory: Path) -> Path:
@@ -344,7 +356,7 @@ def node_command(node: GraphNode, values: dict[str, str], parameter_dir: Path) -
 
 def rviz_command(values: dict[str, str]) -> list[str]:
     """``rviz2`` with the shipped configuration, in the graph's namespace (its topic names are relative)."""
-    command = ["rviz2", "-d", rviz_config_path(), "--ros-args"]
+    command = ["rviz2", "-d", rviz_config_path(values), "--ros-args"]
     if node_namespace(values):
         command += ["-r", f"__ns:={node_namespace(values)}"]
     return [*command, "-p", f"use_sim_time:={values['use_sim_time']}"]
