@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ from vla_ros.control.errors import RobotModelError, UnreachablePoseError
 from vla_ros.control.limits import JointLimits
 from vla_ros.control.pose import Pose
 from vla_ros.control.settings import IKSettings
-from vla_ros.robot.settings import RobotSettings
+from vla_ros.robot.settings import CONTINUOUS_RANGE, RobotSettings
 from vla_ros.robot.urdf import resolve_urdf_path
 
 TCP_FRAME = "tcp"
@@ -37,6 +38,24 @@ class IKSolution:
     iterations: int
     attempts: int
     seconds: float
+
+
+def bound_continuous_joints(xml: str, joints: tuple[str, ...]) -> str:
+    """The URDF with each continuous joint of ``joints`` made revolute within +-:data:`CONTINUOUS_RANGE`
+    (its velocity and effort limits kept): the position limits, IK restarts and the controller's
+    clamps then treat it as every other joint, and a plan never winds it up without bound."""
+    root = ElementTree.fromstring(xml)
+    changed = False
+    for joint in root.iter("joint"):
+        if joint.get("name") in joints and joint.get("type") == "continuous":
+            joint.set("type", "revolute")
+            limit = joint.find("limit")
+            if limit is None:
+                raise ValueError(f"continuous joint {joint.get('name')!r} has no <limit velocity=...>")
+            limit.set("lower", str(-CONTINUOUS_RANGE))
+            limit.set("upper", str(CONTINUOUS_RANGE))
+            changed = True
+    return ElementTree.tostring(root, encoding="unicode") if changed else xml
 
 
 class ArmKinematics:
@@ -102,18 +121,19 @@ class ArmKinematics:
         """Load from a URDF file."""
         if not os.path.isfile(path):
             raise RobotModelError(f"URDF file not found: {path}")
-        try:
-            return cls(pin.buildModelFromUrdf(path), robot)
-        except (RuntimeError, ValueError) as error:
-            raise RobotModelError(f"cannot parse URDF {path}: {error}") from error
+        with open(path) as stream:
+            return cls.from_urdf_string(stream.read(), robot, path)
 
     @classmethod
-    def from_urdf_string(cls, xml: str, robot: RobotSettings) -> ArmKinematics:
-        """Load from a URDF XML string (a ROS ``robot_description``)."""
+    def from_urdf_string(
+        cls, xml: str, robot: RobotSettings, source: str = "the URDF string"
+    ) -> ArmKinematics:
+        """Load from a URDF XML string (a ROS ``robot_description``). Continuous arm joints (a UR's
+        wrist) become revolute joints of one turn either way (:func:`bound_continuous_joints`)."""
         try:
-            return cls(pin.buildModelFromXML(xml), robot)
-        except (RuntimeError, ValueError) as error:
-            raise RobotModelError(f"cannot parse the URDF string: {error}") from error
+            return cls(pin.buildModelFromXML(bound_continuous_joints(xml, robot.arm_joints)), robot)
+        except (RuntimeError, ValueError, ElementTree.ParseError) as error:
+            raise RobotModelError(f"cannot parse {source}: {error}") from error
 
     @classmethod
     def from_settings(cls, robot: RobotSettings, robot_description: str | None = None) -> ArmKinematics:

@@ -20,6 +20,9 @@ from vla_ros.config import ConfigError, check_names, check_range, from_dict
 from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
 
 SECTION = "robot"
+# A continuous joint (a UR's wrist, no position limit) is used within one turn either way (rad): the
+# kinematics, the controller's clamps and the simulator's motors treat it as a revolute joint there.
+CONTINUOUS_RANGE = 2.0 * math.pi
 
 
 class RobotConfigError(ConfigError):

@@ -24,6 +24,7 @@ from vla_ros.data.camera import (
     opengl_view,
 )
 from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
+from vla_ros.robot.settings import CONTINUOUS_RANGE
 from vla_ros.robot.urdf import resolve_urdf_path
 from vla_ros.sim.objects import BUILDERS, BodyHandle
 from vla_ros.sim.settings import SimConfig, load_sim_config
@@ -173,9 +174,11 @@ class Workcell:
         self._tcp_parent_id = links[robot.tcp_parent_link]
         self._gripper_command_index = self.joint_names.index(robot.gripper.command_joint)
         infos = [p.getJointInfo(self._robot_id, j) for j in self._joint_ids]
+        # pybullet reports a continuous joint as lower > upper (no limit): one turn either way
+        unlimited = np.array([info[8] > info[9] for info in infos])
         self.limits = MotorLimits(
-            lower=np.array([info[8] for info in infos]),
-            upper=np.array([info[9] for info in infos]),
+            lower=np.where(unlimited, -CONTINUOUS_RANGE, [info[8] for info in infos]),
+            upper=np.where(unlimited, CONTINUOUS_RANGE, [info[9] for info in infos]),
             velocity=np.array([info[11] for info in infos]),
             effort=np.array([info[10] for info in infos]),
         )
