@@ -33,7 +33,7 @@ class CameraExtrinsicsNode(Node):
 
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
-        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE)
+        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE, section=NODE_NAME)
         self.base_frame = str(parameters.pop("robot").get("base_frame", ""))
         self.settings = camera_extrinsics_settings(parameters)
         check_frames(self.base_frame, self.settings)

@@ -98,7 +98,7 @@ class ChunkExecutorNode(Node):
 
     def __init__(self) -> None:
         super().__init__(EXECUTOR_NODE)
-        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE)
+        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE, section=EXECUTOR_NODE)
         self.interface = from_dict(ExecutorInterface, parameters["interface"], f"{EXECUTOR_NODE}.interface")
         self.settings = ExecutorSettings.from_parameters(parameters)
         self.kinematics = declare_robot_kinematics(self, self.settings.robot)

@@ -41,7 +41,9 @@ class DemonstrationRecorderNode(Node):
 
     def __init__(self, **overrides: Any) -> None:
         super().__init__(NODE_NAME, **overrides)
-        parameters = declare_parameters_from_config(self, CONFIG_FILE, runtime=("instruction", "task"))
+        parameters = declare_parameters_from_config(
+            self, CONFIG_FILE, runtime=("instruction", "task"), section=NODE_NAME
+        )
         self.out_dir = Path(str(parameters["out_dir"])).expanduser()
         self.name_prefix = str(parameters["name_prefix"])
         self.topics = [str(topic) for topic in parameters["topics"]]

@@ -162,7 +162,9 @@ class EnsemblingControllerNode(Node):
     def __init__(self, **node_options: Any) -> None:
         """``node_options``: rclpy Node options (e.g. ``context``, ``parameter_overrides``)."""
         super().__init__(CONTROLLER_NODE, **node_options)
-        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE, runtime=RUNTIME_PARAMETERS)
+        parameters = declare_robot_parameters_from_config(
+            self, CONFIG_FILE, runtime=RUNTIME_PARAMETERS, section=CONTROLLER_NODE
+        )
         self.interface = from_dict(
             ControllerInterface, parameters["interface"], f"{CONTROLLER_NODE}.interface"
         )

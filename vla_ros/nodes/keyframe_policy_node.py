@@ -61,7 +61,7 @@ from vla_ros.policy.errors import PolicyCheckpointError, PolicyError, PolicyInpu
 from vla_ros.policy.frames import FramePairer
 from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
-from vla_ros.policy.settings import PolicyConfig, PolicyConfigError
+from vla_ros.policy.settings import NODE_NAME, PolicyConfig, PolicyConfigError
 from vla_ros.robot.settings import GripperSettings, robot_settings
 from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
@@ -126,11 +126,11 @@ class KeyframePolicyNode(Node):
     """Predicts the next keyframe whenever a path arrives or the previous keyframe is reached."""
 
     def __init__(self) -> None:
-        super().__init__("keyframe_policy")
+        super().__init__(NODE_NAME)
         self._jobs: deque = deque()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE)
+        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE, section=NODE_NAME)
         self.interface = from_dict(
             PolicyInterface, parameters.pop("interface"), "keyframe_policy.interface", PolicyConfigError
         )

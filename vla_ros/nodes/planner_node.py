@@ -79,6 +79,7 @@ from vla_ros.planning import (
     PlanResult,
     draw_path,
 )
+from vla_ros.planning.settings import NODE_NAME
 from vla_ros.ros.episode_messages import episode_id_of_goal, new_episode_id
 from vla_ros.ros.images import ImageEncodingError, array_to_image, rgb_from_message
 from vla_ros.ros.parameters import declare_parameters_from_config
@@ -203,9 +204,9 @@ class PlannerNode(Node):
     """Plans the active instruction on the latest colour image and publishes the path and its overlay."""
 
     def __init__(self) -> None:
-        super().__init__("planner")
+        super().__init__(NODE_NAME)
         self._worker: PlanningWorker | None = None  # destroy_node runs even when __init__ fails
-        parameters = declare_parameters_from_config(self, CONFIG_FILE)
+        parameters = declare_parameters_from_config(self, CONFIG_FILE, section=NODE_NAME)
         self.interface = from_dict(
             PlannerInterface, parameters.pop("interface"), "planner.interface", PlannerConfigError
         )

@@ -67,7 +67,7 @@ from vla_ros.ros.spin import run_node
 from vla_ros.ros.tf import StaticTransformPublisher
 from vla_ros.sim.oracle import OracleError, oracle_path
 from vla_ros.sim.render_process import RenderProcess
-from vla_ros.sim.settings import SimConfig, sim_config_from_dict
+from vla_ros.sim.settings import SIM_NODE_NAME, SimConfig, sim_config_from_dict
 from vla_ros.sim.workcell import Workcell, WorkcellError
 from vla_ros.srv import ResetTask
 
@@ -119,8 +119,10 @@ class SimulatorNode(Node):
     """Runs the workcell in a thread of its own and exchanges its state and commands with the graph."""
 
     def __init__(self) -> None:
-        super().__init__("simulator")
-        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE, runtime=RUNTIME_PARAMETERS)
+        super().__init__(SIM_NODE_NAME)
+        parameters = declare_robot_parameters_from_config(
+            self, CONFIG_FILE, runtime=RUNTIME_PARAMETERS, section=SIM_NODE_NAME
+        )
         apply_runtime_parameters(self, parameters, self._apply_parameters)
         self.faults = from_dict(SimulatorFaults, parameters.pop("faults"), "simulator.faults")
         self.interface = from_dict(SimulatorInterface, parameters.pop("interface"), "simulator.interface")

@@ -31,15 +31,19 @@ def _plain(value: Any) -> Any:
 
 
 def declare_parameters_from_config(
-    node: Node, file_names: str | Sequence[str], runtime: Collection[str] = ()
+    node: Node, file_names: str | Sequence[str], runtime: Collection[str] = (), section: str = ""
 ) -> dict[str, Any]:
-    """Declare the parameters of ``node``'s sections in the file(s); return their values, nested.
+    """Declare the parameters of the files' sections for ``section`` (default: the node's name); return
+    their values, nested.
 
-    Several files apply in order, as several ``--params-file`` do (e.g. config/robot.yaml, then the
-    node's own file). Every parameter but those named in ``runtime`` (dotted names) is read-only.
+    Several files apply in order, as several ``--params-file`` do (e.g. the robot file, then the node's
+    own file). Every parameter but those named in ``runtime`` (dotted names) is read-only. A node started
+    under another name (``__node:=left_executor``, two arms in one graph) passes its kind's name as
+    ``section``: its defaults come from its kind's sections, and rcl applies the sections for its own
+    name of the files the launch gives it on top.
     """
     files = [file_names] if isinstance(file_names, str) else list(file_names)
-    defaults = flatten(load_parameters(files, node.get_name()))
+    defaults = flatten(load_parameters(files, section or node.get_name()))
     unknown = sorted(set(runtime) - set(defaults))
     if unknown:
         raise ValueError(f"run-time parameters {unknown} are not in {files}")
@@ -59,7 +63,7 @@ def declare_parameters_from_config(
 
 
 def declare_robot_parameters_from_config(
-    node: Node, file_name: str, runtime: Collection[str] = ()
+    node: Node, file_name: str, runtime: Collection[str] = (), section: str = ""
 ) -> dict[str, Any]:
     """Declare ``robot_file`` (default: the default robot), then the parameters of that robot file and
     of the node's ``file_name`` as :func:`declare_parameters_from_config` does; return them nested."""
@@ -71,7 +75,7 @@ def declare_robot_parameters_from_config(
             read_only=True,
         ),
     ).value
-    return declare_parameters_from_config(node, (str(robot_config_path(robot)), file_name), runtime)
+    return declare_parameters_from_config(node, (str(robot_config_path(robot)), file_name), runtime, section)
 
 
 def apply_runtime_parameters(
