@@ -86,7 +86,8 @@ def test_vla_ros_record_records_one_demonstration_of_a_duration(ros_node, spin_u
     record = ros_process(
         [
             *("-m", "vla_ros.cli", "record", "--out", str(tmp_path), "--instruction", "wave"),
-            *("--topics", "recorder_test/joint_states", "--duration", "2", "--wait", "1"),
+            # discovery can take seconds on a loaded 2-core machine: wait 5 s before the 2 s recording
+            *("--topics", "recorder_test/joint_states", "--duration", "2", "--wait", "5"),
         ]
     )
     assert spin_until(ros_node, lambda: record.poll() is not None, 60.0), "vla-ros record did not finish"
