@@ -443,7 +443,14 @@ class KeyframePolicyNode(Node):
         self._keyframe_pub.publish(target)
         self._pose_pub.publish(PoseStamped(header=header, pose=target.pose))
         self._markers_pub.publish(
-            gripper_markers(keyframe.pose, keyframe.gripper_open, keyframe.confidence, header, "keyframe")
+            gripper_markers(
+                keyframe.pose,
+                keyframe.gripper_open,
+                keyframe.confidence,
+                header,
+                "keyframe",
+                self.gripper.max_width,
+            )
         )
         self._cloud_pub.publish(cloud_message(prediction.cloud_points, prediction.cloud_colors, header))
         self._observation_pub.publish(color)

@@ -14,7 +14,6 @@ from vla_ros.planning.drawing import jet_colormap
 from vla_ros.ros.messages import pose_from_matrix
 
 _FINGER_DEPTH = 0.05  # m, drawn finger length above the TCP
-_GRIPPER_WIDTH = 0.08  # m, drawn distance between open fingers
 
 
 def cloud_message(points: np.ndarray, colors: np.ndarray, header: Header) -> PointCloud2:
@@ -53,11 +52,16 @@ def heatmap_overlay(view_rgb: np.ndarray, heatmap: np.ndarray, scale: int) -> np
 
 
 def gripper_markers(
-    pose: np.ndarray, gripper_open: bool, confidence: float, header: Header, namespace: str
+    pose: np.ndarray,
+    gripper_open: bool,
+    confidence: float,
+    header: Header,
+    namespace: str,
+    open_width: float,
 ) -> MarkerArray:
-    """The predicted TCP as a two-finger gripper (LINE_LIST: green open, red closed), its approach axis
-    (ARROW) and a text with the gripper state and confidence."""
-    width = _GRIPPER_WIDTH if gripper_open else 0.01
+    """The predicted TCP as a two-finger gripper (LINE_LIST: green open, red closed; ``open_width`` m
+    apart when open), its approach axis (ARROW) and a text with the gripper state and confidence."""
+    width = open_width if gripper_open else 0.01
     local = np.array(
         [
             [-width / 2, 0, 0],
