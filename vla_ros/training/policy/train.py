@@ -348,8 +348,9 @@ def train(
 
 def _run(args: argparse.Namespace) -> int:
     config = load_policy_config(args.config)
-    if args.steps:
-        config = replace(config, training=replace(config.training, steps=args.steps))
+    overrides = {name: getattr(args, name) for name in ("steps", "batch_size") if getattr(args, name)}
+    if overrides:
+        config = replace(config, training=replace(config.training, **overrides))
     if args.threads:
         torch.set_num_threads(args.threads)
     record = train(args.data, args.out, config, args.val_data, args.device, args.resume)
@@ -372,6 +373,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", default=CONFIG_FILE, help="policy parameter file")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--steps", type=int, default=0, help="override training.steps")
+    parser.add_argument("--batch-size", type=int, default=0, help="override training.batch_size")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--resume", action="store_true", help="continue from <out stem>.resume.pt")
     parser.set_defaults(func=_run)
