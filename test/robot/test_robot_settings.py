@@ -83,3 +83,20 @@ def test_bad_values_are_named(key, value, message):
 def test_a_missing_section_is_named():
     with pytest.raises(RobotConfigError, match="robot"):
         robot_settings({"rate": 1.0})
+
+
+def test_each_robot_names_its_own_policy_and_a_checkpoint_in_policy_yaml_wins(tmp_path):
+    from vla_ros.policy.inference import KeyframePolicy
+    from vla_ros.policy.settings import PolicyConfig, load_policy_config
+
+    assert load_policy_config().checkpoint == "models/policy/policy.pt"
+    xarm = load_policy_config(robot="xarm6")
+    assert xarm.checkpoint == "models/policy/xarm6/policy.pt"
+    KeyframePolicy(xarm)  # shipped, and its architecture fits config/policy.yaml
+    own = tmp_path / "policy.yaml"
+    own.write_text("/**/keyframe_policy:\n  ros__parameters:\n    checkpoint: /models/mine.pt\n")
+    files = (str(robot_config_path("xarm6")), "policy.yaml", str(own))
+    assert (
+        PolicyConfig.from_parameters(load_parameters(files, "keyframe_policy")).checkpoint
+        == "/models/mine.pt"
+    )

@@ -187,7 +187,9 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
         "server URL of the openai backend (vLLM, SGLang, HAMSTER's server); empty: from the parameter file",
     ),
     LaunchArgument(
-        "policy_checkpoint", "", "checkpoint of the keyframe policy; empty: the one its parameter file names"
+        "policy_checkpoint",
+        "",
+        "checkpoint of the keyframe policy; empty: its parameter file's (empty there: the robot's)",
     ),
     LaunchArgument(
         "controller",

@@ -201,8 +201,15 @@ class PolicyConfig:
 
     @classmethod
     def from_parameters(cls, parameters: dict[str, Any]) -> PolicyConfig:
-        """Build and validate from the node's nested parameters (node-only keys are ignored)."""
+        """Build and validate from the node's nested parameters (node-only keys are ignored). An empty
+        ``checkpoint`` is the robot file's ``robot.policy_checkpoint``: the policy trained for that robot."""
         core = {key: value for key, value in parameters.items() if key not in NODE_ONLY_KEYS}
+        if core.get("checkpoint") == "":
+            core["checkpoint"] = parameters.get("robot", {}).get("policy_checkpoint", "")
+        if core.get("checkpoint") == "":
+            raise PolicyConfigError(
+                f"{NODE_NAME}.checkpoint is empty and the robot file names no policy_checkpoint"
+            )
         return from_dict(cls, core, NODE_NAME, PolicyConfigError)
 
 

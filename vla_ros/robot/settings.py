@@ -98,6 +98,7 @@ class RobotSettings:
     position_margin: float
     gripper: GripperSettings
     workcell_origin_xy: tuple[float, float]
+    policy_checkpoint: str
 
     def __post_init__(self) -> None:
         check_names("arm_joints", self.arm_joints)

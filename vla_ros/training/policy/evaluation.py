@@ -334,7 +334,7 @@ def _latency(row: dict[str, Any]) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = load_policy_config(args.config)
+    config = load_policy_config(args.config, robot=args.robot)
     overrides = {"device": args.device} if args.device else {}
     if args.checkpoint:
         overrides["checkpoint"] = args.checkpoint
