@@ -98,6 +98,19 @@ def test_forward_position_reorders_to_the_controller_joints_and_rejects_other_na
         _settings(arm="effort")
 
 
+def test_forward_position_takes_the_robots_joint_order_by_default(ros_node, spin_until, kinematics):
+    assert DRIVERS["forward_position_joints"] == ["arm_joints"]
+    driver = make_arm_driver(ros_node, _settings(arm="forward_position"), kinematics)
+    message = _receive(
+        ros_node,
+        spin_until,
+        Float64MultiArray,
+        "/forward_position_controller/commands",
+        lambda: driver.send(_command(), Header()),
+    )
+    np.testing.assert_allclose(message.data, READY)
+
+
 def test_servo_pose_is_the_forward_kinematics_of_the_command(ros_node, spin_until, kinematics):
     driver = make_arm_driver(ros_node, _settings(arm="servo_pose"), kinematics)
     header = Header(frame_id=SETTINGS.robot.base_frame)

@@ -8,7 +8,8 @@ Arm drivers (``driver.arm``):
   one; with ``interpolate_from_desired_state`` the controller continues from its own desired state, so
   the stream is smooth.
 - ``forward_position``: forward_command_controller's ``<ctrl>/commands`` (std_msgs/Float64MultiArray)
-  in the controller's joint order (``driver.forward_position_joints``, reordered by name).
+  in the controller's joint order (``driver.forward_position_joints``, reordered by name; the single
+  entry ``arm_joints``: the robot file's order).
 - ``servo_pose`` / ``servo_twist``: MoveIt Servo's ``<servo>/pose_target_cmds`` (geometry_msgs/PoseStamped,
   the TCP pose by forward kinematics of the command) or ``<servo>/delta_twist_cmds``
   (geometry_msgs/TwistStamped, the TCP velocity J(q) qd of the command), in the robot base frame.
@@ -41,6 +42,8 @@ from vla_ros.ros.messages import duration_from_seconds, pose_from_matrix
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 ARM_DRIVERS = ("joint_trajectory", "forward_position", "servo_pose", "servo_twist")
 GRIPPER_DRIVERS = ("trajectory", "forward", "none")
+ROBOT_JOINT_ORDER = ("arm_joints",)
+"""``driver.forward_position_joints`` meaning "the robot file's arm_joints, in that order"."""
 OPENING_CHANGE = 1e-3
 """Smallest change of the normalised gripper opening that is sent again."""
 
@@ -205,7 +208,11 @@ def make_arm_driver(node: Node, settings: DriverSettings, kinematics: ArmKinemat
             node,
             settings.forward_position_controller,
             kinematics.joint_names,
-            settings.forward_position_joints,
+            (
+                kinematics.joint_names
+                if settings.forward_position_joints == ROBOT_JOINT_ORDER
+                else settings.forward_position_joints
+            ),
         )
     if settings.arm == "servo_pose":
         return ServoPoseDriver(node, settings.servo_node, kinematics)
