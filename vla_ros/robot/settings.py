@@ -1,5 +1,5 @@
 """The robot every node shares, parsed once: the ``robot`` section of a robot file
-(``config/robots/<name>.yaml``, see :mod:`vla_ros.robot.files`).
+(``config/robots/<name>.yaml``, found by :func:`vla_ros.robot.urdf.robot_config_path`).
 
 The simulator, the executor, the controller and the policy read the same file (as a ``/**`` section,
 merged before their own parameter file) into :class:`RobotSettings`, so the simulated arm, the
