@@ -37,7 +37,7 @@ def continuous_wrist(tmp_path_factory) -> Path:
 
 def test_the_kinematics_bound_a_continuous_joint_to_one_turn_either_way(continuous_wrist):
     robot = load_sim_config().robot
-    kinematics = ArmKinematics.from_urdf_file(str(continuous_wrist), robot)
+    kinematics = ArmKinematics.from_settings(dataclasses.replace(robot, urdf_path=str(continuous_wrist)))
     original = ArmKinematics.from_settings(robot)
     margin = robot.position_margin
     assert kinematics.limits.lower[6] == pytest.approx(-2.0 * math.pi + margin)

@@ -87,8 +87,9 @@ def test_bad_robot_descriptions_are_refused(executor_settings):
     )
     with pytest.raises(RobotModelError, match="elbow"):
         ArmKinematics.from_settings(robot)
-    with pytest.raises(RobotModelError, match="not found"):
-        ArmKinematics.from_urdf_file("/nonexistent/robot.urdf", executor_settings.robot)
+    missing = dataclasses.replace(executor_settings.robot, urdf_path="/nonexistent/robot.urdf")
+    with pytest.raises(RobotModelError, match=r"cannot read the robot.s URDF /nonexistent/robot\.urdf"):
+        ArmKinematics.from_settings(missing)
     robot = dataclasses.replace(executor_settings.robot, tcp_parent_link="gripper_link")
     with pytest.raises(RobotModelError, match="gripper_link"):
         ArmKinematics.from_settings(robot)

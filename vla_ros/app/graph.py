@@ -25,7 +25,13 @@ import yaml
 
 from vla_ros.config import ConfigError, config_dir, config_path, load_parameters, unflatten
 from vla_ros.robot.description import robot_description
-from vla_ros.robot.urdf import DEFAULT_ROBOT, ROBOT_FILE_PARAMETER, available_robots, robot_config_path
+from vla_ros.robot.urdf import (
+    DEFAULT_ROBOT,
+    DESCRIPTION_TOPIC_PARAMETER,
+    ROBOT_FILE_PARAMETER,
+    available_robots,
+    robot_config_path,
+)
 
 RVIZ_CONFIG_FILE = "vla_ros.rviz"
 # The camera topics as the nodes name them (realsense2_camera's layout under the namespace "camera",
@@ -149,6 +155,7 @@ NODES: tuple[GraphNode, ...] = (
         config="control.yaml",
         condition=None,
         description="keyframe targets -> IK and timed joint-space action chunks",
+        argument_parameters=((DESCRIPTION_TOPIC_PARAMETER, DESCRIPTION_TOPIC_PARAMETER),),
     ),
     GraphNode(
         name="ensembling_controller",
@@ -162,6 +169,7 @@ NODES: tuple[GraphNode, ...] = (
             ("driver.arm", "controller"),
             ("safety.velocity_scale", SPEED_SCALE),
             ("safety.acceleration_scale", SPEED_SCALE),
+            (DESCRIPTION_TOPIC_PARAMETER, DESCRIPTION_TOPIC_PARAMETER),
         ),
     ),
 )
@@ -215,6 +223,12 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
         "true",
         "start robot_state_publisher with the robot's URDF (RViz's robot model and its links' TF); "
         "false where your robot's bringup already runs one",
+    ),
+    LaunchArgument(
+        DESCRIPTION_TOPIC_PARAMETER,
+        "",
+        "topic the executor and the controller read the URDF from at start-up (latched std_msgs/String, "
+        "e.g. /robot_description of your bringup's robot_state_publisher); empty: the robot file's urdf_path",
     ),
     LaunchArgument("use_sim_time", "false", "every node follows /clock (true for lock-step evaluation)"),
     LaunchArgument(
@@ -368,7 +382,7 @@ def robot_state_publisher_parameters(values: dict[str, str]) -> dict[str, str | 
     """robot_state_publisher's parameters: the URDF of the ``robot`` file for RViz, and ``use_sim_time``."""
     robot = load_parameters(values[ROBOT], ROBOT_STATE_PUBLISHER)["robot"]
     return {
-        "robot_description": robot_description(robot["urdf_path"]),
+        "robot_description": robot_description(robot["urdf_path"], robot["xacro_arguments"]),
         "use_sim_time": values["use_sim_time"] == "true",
     }
 

@@ -8,7 +8,6 @@ poses expressed in ``base_frame``.
 
 from __future__ import annotations
 
-import os
 import time
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from vla_ros.control.errors import RobotModelError, UnreachablePoseError
 from vla_ros.control.limits import JointLimits
 from vla_ros.control.pose import Pose
 from vla_ros.control.settings import IKSettings
+from vla_ros.robot.description import RobotDescriptionError, robot_urdf
 from vla_ros.robot.settings import CONTINUOUS_RANGE, RobotSettings
 from vla_ros.robot.urdf import resolve_urdf_path
 
@@ -117,14 +117,6 @@ class ArmKinematics:
         )
 
     @classmethod
-    def from_urdf_file(cls, path: str, robot: RobotSettings) -> ArmKinematics:
-        """Load from a URDF file."""
-        if not os.path.isfile(path):
-            raise RobotModelError(f"URDF file not found: {path}")
-        with open(path) as stream:
-            return cls.from_urdf_string(stream.read(), robot, path)
-
-    @classmethod
     def from_urdf_string(
         cls, xml: str, robot: RobotSettings, source: str = "the URDF string"
     ) -> ArmKinematics:
@@ -137,10 +129,15 @@ class ArmKinematics:
 
     @classmethod
     def from_settings(cls, robot: RobotSettings, robot_description: str | None = None) -> ArmKinematics:
-        """Load from ``robot_description`` when given, else from ``robot.urdf_path``."""
+        """Load from ``robot_description`` when given, else from ``robot.urdf_path`` (a URDF file, or a
+        xacro file expanded with ``robot.xacro_arguments``)."""
         if robot_description:
             return cls.from_urdf_string(robot_description, robot)
-        return cls.from_urdf_file(resolve_urdf_path(robot.urdf_path), robot)
+        try:
+            xml = robot_urdf(robot.urdf_path, robot.xacro_arguments)
+        except RobotDescriptionError as error:
+            raise RobotModelError(str(error)) from error
+        return cls.from_urdf_string(xml, robot, resolve_urdf_path(robot.urdf_path))
 
     @property
     def dof(self) -> int:

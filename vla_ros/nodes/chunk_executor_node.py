@@ -101,7 +101,7 @@ class ChunkExecutorNode(Node):
         parameters = declare_robot_parameters_from_config(self, CONFIG_FILE, section=EXECUTOR_NODE)
         self.interface = from_dict(ExecutorInterface, parameters["interface"], f"{EXECUTOR_NODE}.interface")
         self.settings = ExecutorSettings.from_parameters(parameters)
-        self.kinematics = declare_robot_kinematics(self, self.settings.robot)
+        self.kinematics = declare_robot_kinematics(self, self.settings.robot, parameters)
         self.chunk_executor = ChunkExecutor(self.kinematics, self.settings)
         self.detector = KeyframeReachedDetector(self.settings.keyframe_reached)
         self._measured = MeasuredJoints(self.kinematics.joint_names, self.interface.joint_state_timeout)

@@ -170,7 +170,7 @@ class EnsemblingControllerNode(Node):
         )
         self.driver_settings = from_dict(DriverSettings, parameters["driver"], f"{CONTROLLER_NODE}.driver")
         self.settings = ControllerSettings.from_parameters(parameters)
-        kinematics = declare_robot_kinematics(self, self.settings.robot)
+        kinematics = declare_robot_kinematics(self, self.settings.robot, parameters)
         self.core = EnsemblingController(kinematics.limits, self.settings)
         self.arm_driver = make_arm_driver(self, self.driver_settings, kinematics)
         self.gripper_driver = make_gripper_driver(self, self.driver_settings, self.settings.robot.gripper)

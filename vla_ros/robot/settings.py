@@ -87,6 +87,7 @@ class RobotSettings:
     simulated workcell (table, camera, task area) lies in the base frame, for the arm's reach."""
 
     urdf_path: str
+    xacro_arguments: str
     base_frame: str
     arm_joints: tuple[str, ...]
     gripper_joints: tuple[str, ...]

@@ -17,6 +17,9 @@ from vla_ros.config import ConfigError, config_dir, config_path
 DEFAULT_ROBOT = "panda"
 # The node parameter naming the robot file a node reads its ``robot`` section from (launch: ``robot:=``).
 ROBOT_FILE_PARAMETER = "robot_file"
+# The node parameter (and launch argument) naming a topic the executor and the controller read the
+# URDF from at start-up (robot_state_publisher's robot_description), instead of the robot file's.
+DESCRIPTION_TOPIC_PARAMETER = "robot_description_topic"
 ROBOTS_DIR = "robots"
 # A URDF path with this prefix is relative to pybullet_data's directory, read at run time (its robots
 # are never copied into this repository).

@@ -24,8 +24,8 @@ from vla_ros.data.camera import (
     opengl_view,
 )
 from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
+from vla_ros.robot.description import RobotDescriptionError, urdf_file
 from vla_ros.robot.settings import CONTINUOUS_RANGE
-from vla_ros.robot.urdf import resolve_urdf_path
 from vla_ros.sim.objects import BUILDERS, BodyHandle
 from vla_ros.sim.settings import SimConfig, load_sim_config
 from vla_ros.sim.tasks import ObjectState, SceneSpec, get_task, sample_scene
@@ -149,7 +149,11 @@ class Workcell:
         )
         # inertias come from the collision meshes: the URDF's placeholder inertias (0.1 kg m^2 on every
         # link, fingers included) make the wrist swing whenever the shoulder moves
-        self._robot_id = p.loadURDF(resolve_urdf_path(robot.urdf_path), useFixedBase=True)
+        try:
+            urdf = urdf_file(robot.urdf_path, robot.xacro_arguments)
+        except RobotDescriptionError as error:
+            raise WorkcellError(str(error)) from error
+        self._robot_id = p.loadURDF(urdf, useFixedBase=True)
         joints = {
             p.getJointInfo(self._robot_id, j)[1].decode(): j for j in range(p.getNumJoints(self._robot_id))
         }
@@ -161,7 +165,6 @@ class Workcell:
             name for name in (robot.tcp_parent_link, *robot.gripper.finger_links) if name not in links
         ]
         if missing:
-            urdf = resolve_urdf_path(robot.urdf_path)
             raise WorkcellError(f"{urdf} lacks the joints or links {missing}")
         for finger in robot.gripper.finger_links:
             p.changeDynamics(
