@@ -26,9 +26,14 @@ _vla_ros_prepend() {
 export VIRTUAL_ENV=$_vla_ros_venv
 _vla_ros_prepend PATH "$_vla_ros_venv/bin"
 _vla_ros_prepend PATH "$_vla_ros_install/bin"
-_vla_ros_prepend PYTHONPATH "$_vla_ros_install/lib/python3.11/site-packages"
 _vla_ros_prepend AMENT_PREFIX_PATH "$_vla_ros_venv"
-_vla_ros_prepend AMENT_PREFIX_PATH "$_vla_ros_install"
+# Every package colcon installed: vla_ros, and where setup.sh built it, the tests' control_msgs stand-in.
+for _vla_ros_package in "$_vla_ros_root"/install/*/; do
+    _vla_ros_package=${_vla_ros_package%/}
+    _vla_ros_prepend PYTHONPATH "$_vla_ros_package/lib/python3.11/site-packages"
+    _vla_ros_prepend AMENT_PREFIX_PATH "$_vla_ros_package"
+    _vla_ros_prepend LD_LIBRARY_PATH "$_vla_ros_package/lib"
+done
 _vla_ros_prepend CMAKE_PREFIX_PATH "$_vla_ros_venv"
 
 # The shared libraries of the ROS wheels. Setting them here, with the guard variable of the wheels'
@@ -37,12 +42,11 @@ for _vla_ros_libs in "$_vla_ros_site"/ros_*.libs; do
     [ -d "$_vla_ros_libs" ] && _vla_ros_prepend LD_LIBRARY_PATH "$_vla_ros_libs"
 done
 _vla_ros_prepend LD_LIBRARY_PATH "$_vla_ros_venv/lib"
-_vla_ros_prepend LD_LIBRARY_PATH "$_vla_ros_install/lib"
 export _ROS_WHEELS_BOOTSTRAP_COMPLETE=1
 
 export RMW_IMPLEMENTATION=${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export PYTHONUNBUFFERED=1
 
-unset _vla_ros_root _vla_ros_venv _vla_ros_install _vla_ros_site _vla_ros_libs
+unset _vla_ros_root _vla_ros_venv _vla_ros_install _vla_ros_site _vla_ros_libs _vla_ros_package
 unset -f _vla_ros_prepend

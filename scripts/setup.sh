@@ -126,11 +126,28 @@ link_path() {
     as_root ln -sfn "$target" "$link"
 }
 
+# The tests' stand-in of control_msgs' gripper actions (test/interfaces/control_msgs/README.md), where
+# the real package is not installed: copied to .standin/ with its build files' real names.
+standin_paths() {
+    if "$VENV/bin/python" -c "import control_msgs.action" 2>/dev/null \
+        && [ ! -d "$ROOT/install/control_msgs" ]; then
+        return
+    fi
+    rm -rf "$ROOT/.standin" && mkdir -p "$ROOT/.standin"
+    cp -r "$ROOT/test/interfaces/control_msgs" "$ROOT/.standin/control_msgs"
+    mv "$ROOT/.standin/control_msgs/package.xml.in" "$ROOT/.standin/control_msgs/package.xml"
+    mv "$ROOT/.standin/control_msgs/CMakeLists.txt.in" "$ROOT/.standin/control_msgs/CMakeLists.txt"
+    echo .standin/control_msgs
+}
+
 build_workspace() {
     log "building the workspace (colcon)"
     # shellcheck source=scripts/env.sh
     source "$ROOT/scripts/env.sh"
-    (cd "$ROOT" && colcon --log-base log build --paths . --build-base build --install-base install \
+    local standin
+    standin=$(standin_paths)
+    # shellcheck disable=SC2086  # standin: no path, or one without spaces
+    (cd "$ROOT" && colcon --log-base log build --paths . $standin --build-base build --install-base install \
         --symlink-install --event-handlers console_cohesion- status- summary- \
         --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DPython3_NumPy_INCLUDE_DIR="$WHEEL_NUMPY_INCLUDE" \
         -DBUILD_TESTING=OFF >log/setup-build.log 2>&1) \

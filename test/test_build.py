@@ -20,6 +20,7 @@ NOT_SOURCES = (
     "log",
     "outputs",
     "results",
+    ".standin",
     "test",
     "__pycache__",
     "*cache",

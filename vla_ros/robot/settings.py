@@ -75,6 +75,10 @@ class GripperSettings:
         map's range."""
         return np.interp(width, self.widths, self.positions)
 
+    def opening_position(self, opening: float) -> float:
+        """``command_joint``'s position for a normalised opening (1: widest, 0: closed; clipped)."""
+        return float(self.position(min(max(opening, 0.0), 1.0) * self.max_width))
+
     def width(self, position: ArrayLike) -> Any:
         """The opening (m) at ``command_joint`` position(s), clipped to the map's range."""
         order = np.argsort(self.positions)

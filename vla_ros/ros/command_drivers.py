@@ -15,10 +15,12 @@ Arm drivers (``driver.arm``):
   (geometry_msgs/TwistStamped, the TCP velocity J(q) qd of the command), in the robot base frame.
 
 Gripper drivers (``driver.gripper``): ``trajectory`` (a one-joint JointTrajectory to
-``<ctrl>/joint_trajectory``), ``forward`` (Float64MultiArray with one value to ``<ctrl>/commands``) or
-``none``. Both command the robot file's gripper ``command_joint``: the chunk's normalised opening
-(1 open, 0 closed) is that share of the gripper's widest opening, and the robot file's opening map gives
-the joint's position; a command is sent when the opening changes.
+``<ctrl>/joint_trajectory``), ``forward`` (Float64MultiArray with one value to ``<ctrl>/commands``),
+``gripper_command`` and ``parallel_gripper_command`` (control_msgs' actions, see
+:mod:`vla_ros.ros.gripper_actions`) or ``none``. Each commands the robot file's gripper
+``command_joint``: the chunk's normalised opening (1 open, 0 closed) is that share of the gripper's
+widest opening, and the robot file's opening map gives the joint's position; a command is sent when the
+opening changes.
 """
 
 from __future__ import annotations
@@ -37,11 +39,12 @@ from vla_ros.config import ConfigError
 from vla_ros.control.controller import CommandPreview
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.robot.settings import GripperSettings
+from vla_ros.ros.gripper_actions import ACTION_DRIVERS, GripperActionDriver
 from vla_ros.ros.messages import duration_from_seconds, pose_from_matrix
 
 COMMAND_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 ARM_DRIVERS = ("joint_trajectory", "forward_position", "servo_pose", "servo_twist")
-GRIPPER_DRIVERS = ("trajectory", "forward", "none")
+GRIPPER_DRIVERS = ("trajectory", "forward", *ACTION_DRIVERS, "none")
 ROBOT_JOINT_ORDER = ("arm_joints",)
 """``driver.forward_position_joints`` meaning "the robot file's arm_joints, in that order"."""
 OPENING_CHANGE = 1e-3
@@ -66,6 +69,8 @@ class DriverSettings:
     gripper_forward_controller: str
     gripper_motion_time: float
     gripper_resend_period: float
+    gripper_action_server: str
+    gripper_max_effort: float
 
     def __post_init__(self) -> None:
         if self.arm not in ARM_DRIVERS:
@@ -80,6 +85,8 @@ class DriverSettings:
             raise DriverConfigError(
                 f"driver.gripper_resend_period must be > 0, got {self.gripper_resend_period}"
             )
+        if not self.gripper_max_effort >= 0.0:
+            raise DriverConfigError(f"driver.gripper_max_effort must be >= 0, got {self.gripper_max_effort}")
 
 
 @dataclass(frozen=True)
@@ -238,7 +245,7 @@ class GripperDriver:
 
     def joint_position(self, opening: float) -> float:
         """The command joint's position for a normalised opening (clipped to [0, 1])."""
-        return float(self.gripper.position(min(max(opening, 0.0), 1.0) * self.gripper.max_width))
+        return self.gripper.opening_position(opening)
 
     def send(self, opening: float, now: float) -> bool:
         """Command ``opening`` (at ``now``, monotonic seconds) unless it equals the last one sent less than
@@ -264,6 +271,17 @@ class GripperDriver:
 
 def make_gripper_driver(
     node: Node, settings: DriverSettings, gripper: GripperSettings
-) -> GripperDriver | None:
+) -> GripperDriver | GripperActionDriver | None:
     """The driver of the robot's ``gripper``, or None when ``driver.gripper`` is ``none``."""
-    return None if settings.gripper == "none" else GripperDriver(node, settings, gripper)
+    if settings.gripper == "none":
+        return None
+    if settings.gripper in ACTION_DRIVERS:
+        return GripperActionDriver(
+            node,
+            settings.gripper,
+            settings.gripper_action_server,
+            settings.gripper_max_effort,
+            settings.gripper_resend_period,
+            gripper,
+        )
+    return GripperDriver(node, settings, gripper)
