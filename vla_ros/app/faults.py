@@ -423,7 +423,9 @@ def _ignored_input(
     verdict.check(kept_moving, "the episode did not reach its keyframe")
     verdict.check(not set(verdict.controller_states) - {"active"}, "the controller held")
     verdict.check((counted > 0) == rejected, "refusals not as expected")
-    verdict.check(verdict.largest_step_rad < 0.05, "a commanded step jumped")
+    # No jump: judged by run_fault's check that no step exceeds the velocity limits over its own time. A
+    # bound on the step alone failed once under load (CI): a late controller tick made a 0.054 rad step
+    # at 65 % of the limit, a longer step, not a jump.
 
 
 def _arm_state(bench: FaultBench, positions=None, order=None):
