@@ -21,17 +21,23 @@ pytestmark = pytest.mark.ros
 DRIVERS = load_parameters("control", "ensembling_controller")["driver"]
 PANDA = load_sim_config().robot.gripper
 XARM = load_sim_config(robot="xarm6").robot.gripper
-SERVER = "test_gripper/gripper_cmd"
+
+
+@pytest.fixture
+def server_name(request) -> str:
+    """An action name of this test only: no server of an earlier test (in a context already shut down,
+    its endpoints perhaps still known to discovery) can answer for it."""
+    return f"{request.node.name.replace('[', '_').replace(']', '')}/gripper_cmd"
 
 
 class GripperServer:
     """An action server that records the goals and ends each as ``outcome`` says."""
 
-    def __init__(self, node, action, outcome: str = "reached") -> None:
+    def __init__(self, node, name: str, action, outcome: str = "reached") -> None:
         self.goals: list = []
         self.outcome = outcome
         self.action = action
-        self.server = ActionServer(node, action, SERVER, self._execute)
+        self.server = ActionServer(node, action, name, self._execute)
 
     def _execute(self, handle):
         self.goals.append(handle.request)
@@ -45,9 +51,9 @@ class GripperServer:
         return result
 
 
-def _driver(node, driver: str, gripper=PANDA) -> GripperActionDriver:
+def _driver(node, name: str, driver: str, gripper=PANDA) -> GripperActionDriver:
     settings = from_dict(
-        DriverSettings, {**DRIVERS, "gripper": driver, "gripper_action_server": SERVER}, "driver"
+        DriverSettings, {**DRIVERS, "gripper": driver, "gripper_action_server": name}, "driver"
     )
     made = make_gripper_driver(node, settings, gripper)
     assert isinstance(made, GripperActionDriver)
@@ -58,9 +64,11 @@ def _wait_for_server(ros_node, spin_until, driver) -> None:
     assert spin_until(ros_node, driver._client.server_is_ready, timeout_s=10.0)
 
 
-def test_gripper_command_goals_carry_the_joint_position_and_effort_and_follow_changes(ros_node, spin_until):
-    server = GripperServer(ros_node, actions.GripperCommand, "stalled")
-    driver = _driver(ros_node, "gripper_command")
+def test_gripper_command_goals_carry_the_joint_position_and_effort_and_follow_changes(
+    ros_node, spin_until, server_name
+):
+    server = GripperServer(ros_node, server_name, actions.GripperCommand, "stalled")
+    driver = _driver(ros_node, server_name, "gripper_command")
     _wait_for_server(ros_node, spin_until, driver)
     assert driver.send(1.0, 0.0)
     assert not driver.send(1.0, 100.0), "an unchanged opening makes no new goal"
@@ -72,9 +80,9 @@ def test_gripper_command_goals_carry_the_joint_position_and_effort_and_follow_ch
     assert driver.outcome.stalled and not driver.outcome.failed, "stalling on the object is a grasp"
 
 
-def test_parallel_gripper_command_names_the_command_joint(ros_node, spin_until):
-    server = GripperServer(ros_node, actions.ParallelGripperCommand)
-    driver = _driver(ros_node, "parallel_gripper_command", XARM)
+def test_parallel_gripper_command_names_the_command_joint(ros_node, spin_until, server_name):
+    server = GripperServer(ros_node, server_name, actions.ParallelGripperCommand)
+    driver = _driver(ros_node, server_name, "parallel_gripper_command", XARM)
     _wait_for_server(ros_node, spin_until, driver)
     assert driver.send(0.0, 0.0)
     assert spin_until(ros_node, lambda: driver.outcome is not None)
@@ -84,9 +92,9 @@ def test_parallel_gripper_command_names_the_command_joint(ros_node, spin_until):
     assert driver.outcome.reached_goal and not driver.outcome.failed
 
 
-def test_an_aborted_goal_is_sent_again_after_the_resend_period(ros_node, spin_until):
-    server = GripperServer(ros_node, actions.GripperCommand, "abort")
-    driver = _driver(ros_node, "gripper_command")
+def test_an_aborted_goal_is_sent_again_after_the_resend_period(ros_node, spin_until, server_name):
+    server = GripperServer(ros_node, server_name, actions.GripperCommand, "abort")
+    driver = _driver(ros_node, server_name, "gripper_command")
     _wait_for_server(ros_node, spin_until, driver)
     assert driver.send(0.0, time.monotonic())
     assert spin_until(ros_node, lambda: driver.outcome is not None)
@@ -97,10 +105,10 @@ def test_an_aborted_goal_is_sent_again_after_the_resend_period(ros_node, spin_un
     assert spin_until(ros_node, lambda: len(server.goals) == 2 and not driver.outcome.failed)
 
 
-def test_without_a_server_no_goal_is_sent_until_it_comes(ros_node, spin_until):
-    driver = _driver(ros_node, "gripper_command")
+def test_without_a_server_no_goal_is_sent_until_it_comes(ros_node, spin_until, server_name):
+    driver = _driver(ros_node, server_name, "gripper_command")
     assert not driver.send(0.0, 0.0) and not driver.send(0.0, 1.0)
-    server = GripperServer(ros_node, actions.GripperCommand)
+    server = GripperServer(ros_node, server_name, actions.GripperCommand)
     _wait_for_server(ros_node, spin_until, driver)
     assert driver.send(0.0, 2.0), "the waiting opening goes once the server is there"
     assert spin_until(ros_node, lambda: len(server.goals) == 1)
