@@ -58,12 +58,17 @@ def test_the_robot_argument_takes_a_name_or_a_file_and_names_what_is_wrong(tmp_p
 
 def test_argument_values_reach_node_parameters_and_empty_ones_keep_the_parameter_file(tmp_path):
     planner = next(node for node in graph.NODES if node.name == "planner")
-    assert graph.parameter_overrides(planner, graph.resolve_arguments({})) == {"use_sim_time": "false"}
+    robot_file = str(robot_config_path("panda"))
+    assert graph.parameter_overrides(planner, graph.resolve_arguments({})) == {
+        "use_sim_time": "false",
+        "robot_file": robot_file,
+    }
     values = graph.resolve_arguments(
         {"planner": "openai", "planner_url": "http://10.0.0.2:8000", "planner_model": "/models/My-VLM"}
     )
     assert graph.parameter_overrides(planner, values) == {
         "use_sim_time": "false",
+        "robot_file": robot_file,
         "backend": "openai",
         "transformers.model_dir": "/models/My-VLM",
         "openai.base_url": "http://10.0.0.2:8000",
@@ -78,7 +83,7 @@ def test_argument_values_reach_node_parameters_and_empty_ones_keep_the_parameter
 def test_argument_parameters_name_parameters_of_the_nodes_parameter_files():
 
     for node in graph.NODES:
-        files = ["robots/panda.yaml", node.config] if node.uses_robot else [node.config]
+        files = ["robots/panda.yaml", node.config]
         parameters = flatten(load_parameters(files, node.name))
         for parameter, argument in node.argument_parameters:
             assert parameter in parameters, (
@@ -252,7 +257,7 @@ def test_every_graph_node_has_a_node_module_and_a_config_section():
     for node in graph.NODES:
         assert (ROOT / "vla_ros" / "nodes" / f"{node.executable}.py").is_file()
         assert node.condition is None or node.condition in {a.name for a in graph.LAUNCH_ARGUMENTS}
-        files = ["robots/panda.yaml", node.config] if node.uses_robot else [node.config]
+        files = ["robots/panda.yaml", node.config]
         assert load_parameters(files, node.name)
 
 

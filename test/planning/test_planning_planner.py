@@ -25,6 +25,7 @@ from vla_ros.planning.hamster_format import ParseOptions
 from vla_ros.planning.path import PlannedPath
 from vla_ros.planning.planner import Planner
 from vla_ros.planning.settings import PlannerConfig, PlannerConfigError, load_planner_config
+from vla_ros.sim.settings import load_sim_config
 
 IMAGE = np.zeros((48, 64, 3), dtype=np.uint8)
 GOOD = "<ans>[(0.25, 0.32), <action>Close Gripper</action>, (0.74, 0.21)]</ans>"
@@ -141,7 +142,8 @@ def test_shipped_config_loads_and_the_factory_makes_each_light_backend(tmp_path:
 
 
 def _parameters() -> dict:
-    return copy.deepcopy(load_parameters("planner", "planner"))
+    """The planner node's parameters: the default robot's file, then planner.yaml."""
+    return copy.deepcopy(load_parameters(["robots/panda.yaml", "planner"], "planner"))
 
 
 @pytest.mark.parametrize(
@@ -171,3 +173,19 @@ def test_floats_accept_integers() -> None:
     parameters = _parameters()
     parameters["openai"]["timeout_s"] = 5
     assert PlannerConfig.from_parameters(parameters).openai.timeout_s == 5.0
+
+
+def test_an_empty_model_dir_is_the_robots_planner_model() -> None:
+    xarm = load_sim_config(robot="xarm6").robot
+    assert load_planner_config(robot="xarm6").transformers.model_dir == xarm.planner_model
+    parameters = _parameters()
+    assert parameters["transformers"]["model_dir"] == "", "the shipped file leaves it to the robot"
+    parameters["transformers"]["model_dir"] = "/models/mine"
+    assert PlannerConfig.from_parameters(parameters).transformers.model_dir == "/models/mine"
+    parameters = _parameters()
+    del parameters["robot"]
+    parameters["backend"] = "transformers"
+    with pytest.raises(PlannerConfigError, match="the robot file names no planner_model"):
+        PlannerConfig.from_parameters(parameters)
+    parameters["backend"] = "oracle"
+    assert PlannerConfig.from_parameters(parameters).backend == "oracle"

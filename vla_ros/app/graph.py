@@ -67,8 +67,8 @@ class GraphNode:
     """A node of the graph: its name (also its section in the config file), executable and config.
 
     ``condition``: the launch argument the node runs under, when it has the value ``condition_value``
-    (``None``: always). ``uses_robot``: the node reads the robot file of the ``robot`` argument (its
-    ``robot_file`` parameter) before its own file. ``argument_parameters`` maps node parameters to the launch
+    (``None``: always). Every node reads the robot file of the ``robot`` argument (its ``robot_file``
+    parameter) before its own file. ``argument_parameters`` maps node parameters to the launch
     argument whose value they take (on top of ``use_sim_time``, which every node gets), e.g. actuation
     enabled at start only with sim; an empty argument leaves the parameter file's value.
     ``camera_topics``: the camera topics (of :data:`CAMERA_TOPICS`) the node publishes or subscribes,
@@ -81,14 +81,12 @@ class GraphNode:
     condition: str | None
     description: str
     condition_value: str = "true"
-    uses_robot: bool = True
     argument_parameters: tuple[tuple[str, str], ...] = ()
     camera_topics: tuple[str, ...] = ()
 
     def parameters_from_arguments(self) -> dict[str, str]:
-        """Node parameter -> launch argument, ``use_sim_time`` (and ``robot_file``) included."""
-        robot = {ROBOT_FILE_PARAMETER: ROBOT} if self.uses_robot else {}
-        return {"use_sim_time": "use_sim_time", **robot, **dict(self.argument_parameters)}
+        """Node parameter -> launch argument, ``use_sim_time`` and ``robot_file`` included."""
+        return {"use_sim_time": "use_sim_time", ROBOT_FILE_PARAMETER: ROBOT, **dict(self.argument_parameters)}
 
     @property
     def config_argument(self) -> str:
@@ -127,7 +125,6 @@ NODES: tuple[GraphNode, ...] = (
         config="planner.yaml",
         condition=None,
         description="the VLM planner: colour image + instruction -> 2D path (Path2D)",
-        uses_robot=False,
         argument_parameters=(
             ("backend", "planner"),
             ("transformers.model_dir", "planner_model"),
@@ -187,7 +184,9 @@ LAUNCH_ARGUMENTS: tuple[LaunchArgument, ...] = (
         "openai (a chat-completions server) or file; empty: backend of the planner's parameter file",
     ),
     LaunchArgument(
-        "planner_model", "", "model directory of the transformers backend; empty: from the parameter file"
+        "planner_model",
+        "",
+        "model directory of the transformers backend; empty: the parameter file's (empty there: the robot's)",
     ),
     LaunchArgument(
         "planner_url",
@@ -295,9 +294,8 @@ def parameter_file_arguments(node: GraphNode) -> list[str]:
 
 def parameter_files(node: GraphNode, values: dict[str, str]) -> list[str]:
     """The parameter files ``node`` reads, in the order they apply: the robot file (which the node
-    loads itself, from its ``robot_file`` parameter) where it uses the robot, then its own files."""
-    robot = [values[ROBOT]] if node.uses_robot else []
-    return robot + [values[argument] for argument in parameter_file_arguments(node)]
+    loads itself, from its ``robot_file`` parameter), then its own files."""
+    return [values[ROBOT]] + [values[argument] for argument in parameter_file_arguments(node)]
 
 
 def parameter_overrides(node: GraphNode, values: dict[str, str]) -> dict[str, str]:

@@ -82,7 +82,7 @@ from vla_ros.planning import (
 from vla_ros.planning.settings import NODE_NAME
 from vla_ros.ros.episode_messages import episode_id_of_goal, new_episode_id
 from vla_ros.ros.images import ImageEncodingError, array_to_image, rgb_from_message
-from vla_ros.ros.parameters import declare_parameters_from_config
+from vla_ros.ros.parameters import declare_robot_parameters_from_config
 from vla_ros.ros.path_messages import path_from_message, path_to_message
 from vla_ros.ros.qos import EPISODE_EVENTS, LATCHED, RELIABLE
 from vla_ros.ros.spin import run_node
@@ -206,7 +206,7 @@ class PlannerNode(Node):
     def __init__(self) -> None:
         super().__init__(NODE_NAME)
         self._worker: PlanningWorker | None = None  # destroy_node runs even when __init__ fails
-        parameters = declare_parameters_from_config(self, CONFIG_FILE, section=NODE_NAME)
+        parameters = declare_robot_parameters_from_config(self, CONFIG_FILE, section=NODE_NAME)
         self.interface = from_dict(
             PlannerInterface, parameters.pop("interface"), "planner.interface", PlannerConfigError
         )

@@ -12,13 +12,14 @@ from typing import Any
 from vla_ros.config import ConfigError, from_dict, load_parameters
 from vla_ros.planning.drawing import DrawingStyle
 from vla_ros.planning.hamster_format import INSTRUCTION_PLACEHOLDER, ParseOptions
+from vla_ros.robot.urdf import DEFAULT_ROBOT, robot_config_path
 
 BACKENDS = ("transformers", "openai", "oracle", "file")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 CONFIG_FILE = "planner"
 NODE_NAME = "planner"
 # Top-level parameters that belong to the ROS node around the core (parsed there, not here).
-NODE_ONLY_KEYS = ("interface", "use_sim_time")
+NODE_ONLY_KEYS = ("interface", "use_sim_time", "robot")
 
 
 class PlannerConfigError(ConfigError):
@@ -111,12 +112,27 @@ class PlannerConfig:
     def from_parameters(cls, parameters: dict[str, Any]) -> PlannerConfig:
         """Build and validate the configuration from the planner node's (nested) parameters.
 
-        The keys of :data:`NODE_ONLY_KEYS` are left to the node; any other unknown key is an error.
+        The keys of :data:`NODE_ONLY_KEYS` are left to the node; any other unknown key is an error. An
+        empty ``transformers.model_dir`` is the robot file's ``robot.planner_model``: the planner trained
+        on that robot's images.
         """
         core = {key: value for key, value in parameters.items() if key not in NODE_ONLY_KEYS}
-        return from_dict(cls, core, "planner", PlannerConfigError)
+        transformers = core.get("transformers")
+        if isinstance(transformers, dict) and transformers.get("model_dir") == "":
+            robot_model = parameters.get("robot", {}).get("planner_model", "")
+            core["transformers"] = {**transformers, "model_dir": robot_model}
+        config = from_dict(cls, core, "planner", PlannerConfigError)
+        if config.backend == "transformers" and not config.transformers.model_dir:
+            raise PlannerConfigError(
+                "planner.transformers.model_dir is empty and the robot file names no planner_model"
+            )
+        return config
 
 
-def load_planner_config(file_name: str = CONFIG_FILE, node_name: str = NODE_NAME) -> PlannerConfig:
-    """Load and validate the planner configuration from a YAML parameter file (default planner.yaml)."""
-    return PlannerConfig.from_parameters(load_parameters(file_name, node_name))
+def load_planner_config(
+    file_name: str = CONFIG_FILE, node_name: str = NODE_NAME, robot: str = DEFAULT_ROBOT
+) -> PlannerConfig:
+    """Load and validate the planner configuration from ``robot``'s robot file and a YAML parameter file
+    (default planner.yaml)."""
+    files = (str(robot_config_path(robot)), file_name)
+    return PlannerConfig.from_parameters(load_parameters(files, node_name))

@@ -104,6 +104,7 @@ class RobotSettings:
     gripper: GripperSettings
     workcell_origin_xy: tuple[float, float]
     policy_checkpoint: str
+    planner_model: str
 
     def __post_init__(self) -> None:
         check_names("arm_joints", self.arm_joints)

@@ -85,11 +85,8 @@ def node_parameters(node: GraphNode) -> list[Parameter]:
             if section == "/**" or section.strip("/").rsplit("/", 1)[-1] == node.name:
                 comments[name] = comment or comments.get(name, "")
     values = flatten(load_parameters(files, node.name))
-    if node.uses_robot:
-        values[ROBOT_FILE_PARAMETER] = DEFAULT_ROBOT
-        comments[ROBOT_FILE_PARAMETER] = (
-            "the robot file: a name of config/robots/ or a path (launch: robot:=)"
-        )
+    values[ROBOT_FILE_PARAMETER] = DEFAULT_ROBOT
+    comments[ROBOT_FILE_PARAMETER] = "the robot file: a name of config/robots/ or a path (launch: robot:=)"
     return [Parameter(name, value, comments.get(name, "")) for name, value in sorted(values.items())]
 
 

@@ -224,11 +224,14 @@ class EpisodePlanner:
         return self.config.backend
 
 
-def planner_config_for(choice: str, model_dir: str = "", config_file: str = "planner.yaml") -> PlannerConfig:
-    """config/planner.yaml with its backend set to ``choice`` (and the transformers model directory)."""
+def planner_config_for(
+    choice: str, model_dir: str = "", config_file: str = "planner.yaml", robot: str = DEFAULT_ROBOT
+) -> PlannerConfig:
+    """config/planner.yaml with its backend set to ``choice`` (and the transformers model directory;
+    empty: the parameter file's, else ``robot``'s planner_model)."""
     if choice not in PLANNER_CHOICES:
         raise ValueError(f"planner must be one of {PLANNER_CHOICES}, got {choice!r}")
-    config = load_planner_config(config_file)
+    config = load_planner_config(config_file, robot=robot)
     if choice == "transformers":
         model_dir = model_dir or config.transformers.model_dir
         if not model_dir:
@@ -340,7 +343,7 @@ def _run(args: argparse.Namespace) -> int:
         overrides["checkpoint"] = args.checkpoint
     if overrides:
         config = replace(config, **overrides)
-    planner_config = planner_config_for(args.planner, args.planner_model, args.planner_config)
+    planner_config = planner_config_for(args.planner, args.planner_model, args.planner_config, args.robot)
     report = evaluate(
         args.tasks,
         args.split,

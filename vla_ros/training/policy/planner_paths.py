@@ -23,6 +23,7 @@ from vla_ros.planning.errors import PlannerError
 from vla_ros.planning.path import PlannedPath
 from vla_ros.planning.planner import Planner
 from vla_ros.reports import machine_info
+from vla_ros.robot.urdf import add_robot_argument
 from vla_ros.training.policy.evaluation import planner_config_for
 
 PLANNER_PATHS_FILE = "planner_paths.json"
@@ -74,7 +75,7 @@ def answer_dataset(dataset: Path, planner: Planner, progress: bool = True) -> di
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = planner_config_for(args.planner, args.planner_model, args.planner_config)
+    config = planner_config_for(args.planner, args.planner_model, args.planner_config, args.robot)
     planner = Planner.from_config(config, None)
     for dataset in args.data:
         result = answer_dataset(dataset, planner)
@@ -97,4 +98,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--planner-model", default="", help="model directory (default: the config's)")
     parser.add_argument("--planner-config", default="planner.yaml", help="planner parameter file")
+    add_robot_argument(parser)  # whose planner_model answers, where the config names none
     parser.set_defaults(func=_run)
