@@ -98,7 +98,8 @@ class GraphClient:
         self._watchdog = watchdog
         self._context = rclpy.Context()
         # No rclpy signal handlers: Ctrl-C raises KeyboardInterrupt here, and the session stops the graph.
-        rclpy.init(context=self._context, signal_handler_options=SignalHandlerOptions.NO)
+        # args=[]: the command line holds the graph's launch arguments (robot:=xarm6), not this node's
+        rclpy.init(args=[], context=self._context, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node(
             "vla_ros_client",
             namespace=namespace.strip("/"),

@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
             policy = subprocess.Popen(
                 node_command(POLICY, values, Path(directory)), stdout=stream, stderr=subprocess.STDOUT
             )
-        rclpy.init()
+        rclpy.init(args=[])  # the command line's name:=value pairs are launch arguments, not remaps
         node = rclpy.create_node("vla_ros_replay", namespace=values["namespace"] or "/")
         try:
             client = ReplayClient(node, values, [*robot.arm_joints, *robot.gripper_joints])
