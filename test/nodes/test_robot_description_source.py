@@ -17,6 +17,12 @@ NODES = [
 ]
 
 
+def _start(ros_process, module: str, parameters: dict[str, str]):
+    """``python -m vla_ros.nodes.<module>`` with these ``-p name:=value`` parameters."""
+    arguments = [item for name, value in parameters.items() for item in ("-p", f"{name}:={value}")]
+    return ros_process(["-m", f"vla_ros.nodes.{module}", "--ros-args", *arguments])
+
+
 @pytest.fixture
 def robot_without_urdf(tmp_path):
     """The xArm's robot file with a urdf_path that does not exist: only the topic can describe the arm."""
@@ -40,16 +46,10 @@ def test_the_node_builds_its_kinematics_from_the_topic(
     robot_file, xml = robot_without_urdf
     publisher = ros_node.create_publisher(String, "/test_cell/robot_description", LATCHED)
     publisher.publish(String(data=xml))
-    process = ros_process(
-        [
-            "-m",
-            f"vla_ros.nodes.{module}",
-            "--ros-args",
-            "-p",
-            f"robot_file:={robot_file}",
-            "-p",
-            "robot_description_topic:=/test_cell/robot_description",
-        ]
+    process = _start(
+        ros_process,
+        module,
+        {"robot_file": robot_file, "robot_description_topic": "/test_cell/robot_description"},
     )
     up = spin_until(
         ros_node, lambda: ros_node.count_publishers(status_topic) > 0 or process.poll() is not None
@@ -62,19 +62,12 @@ def test_the_node_builds_its_kinematics_from_the_topic(
 def test_without_a_description_on_the_topic_the_node_says_so_and_exits(
     ros_process, robot_without_urdf, module
 ):
-    process = ros_process(
-        [
-            "-m",
-            f"vla_ros.nodes.{module}",
-            "--ros-args",
-            "-p",
-            f"robot_file:={robot_without_urdf[0]}",
-            "-p",
-            "robot_description_topic:=/test_cell/no_description",
-            "-p",
-            "robot_description_timeout:=1.0",
-        ]
-    )
+    parameters = {
+        "robot_file": robot_without_urdf[0],
+        "robot_description_topic": "/test_cell/no_description",
+        "robot_description_timeout": "1.0",
+    }
+    process = _start(ros_process, module, parameters)
     output, _ = process.communicate(timeout=60)
     assert process.returncode == 1
     assert "no robot description on /test_cell/no_description within 1 s" in output, output
