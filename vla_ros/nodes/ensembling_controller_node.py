@@ -162,6 +162,7 @@ class EnsemblingControllerNode(Node):
     def __init__(self, **node_options: Any) -> None:
         """``node_options``: rclpy Node options (e.g. ``context``, ``parameter_overrides``)."""
         super().__init__(CONTROLLER_NODE, **node_options)
+        self._thread: threading.Thread | None = None  # destroy_node runs even when __init__ fails
         parameters = declare_robot_parameters_from_config(
             self, CONFIG_FILE, runtime=RUNTIME_PARAMETERS, section=CONTROLLER_NODE
         )
@@ -533,7 +534,7 @@ class EnsemblingControllerNode(Node):
 
     def destroy_node(self) -> None:
         self._running = False
-        if self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=2.0)
         super().destroy_node()
 
