@@ -41,6 +41,7 @@ class DemonstrationRecorderNode(Node):
 
     def __init__(self, **overrides: Any) -> None:
         super().__init__(NODE_NAME, **overrides)
+        self._recorder: McapRecorder | None = None  # destroy_node runs even when __init__ fails
         parameters = declare_parameters_from_config(
             self, CONFIG_FILE, runtime=("instruction", "task"), section=NODE_NAME
         )
@@ -50,7 +51,6 @@ class DemonstrationRecorderNode(Node):
         if not self.topics or not self.name_prefix:
             raise ConfigError(f"{CONFIG_FILE}: topics and name_prefix must not be empty")
         self._lock = threading.Lock()
-        self._recorder: McapRecorder | None = None
         self.summaries: list[dict[str, Any]] = []
         group = MutuallyExclusiveCallbackGroup()
         self.create_service(Trigger, "~/start", self._on_start, callback_group=group)
