@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
 from pathlib import Path
 
 from vla_ros.robot.urdf import resolve_urdf_path
@@ -83,11 +84,19 @@ def _parse(xml: str, path: Path) -> ElementTree.Element:
     return root
 
 
-def _meshes(root: ElementTree.Element, path: Path):
+def _with_meshes(
+    urdf_path: str, xacro_arguments: str, rename: Callable[[str, Path], str]
+) -> ElementTree.Element:
+    """The robot's URDF (:func:`robot_urdf`) parsed, every mesh filename replaced by ``rename(filename,
+    the URDF's directory)``."""
+    path = Path(resolve_urdf_path(urdf_path))
+    root = _parse(robot_urdf(urdf_path, xacro_arguments), path)
     for mesh in root.iter("mesh"):
-        if not mesh.get("filename"):
+        filename = mesh.get("filename")
+        if not filename:
             raise RobotDescriptionError(f"{path}: a <mesh> without a filename")
-        yield mesh
+        mesh.set("filename", rename(filename, path.parent))
+    return root
 
 
 def urdf_file(urdf_path: str, xacro_arguments: str = "") -> str:
@@ -98,11 +107,7 @@ def urdf_file(urdf_path: str, xacro_arguments: str = "") -> str:
     if path.suffix != XACRO_SUFFIX:
         robot_urdf(urdf_path, xacro_arguments)  # the same checks as every other reader
         return str(path)
-    root = _parse(robot_urdf(urdf_path, xacro_arguments), path)
-    for mesh in _meshes(root, path):
-        local = local_mesh_file(mesh.get("filename"), path.parent)
-        if local is not None:
-            mesh.set("filename", str(local))
+    root = _with_meshes(urdf_path, xacro_arguments, mesh_path)
     ElementTree.indent(root)  # pybullet's XML reader fails on very long lines
     xml = ElementTree.tostring(root, encoding="unicode")
     expanded = EXPANDED_DIR / f"{path.stem}_{hashlib.sha256(xml.encode()).hexdigest()[:16]}.urdf"
@@ -134,6 +139,13 @@ def local_mesh_file(filename: str, urdf_dir: Path) -> Path | None:
     return path.resolve()
 
 
+def mesh_path(filename: str, urdf_dir: Path) -> str:
+    """A path pybullet opens for a URDF mesh ``filename`` wherever the URDF lies: its installed file's
+    absolute path (see :func:`local_mesh_file`), or the URI as it is."""
+    local = local_mesh_file(filename, urdf_dir)
+    return filename if local is None else str(local)
+
+
 def mesh_uri(filename: str, urdf_dir: Path) -> str:
     """A URI RViz resolves for a URDF mesh ``filename``: its installed file's ``file://`` URI (see
     :func:`local_mesh_file`), or the URI as it is."""
@@ -144,8 +156,4 @@ def mesh_uri(filename: str, urdf_dir: Path) -> str:
 def robot_description(urdf_path: str, xacro_arguments: str = "") -> str:
     """The URDF XML of a robot file's ``urdf_path`` (see :func:`robot_urdf`) with every mesh as an RViz
     URI."""
-    path = Path(resolve_urdf_path(urdf_path))
-    root = _parse(robot_urdf(urdf_path, xacro_arguments), path)
-    for mesh in _meshes(root, path):
-        mesh.set("filename", mesh_uri(mesh.get("filename"), path.parent))
-    return ElementTree.tostring(root, encoding="unicode")
+    return ElementTree.tostring(_with_meshes(urdf_path, xacro_arguments, mesh_uri), encoding="unicode")

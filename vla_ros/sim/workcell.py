@@ -88,6 +88,11 @@ class Workcell:
 
     def __init__(self, config: SimConfig | None = None) -> None:
         self.config = config if config is not None else load_sim_config()
+        robot = self.config.robot
+        try:  # once: every reset loads this file again (a xacro file's expansion, written once)
+            self._robot_urdf = urdf_file(robot.urdf_path, robot.xacro_arguments)
+        except RobotDescriptionError as error:
+            raise WorkcellError(str(error)) from error
         self._p = BulletClient(connection_mode=pybullet.DIRECT)
         self._p.setAdditionalSearchPath(pybullet_data.getDataPath())
         self.intrinsics = CameraIntrinsics.from_vertical_fov(
@@ -97,7 +102,7 @@ class Workcell:
             self.intrinsics, self.config.camera.near, self.config.camera.far, RENDERER_PIXEL_SHIFT
         )
         workcell = self.config.workcell
-        origin = self.config.robot.workcell_origin
+        origin = robot.workcell_origin
         self.nominal_camera_pose = origin @ frame_pose(workcell.urdf_path(), workcell.camera_optical_frame)
         camera_link_pose = origin @ frame_pose(workcell.urdf_path(), workcell.camera_link)
         self._link_from_optical = np.linalg.inv(camera_link_pose) @ self.nominal_camera_pose
@@ -149,11 +154,7 @@ class Workcell:
         )
         # inertias come from the collision meshes: the URDF's placeholder inertias (0.1 kg m^2 on every
         # link, fingers included) make the wrist swing whenever the shoulder moves
-        try:
-            urdf = urdf_file(robot.urdf_path, robot.xacro_arguments)
-        except RobotDescriptionError as error:
-            raise WorkcellError(str(error)) from error
-        self._robot_id = p.loadURDF(urdf, useFixedBase=True)
+        self._robot_id = p.loadURDF(self._robot_urdf, useFixedBase=True)
         joints = {
             p.getJointInfo(self._robot_id, j)[1].decode(): j for j in range(p.getNumJoints(self._robot_id))
         }
@@ -165,7 +166,7 @@ class Workcell:
             name for name in (robot.tcp_parent_link, *robot.gripper.finger_links) if name not in links
         ]
         if missing:
-            raise WorkcellError(f"{urdf} lacks the joints or links {missing}")
+            raise WorkcellError(f"{self._robot_urdf} lacks the joints or links {missing}")
         for finger in robot.gripper.finger_links:
             p.changeDynamics(
                 self._robot_id,
