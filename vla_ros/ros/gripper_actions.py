@@ -91,10 +91,9 @@ class GripperActionDriver:
         """The command joint's position for a normalised opening (clipped to [0, 1])."""
         return self.gripper.opening_position(opening)
 
-    def goal(self, opening: float) -> Any:
-        """The action goal for a normalised opening."""
+    def goal(self, position: float) -> Any:
+        """The action goal for the command joint's ``position``."""
         goal = self._action.Goal()
-        position = self.joint_position(opening)
         if self._parallel:
             goal.command = JointState(
                 name=[self.gripper.command_joint], position=[position], effort=[self._max_effort]
@@ -120,9 +119,9 @@ class GripperActionDriver:
             return False
         self._sent, self._failed_at = opening, None
         self._goals += 1
-        goal, position = self._goals, self.joint_position(opening)
-        future = self._client.send_goal_async(self.goal(opening))
-        future.add_done_callback(lambda done: self._on_response(goal, done.result(), position))
+        number, position = self._goals, self.joint_position(opening)
+        future = self._client.send_goal_async(self.goal(position))
+        future.add_done_callback(lambda done: self._on_response(number, done.result(), position))
         return True
 
     def _on_response(self, goal: int, handle, position: float) -> None:
