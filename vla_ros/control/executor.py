@@ -6,6 +6,11 @@ Grasp structure (distances along the TCP z axis, i.e. the gripper's approach axi
   and hold ``gripper_close_time``/``gripper_open_time`` (the gripper closes only after arriving);
 - after a release, retreat ``retreat_distance`` back along the axis;
 - otherwise move directly to the target.
+The gripper acts the same turned by its ``yaw_symmetry`` about the TCP z axis (a parallel gripper:
+half a turn), so a keyframe's orientation and its turned twins are the same target. The executor
+goes to the twin whose joint solution lies nearest the current joints among those it can plan (the
+arm moves least, and a wrist near its limit turns back rather than into it);
+:attr:`ChunkExecutor.target` is that twin.
 The approach and the retreat follow the straight line: joint knots from IK on points at most
 ``grasp.path_step`` apart, timed as one rest-to-rest motion (:class:`~.trajectory.PathSegment`).
 Re-planning keeps the current plan while the measured joints stay within ``motion.replan_tolerance``
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vla_ros.control.chunk import ActionChunkData
+from vla_ros.control.errors import ControlError, PlanningError, UnreachablePoseError
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.pose import Pose
 from vla_ros.control.safety import WorkspaceBox
@@ -77,12 +83,51 @@ class ChunkExecutor:
     ) -> ActionChunkData:
         """Plan to a new keyframe from the measured state; returns the first chunk (stamped ``now``).
 
-        Raises :class:`~vla_ros.control.errors.WorkspaceViolationError` or
-        :class:`~vla_ros.control.errors.UnreachablePoseError` (nothing changes then).
+        Of ``pose`` and its twins under the gripper's symmetry, the one whose joint solution is nearest
+        ``positions`` among those that plan becomes :attr:`target`. Raises
+        :class:`~vla_ros.control.errors.WorkspaceViolationError`, or ``pose``'s own error
+        (:class:`~vla_ros.control.errors.UnreachablePoseError`,
+        :class:`~vla_ros.control.errors.PlanningError`) when no twin plans; nothing changes then.
         """
-        grasp = self.settings.grasp
         if self._plan is not None:
             self.gripper_opening = float(self._plan.sample(np.array([now]))[2][0])
+        positions = np.asarray(positions, dtype=float)
+        first_error: ControlError | None = None
+        solved: list[tuple[float, Pose, list[_Stop]]] = []
+        for twin in self._twins(pose):
+            try:
+                stops = self._stops_to(twin, gripper_open, positions)
+            except UnreachablePoseError as error:
+                first_error = first_error or error
+                continue
+            target_q = next(stop.waypoint.positions for stop in stops if stop.waypoint.label == TARGET)
+            solved.append((float(np.linalg.norm(target_q - positions)), twin, stops))
+        for _, twin, stops in sorted(solved, key=lambda entry: entry[0]):
+            try:
+                plan = self._plan_through(stops, now, positions, np.asarray(velocities, dtype=float), None)
+            except PlanningError as error:
+                first_error = first_error or error
+                continue
+            self.target = twin
+            self._stops = stops
+            self._dwell = None
+            self.keyframe_done_time = math.inf
+            self._set_plan(plan)
+            return self.chunk(now)
+        assert first_error is not None
+        raise first_error
+
+    def _twins(self, pose: Pose) -> list[Pose]:
+        """``pose`` (first) and it turned by each other equivalent yaw of the gripper about its z axis."""
+        matrix = pose.to_matrix()
+        return [
+            Pose.from_matrix(matrix @ _turn_about_z(yaw)) if yaw else pose
+            for yaw in self.settings.robot.gripper.equivalent_yaws()
+        ]
+
+    def _stops_to(self, pose: Pose, gripper_open: bool, positions: np.ndarray) -> list[_Stop]:
+        """The grasp-structured stops to ``pose`` (see the module docstring), with IK from ``positions``."""
+        grasp = self.settings.grasp
         target_opening = OPEN if gripper_open else CLOSED
         changes = abs(target_opening - self.gripper_opening) > 0.5
         # (pose, gripper on arrival, dwell, label, reached along a straight line from the previous pose)
@@ -99,7 +144,7 @@ class ChunkExecutor:
         for stop_pose, *_, label, _ in poses:
             self.workspace.check(stop_pose.position, f"{label} pose")
         stops = []
-        previous_pose, previous_q = None, np.asarray(positions, dtype=float)
+        previous_pose, previous_q = None, positions
         for stop_pose, opening, stop_dwell, label, straight in poses:
             path = None
             if straight and previous_pose is not None:
@@ -109,12 +154,7 @@ class ChunkExecutor:
                 q = self.kinematics.inverse(stop_pose, previous_q, self.settings.ik).positions
             stops.append(_Stop(Waypoint(q, opening, stop_dwell, label, path), stop_pose))
             previous_pose, previous_q = stop_pose, q
-        self.target = pose
-        self._stops = stops
-        self._plan = None
-        self._dwell = None
-        self.keyframe_done_time = math.inf
-        return self.update(now, positions, velocities)
+        return stops
 
     def stop(self) -> None:
         """Forget the target (an episode ended): no chunk until the next :meth:`set_target`."""
@@ -155,26 +195,40 @@ class ChunkExecutor:
         if self._plan is not None:
             self.gripper_opening = float(self._plan.sample(np.array([now]))[2][0])
             self._drop_reached_stops(now, start)
-        hold = 0.0
-        if self._dwell is not None and self._dwell[1] > now:
-            start, start_velocity, hold = self._dwell[0], np.zeros_like(start_velocity), self._dwell[1] - now
-        else:
+        if self._dwell is not None and self._dwell[1] <= now:
             self._dwell = None
-        plan = JointPlan(
+        self._set_plan(self._plan_through(self._stops, now, start, start_velocity, self._dwell))
+        return self.chunk(now)
+
+    def _plan_through(
+        self,
+        stops: list[_Stop],
+        now: float,
+        start: np.ndarray,
+        start_velocity: np.ndarray,
+        dwell: tuple[np.ndarray, float] | None,
+    ) -> JointPlan:
+        """The timed plan from the measured state (or, during a gripper ``dwell`` (held positions, end
+        time), from the held stop after the rest of the dwell) through ``stops``."""
+        hold = 0.0
+        if dwell is not None:
+            start, start_velocity, hold = dwell[0], np.zeros_like(start_velocity), dwell[1] - now
+        return JointPlan(
             now,
             start,
             start_velocity,
             self.gripper_opening,
-            [stop.waypoint for stop in self._stops],
+            [stop.waypoint for stop in stops],
             self.limits,
             self.settings.motion.min_segment_duration,
             start_hold=hold,
         )
+
+    def _set_plan(self, plan: JointPlan) -> None:
         self._plan = plan
         for label, _, dwell_end in plan.arrivals:
             if label == TARGET:
                 self.keyframe_done_time = dwell_end
-        return self.chunk(now)
 
     def deviation(self, now: float, positions: np.ndarray) -> float:
         """Joint distance (rad, largest over joints) between ``positions`` and the current plan.
@@ -246,3 +300,11 @@ class ChunkExecutor:
         )
         self._next_chunk_id += 1
         return chunk
+
+
+def _turn_about_z(angle: float) -> np.ndarray:
+    """The 4x4 transform turning ``angle`` (rad) about z."""
+    c, s = math.cos(angle), math.sin(angle)
+    turn = np.eye(4)
+    turn[:2, :2] = [[c, -s], [s, c]]
+    return turn

@@ -37,6 +37,7 @@ The robot model is the ``robot_description`` parameter (URDF XML) when set, else
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -225,12 +226,16 @@ class ChunkExecutorNode(Node):
             self._rejected_pub.publish(KeyframeRejection(target=message, reason=str(error)))
             return
         self._keyframe = message
-        self.detector.set_target(pose, self.chunk_executor.keyframe_done_time)
+        target = self.chunk_executor.target
+        assert target is not None
+        self.detector.set_target(target, self.chunk_executor.keyframe_done_time)
         self._publish_chunk(chunk)
         self._publish_status("moving", index, f"{len(self.chunk_executor.waypoints)} stop(s) planned")
+        turn = math.degrees(pose.error_to(target)[1])
         self.get_logger().info(
             f"keyframe {index}: {[w.label for w in self.chunk_executor.waypoints]}, gripper "
             f"{'open' if message.gripper_open else 'closed'}"
+            + (f", turned {turn:.0f} deg about the TCP z axis (the gripper's symmetry)" if turn > 1.0 else "")
         )
 
     # ------------------------------------------------------------------ periodic work

@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from vla_ros.config import ConfigError, check_names, check_range, from_dict
+from vla_ros.config import ConfigError, check_names, check_range, from_dict, load_parameters
 from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
+from vla_ros.robot.urdf import robot_config_path
 
 SECTION = "robot"
 # A continuous joint (a UR's wrist, no position limit) is used within one turn either way (rad): the
@@ -39,6 +40,8 @@ class GripperSettings:
     ``<mimic>``). ``max_speed``: how fast the opening may change (m/s); ``effort``: each gripper joint's
     force or torque limit (N or N m, as the joint is prismatic or revolute). ``finger_links`` touch what
     is grasped; the simulator gives them the friction coefficient ``finger_friction``.
+    ``yaw_symmetry`` (rad): the gripper acts the same turned by this angle about the TCP z axis (a
+    parallel gripper: pi); 0 when it has no such symmetry.
     """
 
     command_joint: str
@@ -49,10 +52,17 @@ class GripperSettings:
     effort: float
     finger_links: tuple[str, ...]
     finger_friction: float
+    yaw_symmetry: float
 
     def __post_init__(self) -> None:
         check_names("finger_links", self.finger_links)
         check_range("finger_friction", self.finger_friction, 0.0, low_open=True)
+        turns = 2.0 * math.pi / self.yaw_symmetry if self.yaw_symmetry > 0.0 else 2.0
+        if not (self.yaw_symmetry >= 0.0 and turns >= 2.0 - 1e-6 and abs(turns - round(turns)) < 1e-3):
+            raise ValueError(
+                f"yaw_symmetry must be 0 or 2 pi / n for an integer n >= 2 (pi: a parallel gripper), "
+                f"got {self.yaw_symmetry}"
+            )
         if len(self.widths) < 2 or len(self.widths) != len(self.positions):
             raise ValueError("widths and positions must have the same length, at least 2")
         if not all(math.isfinite(v) for v in (*self.widths, *self.positions, *self.multipliers)):
@@ -74,6 +84,11 @@ class GripperSettings:
         """``command_joint``'s position for an opening ``width`` (m; scalar or array), clipped to the
         map's range."""
         return np.interp(width, self.widths, self.positions)
+
+    def equivalent_yaws(self) -> tuple[float, ...]:
+        """The turns about the TCP z axis (rad) after which the gripper acts the same, 0 first."""
+        count = round(2.0 * math.pi / self.yaw_symmetry) if self.yaw_symmetry > 0.0 else 1
+        return tuple(index * self.yaw_symmetry for index in range(count))
 
     def opening_position(self, opening: float) -> float:
         """``command_joint``'s position for a normalised opening (1: widest, 0: closed; clipped)."""
@@ -156,3 +171,8 @@ def robot_settings(parameters: dict[str, Any], error: type[ConfigError] = RobotC
     if SECTION not in parameters:
         raise error(f"missing the '{SECTION}' section (a robot file, config/robots/<name>.yaml)")
     return from_dict(RobotSettings, parameters[SECTION], SECTION, error)
+
+
+def load_robot_settings(robot: str) -> RobotSettings:
+    """The robot section of ``robot``'s robot file (a name of config/robots/ or a file), for the tools."""
+    return robot_settings(load_parameters(str(robot_config_path(robot)), "robot"))

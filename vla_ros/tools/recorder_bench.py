@@ -32,11 +32,10 @@ from sensor_msgs.msg import CameraInfo, Image, JointState
 from std_msgs.msg import Header, String
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from vla_ros.config import load_parameters
-from vla_ros.robot.settings import robot_settings
-from vla_ros.robot.urdf import robot_config_path
+from vla_ros.robot.settings import load_robot_settings
 from vla_ros.ros.qos import LATCHED, RELIABLE
 rate, width, height, seconds = float(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-robot = robot_settings(load_parameters(str(robot_config_path(sys.argv[5])), "recorder_bench_camera"))
+robot = load_robot_settings(sys.argv[5])
 arm = list(robot.arm_joints)
 rclpy.init()
 node = rclpy.create_node("recorder_bench_camera")

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vla_ros.config import load_parameters
 from vla_ros.data.dataset import add_to_index, camera_meta, write_episode
 from vla_ros.data.demonstration import (
     ConversionSettings,
@@ -33,8 +32,8 @@ from vla_ros.data.path_labels import PathLabelError
 from vla_ros.data.recording import DEMONSTRATION_METADATA, Recording, RecordingError
 from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.settings import load_planner_config
-from vla_ros.robot.settings import RobotSettings, robot_settings
-from vla_ros.robot.urdf import add_robot_argument, robot_config_path
+from vla_ros.robot.settings import RobotSettings, load_robot_settings
+from vla_ros.robot.urdf import add_robot_argument
 from vla_ros.sim.conversion import MEASURED_OPEN_SHARE, demonstration_from_recording
 from vla_ros.sim.settings import load_sim_config
 
@@ -91,7 +90,7 @@ def episode_name(recording: Path) -> str:
 
 
 def from_mcap(args: argparse.Namespace) -> int:
-    robot = robot_settings(load_parameters(str(robot_config_path(args.robot)), "keyframe_policy"))
+    robot = load_robot_settings(args.robot)
     sim = load_sim_config(robot=args.robot)
     answer_decimals = load_planner_config().answer_decimals
     topics = DemonstrationTopics(

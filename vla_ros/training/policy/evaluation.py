@@ -162,7 +162,8 @@ class ClosedLoopRunner:
             except ControlError as error:
                 result.reason = f"keyframe {index}: {error}"
                 break
-            detector.set_target(pose, executor.keyframe_done_time)
+            assert executor.target is not None
+            detector.set_target(executor.target, executor.keyframe_done_time)
             result.keyframes = index + 1
             reached = self._drive(executor, detector, config.episode.keyframe_timeout)
             gripper_open = keyframe.gripper_open

@@ -2,12 +2,16 @@
 
 Losses (RVT-2): for each stage, cross-entropy between each view's heatmap and a Gaussian around the
 target's projection; cross-entropy over the 3 x ``rotation_bins`` Euler bins (each axis conditioned on
-the target bins of the axes before it); 2-way cross-entropy of gripper, ignore-collisions and done. The
+the target bins of the axes before it), against the nearest of the target's orientations the robot's
+gripper acts the same in (turned by its ``yaw_symmetry`` about the TCP z axis: a parallel gripper's
+keyframe and its half-turned twin are both right, and the demonstrations and the yaw augmentation give
+both); 2-way cross-entropy of gripper, ignore-collisions and done. The
 fine stage is centred on the target moved by up to ``training.fine_centre_noise`` per axis, and the
 heads read its features at the target. Every sample is augmented by one random translation and yaw,
 applied to the cloud and the target together, and a colour jitter. Validation decodes predictions
 exactly as the policy node does (both stages, heatmap lifting) and reports translation error (mm) of
-the fine and of the coarse stage, rotation error (degrees) and flag accuracy, overall and per task.
+the fine and of the coarse stage, rotation error (degrees, to the nearest equivalent orientation) and
+flag accuracy, overall and per task.
 
 Files next to ``--out CKPT``: ``CKPT`` (the weights, configuration and training record: what the node
 loads), ``<stem>.log.jsonl`` (losses and validation), ``<stem>.resume.pt`` (optimizer and random state,
@@ -40,6 +44,8 @@ from vla_ros.policy.rotation import matrix_to_bins, rotation_angle
 from vla_ros.policy.settings import CONFIG_FILE, PolicyConfig, load_policy_config
 from vla_ros.policy.stages import Cloud, TwoStageOutput, run_stages, to_fine
 from vla_ros.reports import machine_info
+from vla_ros.robot.settings import load_robot_settings
+from vla_ros.robot.urdf import add_robot_argument
 from vla_ros.training.policy.data import KeyframeSample, load_samples
 
 _TARGET_MARGIN = 0.98  # an augmentation that moves the target this close to the cube's faces is undone
@@ -54,10 +60,10 @@ class Batch:
     language: torch.Tensor
     proprio: torch.Tensor
     targets: torch.Tensor  # (B, 3)
-    rotation_bins: torch.Tensor
+    rotation_bins: torch.Tensor  # (B, E, 3): the target's and its E - 1 equivalents' Euler bins
     binary: dict[str, torch.Tensor]
     target_positions: np.ndarray  # (B, 3) base frame, m
-    target_rotations: np.ndarray  # (B, 3, 3)
+    target_rotations: np.ndarray  # (B, E, 3, 3): the target orientation and its equivalents
     tasks: list[str]
 
 
@@ -67,10 +73,15 @@ def _yaw_matrix(angle: float) -> np.ndarray:
 
 
 def make_batch(
-    samples: list[KeyframeSample], config: PolicyConfig, device: str, rng: np.random.Generator | None
+    samples: list[KeyframeSample],
+    config: PolicyConfig,
+    device: str,
+    rng: np.random.Generator | None,
+    equivalent_yaws: tuple[float, ...] = (0.0,),
 ) -> Batch:
     """``samples`` as a batch; with ``rng``, each is augmented by a random translation and yaw, and its
-    colours by a random brightness offset and per-channel gain."""
+    colours by a random brightness offset and per-channel gain. Each target orientation comes with its
+    turns by ``equivalent_yaws`` (rad, 0 first) about the TCP z axis."""
     scene, training = config.scene, config.training
     centre, reach = np.asarray(scene.centre), np.asarray(training.augment_translation)
     clouds, targets, rotations, positions = [], [], [], []
@@ -96,7 +107,7 @@ def make_batch(
             )
         )
         targets.append(target / scene.half_size)
-        rotations.append(turn @ sample.target_rotation)
+        rotations.append([turn @ sample.target_rotation @ _yaw_matrix(yaw) for yaw in equivalent_yaws])
         positions.append(target + centre)
     target_tensor = torch.tensor(np.array(targets), dtype=torch.float32, device=device)
     binary = {
@@ -109,7 +120,8 @@ def make_batch(
         torch.tensor(np.array([s.proprio for s in samples]), dtype=torch.float32, device=device),
         target_tensor,
         torch.tensor(
-            np.array([matrix_to_bins(r, config.model.rotation_bins) for r in rotations]), device=device
+            np.array([[matrix_to_bins(r, config.model.rotation_bins) for r in twins] for twins in rotations]),
+            device=device,
         ),
         binary,
         np.array(positions),
@@ -141,7 +153,7 @@ def training_forward(
         config.lifting,
         centres,
         fine_targets,
-        batch.rotation_bins,
+        batch.rotation_bins[:, 0],
     )
     return output, fine_targets
 
@@ -151,17 +163,35 @@ def _heatmap_loss(logits: torch.Tensor, targets: torch.Tensor, config: PolicyCon
     return -(expected.flatten(2) * functional.log_softmax(logits.flatten(2), dim=-1)).sum(dim=-1).mean()
 
 
+def _rotation_loss(model: KeyframeNetwork, output: TwoStageOutput, batch: Batch) -> torch.Tensor:
+    """Per sample, the Euler bins' cross-entropy (mean over the axes) against the nearest equivalent
+    target; each equivalent conditions the axes on its own bins."""
+    per_equivalent = []
+    for index in range(batch.rotation_bins.shape[1]):
+        bins = batch.rotation_bins[:, index]
+        heads = (
+            output.heads if index == 0 else model.heads(output.fine, output.fine_points, batch.proprio, bins)
+        )
+        entropy = functional.cross_entropy(
+            heads.rotation_logits.flatten(0, 1), bins.flatten(), reduction="none"
+        )
+        per_equivalent.append(entropy.view(len(bins), 3).mean(dim=1))
+    return torch.stack(per_equivalent, dim=1).min(dim=1).values.mean()
+
+
 def losses(
-    output: TwoStageOutput, batch: Batch, fine_targets: torch.Tensor, config: PolicyConfig
+    model: KeyframeNetwork,
+    output: TwoStageOutput,
+    batch: Batch,
+    fine_targets: torch.Tensor,
+    config: PolicyConfig,
 ) -> dict[str, torch.Tensor]:
     """The loss terms of a batch (each a scalar tensor) and their sum under ``total``."""
     heads = output.heads
     terms = {
         "heatmap_coarse": _heatmap_loss(output.coarse.heatmap_logits, batch.targets, config),
         "heatmap_fine": _heatmap_loss(output.fine.heatmap_logits, fine_targets, config),
-        "rotation": functional.cross_entropy(
-            heads.rotation_logits.flatten(0, 1), batch.rotation_bins.flatten()
-        ),
+        "rotation": _rotation_loss(model, output, batch),
     }
     for name in BINARY_HEADS:
         terms[name] = functional.cross_entropy(heads.binary_logits[name], batch.binary[name])
@@ -171,16 +201,21 @@ def losses(
 
 @torch.no_grad()
 def validate(
-    model: KeyframeNetwork, samples: list[KeyframeSample], config: PolicyConfig, device: str
+    model: KeyframeNetwork,
+    samples: list[KeyframeSample],
+    config: PolicyConfig,
+    device: str,
+    equivalent_yaws: tuple[float, ...] = (0.0,),
 ) -> dict[str, Any]:
     """Decode every sample as the node does: translation error (mm) of the keyframe and of the coarse
-    stage alone, rotation error (deg) and flag accuracy, overall and (errors) per task."""
+    stage alone, rotation error (deg, to the nearest of the target's ``equivalent_yaws`` turns) and flag
+    accuracy, overall and (errors) per task."""
     model.eval()
     translation, coarse, rotation, tasks = [], [], [], []
     correct = {name: 0 for name in BINARY_HEADS}
     size = config.training.batch_size
     for start in range(0, len(samples), size):
-        batch = make_batch(samples[start : start + size], config, device, None)
+        batch = make_batch(samples[start : start + size], config, device, None, equivalent_yaws)
         output = run_stages(model, batch.clouds, batch.language, batch.proprio, config.lifting)
         coarse_positions = denormalise(output.fine_centres.cpu().numpy(), config.scene)
         for index, keyframe in enumerate(decode(output, config)):
@@ -188,7 +223,9 @@ def validate(
             translation.append(1000.0 * np.linalg.norm(keyframe.pose[:3, 3] - target))
             coarse.append(1000.0 * np.linalg.norm(coarse_positions[index] - target))
             rotation.append(
-                math.degrees(rotation_angle(keyframe.pose[:3, :3], batch.target_rotations[index]))
+                math.degrees(
+                    min(rotation_angle(keyframe.pose[:3, :3], twin) for twin in batch.target_rotations[index])
+                )
             )
             for name in BINARY_HEADS:
                 correct[name] += int(getattr(keyframe, name) == bool(batch.binary[name][index]))
@@ -240,8 +277,10 @@ def train(
     device: str = "cpu",
     resume: bool = False,
     progress: bool = True,
+    equivalent_yaws: tuple[float, ...] = (0.0,),
 ) -> dict[str, Any]:
-    """Train and write the checkpoint ``out``; returns the training record (also stored in it)."""
+    """Train and write the checkpoint ``out``; returns the training record (also stored in it).
+    ``equivalent_yaws``: the robot gripper's (``GripperSettings.equivalent_yaws``)."""
     training = config.training
     seed = training.seed
     random.seed(seed)
@@ -277,6 +316,7 @@ def train(
         "train_samples_intermediate": sum(sample.intermediate for sample in train_samples),
         "train_samples_planner_path": sum(sample.path_source == "planner" for sample in train_samples),
         "val_samples": len(val_samples),
+        "equivalent_yaws": list(equivalent_yaws),
         "parameters": sum(p.numel() for p in model.parameters()),
         "device": device,
         "torch_threads": torch.get_num_threads(),
@@ -318,9 +358,9 @@ def train(
             indices = rng.choice(
                 len(train_samples), training.batch_size, replace=len(train_samples) < training.batch_size
             )
-            batch = make_batch([train_samples[i] for i in indices], config, device, rng)
+            batch = make_batch([train_samples[i] for i in indices], config, device, rng, equivalent_yaws)
             output, fine_targets = training_forward(model, batch, config, rng)
-            terms = losses(output, batch, fine_targets, config)
+            terms = losses(model, output, batch, fine_targets, config)
             optimizer.zero_grad(set_to_none=True)
             terms["total"].backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -332,7 +372,7 @@ def train(
             entry: dict[str, Any] = {"step": step, "time_s": round(elapsed, 2)}
             entry.update({f"loss_{k}": round(v.item(), 5) for k, v in terms.items()})
             if val_samples and (step % training.validation_every == 0 or step == training.steps):
-                validation = validate(model, val_samples, config, device)
+                validation = validate(model, val_samples, config, device, equivalent_yaws)
                 entry["validation"] = validation
                 bar.write(
                     f"step {step}: "
@@ -353,7 +393,16 @@ def _run(args: argparse.Namespace) -> int:
         config = replace(config, training=replace(config.training, **overrides))
     if args.threads:
         torch.set_num_threads(args.threads)
-    record = train(args.data, args.out, config, args.val_data, args.device, args.resume)
+    robot = load_robot_settings(args.robot)
+    record = train(
+        args.data,
+        args.out,
+        config,
+        args.val_data,
+        args.device,
+        args.resume,
+        equivalent_yaws=robot.gripper.equivalent_yaws(),
+    )
     print(f"wrote {args.out}: {record['steps']} steps in {record['train_time_s']:.0f} s")
     if record.get("validation"):
         print(json.dumps(record["validation"], indent=2))
@@ -376,4 +425,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=int, default=0, help="override training.batch_size")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--resume", action="store_true", help="continue from <out stem>.resume.pt")
+    add_robot_argument(parser)  # its gripper's yaw_symmetry: the rotation loss's equivalent targets
     parser.set_defaults(func=_run)
