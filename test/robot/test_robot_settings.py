@@ -38,6 +38,16 @@ def test_the_xarm_gripper_maps_its_linkage():
     assert gripper.position(1.0) == 0.0  # clipped to the widest opening
 
 
+@pytest.mark.parametrize(
+    ("symmetry", "yaws"),
+    [(0.0, [0.0]), (np.pi, [0.0, np.pi]), (0.5 * np.pi, [0.0, 0.5 * np.pi, np.pi, 1.5 * np.pi])],
+)
+def test_a_grippers_equivalent_yaws_follow_its_symmetry(symmetry, yaws):
+    parameters = _parameters()
+    parameters["robot"]["gripper"]["yaw_symmetry"] = symmetry
+    np.testing.assert_allclose(robot_settings(parameters).gripper.equivalent_yaws(), yaws)
+
+
 def test_an_unknown_robot_names_the_shipped_ones():
     with pytest.raises(ConfigError, match=r"unknown robot 'ur5e'.*panda.*xarm6"):
         robot_config_path("ur5e")
@@ -51,6 +61,9 @@ def test_an_unknown_robot_names_the_shipped_ones():
         ("widths", [0.08, 0.0], "increasing"),
         ("positions", [0.0, 0.0], "strictly monotonic"),
         ("effort", 0.0, "effort"),
+        ("yaw_symmetry", 1.0, "yaw_symmetry must be 0 or 2 pi / n"),
+        ("yaw_symmetry", -3.141593, "yaw_symmetry"),
+        ("yaw_symmetry", 2.0 * np.pi, "yaw_symmetry"),
     ],
 )
 def test_bad_gripper_values_are_named(key, gripper_value, message):

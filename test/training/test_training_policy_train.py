@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.nn import functional
 
 from vla_ros.data.dataset import EpisodeReader, list_episodes
 from vla_ros.planning.path import PlannedPath
@@ -17,13 +18,16 @@ from vla_ros.planning.planner import Planner
 from vla_ros.policy.errors import PolicyCheckpointError, PolicyInputError
 from vla_ros.policy.inference import KeyframePolicy, load_checkpoint
 from vla_ros.policy.language import InstructionEncoder
+from vla_ros.policy.model import KeyframeNetwork
+from vla_ros.policy.pointcloud import FEATURE_CHANNELS
+from vla_ros.policy.rotation import rotation_angle
 from vla_ros.policy.settings import PathNoiseConfig, PolicyConfig
 from vla_ros.sim.collect import collect
 from vla_ros.sim.oracle import oracle_path
 from vla_ros.training.policy.data import episode_observation, load_samples, perturb_path, sample_frames
 from vla_ros.training.policy.evaluation import ClosedLoopRunner, markdown_table, planner_config_for, summarise
 from vla_ros.training.policy.planner_paths import PLANNER_PATHS_FILE, answer_dataset, read_planner_paths
-from vla_ros.training.policy.train import train
+from vla_ros.training.policy.train import _rotation_loss, make_batch, train, training_forward
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +217,34 @@ def test_planner_paths_are_answered_per_episode_and_used_for_their_share(
     assert not np.array_equal(planned[0].features[:, 3:], labelled[0].features[:, 3:])
     never = replace(small_config, training=replace(small_config.training, planner_paths=0.0))
     assert {s.path_source for s in load_samples([copy], never, encoder, seed=0, progress=False)} == {"label"}
+
+
+def test_the_rotation_loss_takes_the_nearest_of_the_grippers_equivalent_targets(
+    dataset: Path, small_config: PolicyConfig, encoder
+) -> None:
+    samples = load_samples([dataset], small_config, encoder, seed=0, progress=False, augmented=False)[:4]
+    half_turn = (0.0, np.pi)
+    batch = make_batch(samples, small_config, "cpu", None, half_turn)
+    assert tuple(batch.rotation_bins.shape) == (4, 2, 3)
+    for twins in batch.target_rotations:  # the second target is the first turned about the TCP z axis
+        assert rotation_angle(twins[0], twins[1]) == pytest.approx(np.pi)
+        np.testing.assert_allclose(twins[0][:, 2], twins[1][:, 2], atol=1e-9)
+    torch.manual_seed(0)
+    model = KeyframeNetwork(small_config.model, FEATURE_CHANNELS)
+    output, _ = training_forward(model, batch, small_config, np.random.default_rng(0))
+
+    def entropy(bins: torch.Tensor) -> torch.Tensor:  # per sample, each axis conditioned on ``bins``
+        logits = model.heads(output.fine, output.fine_points, batch.proprio, bins).rotation_logits
+        return (
+            functional.cross_entropy(logits.flatten(0, 1), bins.flatten(), reduction="none")
+            .view(-1, 3)
+            .mean(1)
+        )
+
+    first, second = entropy(batch.rotation_bins[:, 0]), entropy(batch.rotation_bins[:, 1])
+    assert not torch.allclose(first, second)
+    expected = torch.minimum(first, second).mean()
+    assert _rotation_loss(model, output, batch).item() == pytest.approx(expected.item(), rel=1e-5)
+    single = make_batch(samples, small_config, "cpu", None)  # a gripper without the symmetry
+    assert tuple(single.rotation_bins.shape) == (4, 1, 3)
+    assert _rotation_loss(model, output, single).item() == pytest.approx(first.mean().item(), rel=1e-5)
