@@ -22,7 +22,6 @@ from vla_ros.sim.tasks import ObjectState
 from vla_ros.sim.workcell import Workcell, WorkcellError
 
 _CUBE_SYMMETRY = 0.5 * np.pi  # a cube looks the same every quarter turn
-_GRIPPER_SYMMETRY = np.pi  # the parallel gripper looks the same every half turn
 _FINGER_HALF_THICKNESS = 0.01  # m, finger extent along the TCP x axis (pushing contact offset)
 _PUSH_SPEED_SCALE = 0.4  # pushes run slower than free motion
 _PRESS_SPEED_SCALE = 0.3
@@ -75,6 +74,8 @@ class ScriptedExpert:
         self._workcell = workcell
         self._kinematics = kinematics
         self._posture = np.array(workcell.config.robot.home_positions)
+        # the robot file's turn after which the gripper acts the same (none: a full turn)
+        self._gripper_symmetry = workcell.config.robot.gripper.yaw_symmetry or 2.0 * np.pi
         self._config = workcell.config.expert
         self._objects = workcell.config.objects
         self._dt = 1.0 / self._config.control_rate
@@ -233,7 +234,7 @@ class ScriptedExpert:
             offset = target.position[:2] - cube.position[:2]
             direction = offset / max(float(np.linalg.norm(offset)), 1e-6)
             yaw = nearest_equivalent_yaw(
-                float(np.arctan2(direction[1], direction[0])), 0.0, _GRIPPER_SYMMETRY
+                float(np.arctan2(direction[1], direction[0])), 0.0, self._gripper_symmetry
             )
             start = cube.position[:2] - direction * (half + self._config.push_standoff)
             end = target.position[:2] - direction * (half + _FINGER_HALF_THICKNESS)
