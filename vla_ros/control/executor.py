@@ -92,21 +92,21 @@ class ChunkExecutor:
         if self._plan is not None:
             self.gripper_opening = float(self._plan.sample(np.array([now]))[2][0])
         positions = np.asarray(positions, dtype=float)
-        first_error: ControlError | None = None
-        solved: list[tuple[float, Pose, list[_Stop]]] = []
-        for twin in self._twins(pose):
+        errors: dict[int, ControlError] = {}  # by twin (0: ``pose`` itself)
+        solved: list[tuple[float, int, Pose, list[_Stop]]] = []
+        for index, twin in enumerate(self._twins(pose)):
             try:
                 stops = self._stops_to(twin, gripper_open, positions)
             except UnreachablePoseError as error:
-                first_error = first_error or error
+                errors[index] = error
                 continue
             target_q = next(stop.waypoint.positions for stop in stops if stop.waypoint.label == TARGET)
-            solved.append((float(np.linalg.norm(target_q - positions)), twin, stops))
-        for _, twin, stops in sorted(solved, key=lambda entry: entry[0]):
+            solved.append((float(np.linalg.norm(target_q - positions)), index, twin, stops))
+        for _, index, twin, stops in sorted(solved, key=lambda entry: entry[:2]):
             try:
                 plan = self._plan_through(stops, now, positions, np.asarray(velocities, dtype=float), None)
             except PlanningError as error:
-                first_error = first_error or error
+                errors[index] = error
                 continue
             self.target = twin
             self._stops = stops
@@ -114,8 +114,7 @@ class ChunkExecutor:
             self.keyframe_done_time = math.inf
             self._set_plan(plan)
             return self.chunk(now)
-        assert first_error is not None
-        raise first_error
+        raise errors[min(errors)]
 
     def _twins(self, pose: Pose) -> list[Pose]:
         """``pose`` (first) and it turned by each other equivalent yaw of the gripper about its z axis."""
