@@ -156,3 +156,26 @@ def test_bad_keyframes_are_rejected_with_the_reason_and_nothing_moves(graph, ros
         assert reason in status["message"], status["message"]
     spin_until(ros_node, lambda: False, timeout_s=1.0)
     assert seen["chunks"] == [] and np.max(np.abs(arm(seen) - start)) < 0.005
+
+
+def test_a_keyframe_planned_as_its_half_turned_twin_is_reached_as_that_twin(graph, ros_node, spin_until):
+    """At -80 degrees the Panda's last joint would run out of range on this push start; the gripper is
+    the same turned half a turn, so the executor goes there and reports the keyframe reached."""
+    seen, publisher = graph
+    yaw = np.deg2rad(-80.0)
+    matrix = np.eye(4)
+    matrix[:3, :3] = np.array(
+        [[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]]
+    ) @ np.diag([1.0, -1.0, -1.0])
+    matrix[:3, 3] = [0.506, 0.296, 0.16]
+    target = Pose.from_matrix(matrix)
+    message = keyframe(target.position, 7)
+    message.pose.orientation = Quaternion(**dict(zip("xyzw", target.quaternion.tolist(), strict=True)))
+    message.gripper_open = False
+    publisher.publish(message)
+    assert spin_until(ros_node, lambda: len(seen["reached"]) > 0, timeout_s=25.0), seen["status"][-1]
+    assert seen["reached"][0].keyframe_index == 7
+    position_error, turn = KINEMATICS.forward(arm(seen)).error_to(target)
+    assert position_error < SETTINGS.keyframe_reached.position_tolerance
+    assert abs(turn - np.pi) < SETTINGS.keyframe_reached.orientation_tolerance
+    assert KINEMATICS.limits.contains(arm(seen))
