@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vla_ros.control.controller import EnsemblingController
-from vla_ros.control.errors import UnreachablePoseError, WorkspaceViolationError
+from vla_ros.control.errors import PlanningError, UnreachablePoseError, WorkspaceViolationError
 from vla_ros.control.executor import ChunkExecutor
 from vla_ros.control.keyframe import KeyframeReachedDetector
 from vla_ros.control.pose import Pose
@@ -156,3 +156,20 @@ def test_keyframe_detector_needs_pose_settled_velocity_and_time(executor_setting
     assert detector.update(1.1, far, moving) is True  # latched until the next target
     detector.set_target(GRASP)
     assert detector.reached is False
+
+
+def test_a_measured_start_just_past_a_limit_is_planned_from_inside_it(executor, kinematics, ready):
+    """Tracking can overshoot a command at a joint limit into the robot's position_margin band (the
+    URDF's limit lies beyond it): the plan starts from the nearest point within the limits. Further out
+    the executor refuses, naming the limits."""
+    upper = kinematics.limits.upper[6]
+    overshot = ready.copy()
+    overshot[6] = upper + 1e-4
+    executor.set_target(GRASP, gripper_open=True, now=0.0, positions=overshot, velocities=np.zeros(7))
+    assert executor.plan.sample(np.array([0.0]))[0][0][6] == pytest.approx(upper)
+    beyond = ready.copy()
+    beyond[6] = upper + executor.settings.robot.position_margin + 0.01
+    with pytest.raises(PlanningError, match="within the joint limits"):
+        ChunkExecutor(kinematics, executor.settings).set_target(
+            GRASP, gripper_open=True, now=0.0, positions=beyond, velocities=np.zeros(7)
+        )

@@ -212,6 +212,10 @@ class ChunkExecutor:
         hold = 0.0
         if dwell is not None:
             start, start_velocity, hold = dwell[0], np.zeros_like(start_velocity), dwell[1] - now
+        if self.limits.contains(start, self.settings.robot.position_margin):
+            # An arm that overshot a command at a limit lies in the band the robot's position_margin
+            # keeps free inside the URDF's limit: plan from the nearest point within the limits.
+            start = self.limits.clip(start)
         return JointPlan(
             now,
             start,

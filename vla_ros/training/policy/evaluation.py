@@ -20,6 +20,7 @@ checked then, as ``vla-ros eval`` checks it after the goal ends.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -100,7 +101,8 @@ class ClosedLoopRunner:
             now = self.workcell.sim_time
             positions, velocities = self._arm_state()
             if now >= next_replan:
-                executor.update(now, positions, velocities)
+                with contextlib.suppress(ControlError):  # as the node: the current plan goes on
+                    executor.update(now, positions, velocities)
                 detector.not_before = executor.keyframe_done_time
                 next_replan = now + replan_period
             if detector.update(now, self.kinematics.forward(positions), velocities):
