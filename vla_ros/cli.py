@@ -76,6 +76,10 @@ COMMANDS: dict[str, Command] = {
     "policy-paths": Command(
         "vla_ros.training.policy.planner_paths", "the trained planner's paths for a dataset (policy training)"
     ),
+    "policy-validate": Command(
+        "vla_ros.training.policy.validation",
+        "a policy checkpoint's keyframe errors on recorded demonstrations (translation, rotation, flags)",
+    ),
     "policy-eval": Command(
         "vla_ros.training.policy.evaluation",
         "closed-loop success of the keyframe policy with oracle or planned paths (no ROS graph)",

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch.nn import functional
 
+from vla_ros.cli import main
 from vla_ros.data.dataset import EpisodeReader, list_episodes
 from vla_ros.planning.path import PlannedPath
 from vla_ros.planning.planner import Planner
@@ -24,10 +25,11 @@ from vla_ros.policy.rotation import rotation_angle
 from vla_ros.policy.settings import PathNoiseConfig, PolicyConfig
 from vla_ros.sim.collect import collect
 from vla_ros.sim.oracle import oracle_path
+from vla_ros.training.policy.batches import make_batch
 from vla_ros.training.policy.data import episode_observation, load_samples, perturb_path, sample_frames
 from vla_ros.training.policy.evaluation import ClosedLoopRunner, markdown_table, planner_config_for, summarise
 from vla_ros.training.policy.planner_paths import PLANNER_PATHS_FILE, answer_dataset, read_planner_paths
-from vla_ros.training.policy.train import _rotation_loss, make_batch, train, training_forward
+from vla_ros.training.policy.train import _rotation_loss, train, training_forward
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +250,19 @@ def test_the_rotation_loss_takes_the_nearest_of_the_grippers_equivalent_targets(
     single = make_batch(samples, small_config, "cpu", None)  # a gripper without the symmetry
     assert tuple(single.rotation_bins.shape) == (4, 1, 3)
     assert _rotation_loss(model, output, single).item() == pytest.approx(first.mean().item(), rel=1e-5)
+
+
+def test_policy_validate_reports_the_shipped_checkpoints_errors_per_task(
+    dataset: Path, tmp_path: Path
+) -> None:
+    """The shipped checkpoint on two of its own training demonstrations (seed 0): millimetre keyframes."""
+    out = tmp_path / "validation.json"
+    assert main(["policy-validate", "--data", str(dataset), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["checkpoint"].endswith("models/policy/policy.pt")
+    assert report["equivalent_yaws"] == pytest.approx([0.0, np.pi])
+    validation = report["validation"]
+    assert set(validation["per_task"]) == {"lift_block", "press_button"}
+    assert validation["translation_error_mm_median"] < 10.0
+    assert validation["rotation_error_deg_median"] < 10.0
+    assert validation["gripper_open_accuracy"] == 1.0

@@ -26,7 +26,7 @@ import math
 import random
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,104 +35,19 @@ import torch
 from torch.nn import functional
 from tqdm import tqdm
 
-from vla_ros.policy.inference import CHECKPOINT_FORMAT, CHECKPOINT_VERSION, decode
+from vla_ros.policy.inference import CHECKPOINT_FORMAT, CHECKPOINT_VERSION
 from vla_ros.policy.language import InstructionEncoder
 from vla_ros.policy.model import BINARY_HEADS, KeyframeNetwork
 from vla_ros.policy.observation import heatmap_targets
-from vla_ros.policy.pointcloud import FEATURE_CHANNELS, denormalise
-from vla_ros.policy.rotation import matrix_to_bins, rotation_angle
+from vla_ros.policy.pointcloud import FEATURE_CHANNELS
 from vla_ros.policy.settings import CONFIG_FILE, PolicyConfig, load_policy_config
-from vla_ros.policy.stages import Cloud, TwoStageOutput, run_stages, to_fine
+from vla_ros.policy.stages import TwoStageOutput, run_stages, to_fine
 from vla_ros.reports import machine_info
 from vla_ros.robot.settings import load_robot_settings
 from vla_ros.robot.urdf import add_robot_argument
-from vla_ros.training.policy.data import KeyframeSample, load_samples
-
-_TARGET_MARGIN = 0.98  # an augmentation that moves the target this close to the cube's faces is undone
-
-
-@dataclass
-class Batch:
-    """Network inputs and targets of a batch (tensors on the training device); clouds and targets are
-    normalised to the workspace cube."""
-
-    clouds: list[Cloud]
-    language: torch.Tensor
-    proprio: torch.Tensor
-    targets: torch.Tensor  # (B, 3)
-    rotation_bins: torch.Tensor  # (B, E, 3): the target's and its E - 1 equivalents' Euler bins
-    binary: dict[str, torch.Tensor]
-    target_positions: np.ndarray  # (B, 3) base frame, m
-    target_rotations: np.ndarray  # (B, E, 3, 3): the target orientation and its equivalents
-    tasks: list[str]
-
-
-def _yaw_matrix(angle: float) -> np.ndarray:
-    c, s = math.cos(angle), math.sin(angle)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
-def make_batch(
-    samples: list[KeyframeSample],
-    config: PolicyConfig,
-    device: str,
-    rng: np.random.Generator | None,
-    equivalent_yaws: tuple[float, ...] = (0.0,),
-) -> Batch:
-    """``samples`` as a batch; with ``rng``, each is augmented by a random translation and yaw, and its
-    colours by a random brightness offset and per-channel gain. Each target orientation comes with its
-    turns by ``equivalent_yaws`` (rad, 0 first) about the TCP z axis."""
-    scene, training = config.scene, config.training
-    centre, reach = np.asarray(scene.centre), np.asarray(training.augment_translation)
-    clouds, targets, rotations, positions = [], [], [], []
-    for sample in samples:
-        yaw, shift = 0.0, np.zeros(3)
-        if rng is not None:
-            yaw = float(rng.uniform(-training.augment_yaw, training.augment_yaw))
-            shift = rng.uniform(-reach, reach)
-        turn = _yaw_matrix(yaw)
-        target = turn @ (sample.target_position - centre) + shift
-        if np.max(np.abs(target)) > _TARGET_MARGIN * scene.half_size:
-            turn, shift, target = np.eye(3), np.zeros(3), sample.target_position - centre
-        points = (sample.points.astype(np.float64) - centre) @ turn.T + shift
-        features = sample.features.astype(np.float32)
-        if rng is not None and training.colour_jitter > 0:
-            jitter = training.colour_jitter
-            gain = 1.0 + rng.uniform(-jitter, jitter, 3) + rng.uniform(-jitter, jitter)
-            features[:, :3] = np.clip(features[:, :3] * gain.astype(np.float32), 0.0, 1.0)
-        clouds.append(
-            (
-                torch.from_numpy((points / scene.half_size).astype(np.float32)).to(device),
-                torch.from_numpy(features).to(device),
-            )
-        )
-        targets.append(target / scene.half_size)
-        rotations.append([turn @ sample.target_rotation @ _yaw_matrix(yaw) for yaw in equivalent_yaws])
-        positions.append(target + centre)
-    target_tensor = torch.tensor(np.array(targets), dtype=torch.float32, device=device)
-    binary = {
-        name: torch.tensor([bool(getattr(s, name)) for s in samples], dtype=torch.long, device=device)
-        for name in BINARY_HEADS
-    }
-    return Batch(
-        clouds,
-        torch.tensor(np.array([s.language for s in samples]), dtype=torch.float32, device=device),
-        torch.tensor(np.array([s.proprio for s in samples]), dtype=torch.float32, device=device),
-        target_tensor,
-        torch.tensor(
-            np.array([[matrix_to_bins(r, config.model.rotation_bins) for r in twins] for twins in rotations]),
-            device=device,
-        ),
-        binary,
-        np.array(positions),
-        np.array(rotations),
-        [sample_task(s.episode) for s in samples],
-    )
-
-
-def sample_task(episode: str) -> str:
-    """The task of an episode directory name (``<task>_<split>_<seed>``)."""
-    return episode.rsplit("_", 2)[0]
+from vla_ros.training.policy.batches import Batch, make_batch
+from vla_ros.training.policy.data import load_samples
+from vla_ros.training.policy.validation import validate
 
 
 def training_forward(
@@ -197,63 +112,6 @@ def losses(
         terms[name] = functional.cross_entropy(heads.binary_logits[name], batch.binary[name])
     terms["total"] = sum(terms.values())
     return terms
-
-
-@torch.no_grad()
-def validate(
-    model: KeyframeNetwork,
-    samples: list[KeyframeSample],
-    config: PolicyConfig,
-    device: str,
-    equivalent_yaws: tuple[float, ...] = (0.0,),
-) -> dict[str, Any]:
-    """Decode every sample as the node does: translation error (mm) of the keyframe and of the coarse
-    stage alone, rotation error (deg, to the nearest of the target's ``equivalent_yaws`` turns) and flag
-    accuracy, overall and (errors) per task."""
-    model.eval()
-    translation, coarse, rotation, tasks = [], [], [], []
-    correct = {name: 0 for name in BINARY_HEADS}
-    size = config.training.batch_size
-    for start in range(0, len(samples), size):
-        batch = make_batch(samples[start : start + size], config, device, None, equivalent_yaws)
-        output = run_stages(model, batch.clouds, batch.language, batch.proprio, config.lifting)
-        coarse_positions = denormalise(output.fine_centres.cpu().numpy(), config.scene)
-        for index, keyframe in enumerate(decode(output, config)):
-            target = batch.target_positions[index]
-            translation.append(1000.0 * np.linalg.norm(keyframe.pose[:3, 3] - target))
-            coarse.append(1000.0 * np.linalg.norm(coarse_positions[index] - target))
-            rotation.append(
-                math.degrees(
-                    min(rotation_angle(keyframe.pose[:3, :3], twin) for twin in batch.target_rotations[index])
-                )
-            )
-            for name in BINARY_HEADS:
-                correct[name] += int(getattr(keyframe, name) == bool(batch.binary[name][index]))
-        tasks.extend(batch.tasks)
-    model.train()
-    translation_mm, coarse_mm, rotation_deg = np.array(translation), np.array(coarse), np.array(rotation)
-    per_task = {
-        task: {
-            "translation_error_mm_median": float(np.median(translation_mm[mask])),
-            "coarse_translation_error_mm_median": float(np.median(coarse_mm[mask])),
-            "rotation_error_deg_median": float(np.median(rotation_deg[mask])),
-            "rotation_error_deg_mean": float(np.mean(rotation_deg[mask])),
-        }
-        for task in sorted(set(tasks))
-        for mask in [np.array(tasks) == task]
-    }
-    return {
-        "translation_error_mm_mean": float(np.mean(translation_mm)),
-        "translation_error_mm_median": float(np.median(translation_mm)),
-        "translation_within_10mm": float(np.mean(translation_mm <= 10.0)),
-        "coarse_translation_error_mm_median": float(np.median(coarse_mm)),
-        "rotation_error_deg_mean": float(np.mean(rotation_deg)),
-        "rotation_error_deg_median": float(np.median(rotation_deg)),
-        "rotation_within_5deg": float(np.mean(rotation_deg <= 5.0)),
-        **{f"{name}_accuracy": correct[name] / len(samples) for name in BINARY_HEADS},
-        "samples": len(samples),
-        "per_task": per_task,
-    }
 
 
 def learning_rate(step: int, config: PolicyConfig) -> float:
