@@ -41,7 +41,7 @@ SETTINGS = ConversionSettings(
     arm_joints=ARM,
     gripper_joints=FINGERS,
     # each finger at half the opening, as the Panda's
-    gripper=GripperSettings("f1", (0.0, 0.08), (0.0, 0.04), (1.0, 1.0), 0.1, 20.0, ("l", "r"), 1.0),
+    gripper=GripperSettings("f1", (0.0, 0.08), (0.0, 0.04), (1.0, 1.0), 0.1, 20.0, ("l", "r"), 1.0, np.pi),
     gripper_open_width=0.04,
     keyframe_velocity_threshold=0.1,
     path_rdp_epsilon=0.01,
