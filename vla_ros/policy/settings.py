@@ -154,6 +154,7 @@ class TrainingConfig:
     intermediate_every: int
     intermediate_fraction: float
     planner_paths: float
+    twin_rotation_loss: bool
     path_noise: PathNoiseConfig
     validation_every: int
     checkpoint_every: int

@@ -2,16 +2,16 @@
 
 Losses (RVT-2): for each stage, cross-entropy between each view's heatmap and a Gaussian around the
 target's projection; cross-entropy over the 3 x ``rotation_bins`` Euler bins (each axis conditioned on
-the target bins of the axes before it), against the nearest of the target's orientations the robot's
-gripper acts the same in (turned by its ``yaw_symmetry`` about the TCP z axis: a parallel gripper's
-keyframe and its half-turned twin are both right, and the demonstrations and the yaw augmentation give
-both); 2-way cross-entropy of gripper, ignore-collisions and done. The
+the target bins of the axes before it), with ``training.twin_rotation_loss`` against the nearest of the
+target's orientations the robot's gripper acts the same in (turned by its ``yaw_symmetry`` about the TCP
+z axis: a parallel gripper's keyframe and its half-turned twin are both right, and the demonstrations
+and the yaw augmentation give both); 2-way cross-entropy of gripper, ignore-collisions and done. The
 fine stage is centred on the target moved by up to ``training.fine_centre_noise`` per axis, and the
 heads read its features at the target. Every sample is augmented by one random translation and yaw,
 applied to the cloud and the target together, and a colour jitter. Validation decodes predictions
-exactly as the policy node does (both stages, heatmap lifting) and reports translation error (mm) of
-the fine and of the coarse stage, rotation error (degrees, to the nearest equivalent orientation) and
-flag accuracy, overall and per task.
+exactly as the policy node does (both stages, heatmap lifting) and reports translation error (mm) of the
+fine and of the coarse stage, rotation error (degrees, to the nearest equivalent orientation) and flag
+accuracy, overall and per task.
 
 Files next to ``--out CKPT``: ``CKPT`` (the weights, configuration and training record: what the node
 loads), ``<stem>.log.jsonl`` (losses and validation), ``<stem>.resume.pt`` (optimizer and random state,
@@ -138,7 +138,9 @@ def train(
     equivalent_yaws: tuple[float, ...] = (0.0,),
 ) -> dict[str, Any]:
     """Train and write the checkpoint ``out``; returns the training record (also stored in it).
-    ``equivalent_yaws``: the robot gripper's (``GripperSettings.equivalent_yaws``)."""
+    ``equivalent_yaws``: the robot gripper's (``GripperSettings.equivalent_yaws``): validation's, and the
+    rotation loss's with ``training.twin_rotation_loss``."""
+    loss_yaws = equivalent_yaws if config.training.twin_rotation_loss else (0.0,)
     training = config.training
     seed = training.seed
     random.seed(seed)
@@ -216,7 +218,7 @@ def train(
             indices = rng.choice(
                 len(train_samples), training.batch_size, replace=len(train_samples) < training.batch_size
             )
-            batch = make_batch([train_samples[i] for i in indices], config, device, rng, equivalent_yaws)
+            batch = make_batch([train_samples[i] for i in indices], config, device, rng, loss_yaws)
             output, fine_targets = training_forward(model, batch, config, rng)
             terms = losses(model, output, batch, fine_targets, config)
             optimizer.zero_grad(set_to_none=True)
