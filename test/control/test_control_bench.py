@@ -40,6 +40,11 @@ def test_short_run_writes_the_report(tmp_path, monkeypatch):
         assert 0.0 <= loop[key]["p50"] <= loop[key]["p99"] <= loop[key]["max"]
     assert report["ensembling"]["live_chunks"] == 10
     assert report["ik"]["seed_near_solution"]["failures"] == 0
+    planning = report["keyframe_planning"]
+    assert planning["keyframes"] == 3
+    for variant in ("gripper_twins", "keyframe_yaw_only"):
+        assert planning[variant]["time_ms"]["count"] == 3
+    assert planning["keyframe_yaw_only"]["twin_planned"] == 0  # no twins without the symmetry
 
 
 def test_out_of_range_rate_is_refused(tmp_path):

@@ -6,8 +6,9 @@ Python loop at a fixed rate with absolute deadlines (``start + k * period``, sle
 from the executor: every ``1 / chunk_rate`` s a chunk of H steps at dt, stamped at its planning
 time and delivered ``arrival_delay`` (+ uniform jitter) later, built from the message layout as the
 node's subscription would. It reports per-tick compute time and the achieved period (error against
-nominal) and lateness. Separately it times the ensembling of ``live_chunks`` chunks, and IK on random
-reachable poses seeded near the solution (as from the measured state) and from a far pose. An idle
+nominal) and lateness. Separately it times the ensembling of ``live_chunks`` chunks, IK on random
+reachable poses seeded near the solution (as from the measured state) and from a far pose, and the
+executor's planning of a keyframe (``set_target``) with and without the gripper's twins. An idle
 loop with the same scheduling and no work gives the machine's own scheduling jitter for comparison.
 ``--realtime-priority`` runs both loops under SCHED_FIFO (see :mod:`vla_ros.control.realtime`).
 """
@@ -27,10 +28,12 @@ import pinocchio as pin
 from vla_ros.control.chunk import ActionChunkData
 from vla_ros.control.controller import EnsemblingController
 from vla_ros.control.ensembler import TemporalEnsembler
-from vla_ros.control.errors import ControlConfigError, UnreachablePoseError
+from vla_ros.control.errors import ControlConfigError, ControlError, UnreachablePoseError
+from vla_ros.control.executor import ChunkExecutor
 from vla_ros.control.kinematics import ArmKinematics
 from vla_ros.control.limits import JointLimits
 from vla_ros.control.loop import FixedRateSchedule
+from vla_ros.control.pose import Pose
 from vla_ros.control.realtime import RealtimeUnavailableError, set_normal_scheduling, set_realtime_priority
 from vla_ros.control.safety import SafetyCommand
 from vla_ros.control.settings import MAX_CONTROL_RATE, BenchSettings, ControllerSettings, ExecutorSettings
@@ -233,6 +236,46 @@ def time_ik(
     return results
 
 
+def time_keyframe_planning(
+    kinematics: ArmKinematics, executor: ExecutorSettings, poses: int, rng: np.random.Generator
+) -> dict[str, Any]:
+    """The executor's ``set_target`` (IK of the stops, the approach line, the timed plan) on random
+    top-down grasps over the workcell's task area from the home pose, with the robot gripper's twins and
+    with the keyframe's yaw only: time, refusals and how often a twin was planned."""
+    robot = executor.robot
+    x, y = robot.workcell_origin_xy
+    low, high = np.array([x + 0.3, y - 0.3, 0.02]), np.array([x + 0.7, y + 0.3, 0.2])
+    keyframes = []
+    for _ in range(poses):
+        matrix = np.eye(4)
+        matrix[:3, :3] = pin.utils.rpyToMatrix(np.pi, 0.0, rng.uniform(-np.pi, np.pi))
+        matrix[:3, 3] = rng.uniform(low, high)
+        keyframes.append(Pose.from_matrix(matrix))
+    home = np.array(robot.home_positions)
+    without = dataclasses.replace(robot, gripper=dataclasses.replace(robot.gripper, yaw_symmetry=0.0))
+    results: dict[str, Any] = {"keyframes": poses}
+    for name, settings in (
+        ("gripper_twins", executor),
+        ("keyframe_yaw_only", dataclasses.replace(executor, robot=without)),
+    ):
+        durations, refused, turned = [], 0, 0
+        for keyframe in keyframes:
+            planner = ChunkExecutor(kinematics, settings)
+            begin = time.perf_counter()
+            try:
+                planner.set_target(keyframe, False, 0.0, home, np.zeros_like(home))
+                turned += planner.target is not keyframe
+            except ControlError:
+                refused += 1
+            durations.append(time.perf_counter() - begin)
+        results[name] = {
+            "time_ms": _stats(np.array(durations), 1e3),
+            "refused": refused,
+            "twin_planned": turned,
+        }
+    return results
+
+
 def run_benchmark(
     rate: float | None, seconds: float, config: str, realtime_priority: int | None = None
 ) -> dict[str, Any]:
@@ -277,6 +320,7 @@ def run_benchmark(
         "idle_loop": idle_loop,
         "ensembling": ensembling,
         "ik": time_ik(kinematics, executor, bench.ik_poses, rng),
+        "keyframe_planning": time_keyframe_planning(kinematics, executor, bench.ik_poses, rng),
     }
 
 
@@ -288,6 +332,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     write_report(out, report)
     loop, ensembling, ik = report["loop"], report["ensembling"], report["ik"]["seed_near_solution"]
+    planning = report["keyframe_planning"]["gripper_twins"]
     idle_p99 = report["idle_loop"]["period_error_ms"]["p99"]
     print(
         f"{loop['rate_hz']:.0f} Hz, {report['scheduling']}: "
@@ -295,7 +340,8 @@ def run(args: argparse.Namespace) -> int:
         f"{loop['tick_compute_us']['p99']:.0f} us; period error p99/max {loop['period_error_ms']['p99']:.3f}/"
         f"{loop['period_error_ms']['max']:.3f} ms (idle loop p99 {idle_p99:.3f} ms); "
         f"ensembling of {ensembling['live_chunks']} chunks p50 "
-        f"{ensembling['evaluate_us']['p50']:.0f} us; IK p50 {ik['time_ms']['p50']:.2f} ms -> {out}"
+        f"{ensembling['evaluate_us']['p50']:.0f} us; IK p50 {ik['time_ms']['p50']:.2f} ms; keyframe planning "
+        f"p50 {planning['time_ms']['p50']:.1f} ms -> {out}"
     )
     return 0
 
