@@ -37,6 +37,7 @@ from vla_ros.control.pose import Pose
 from vla_ros.control.realtime import RealtimeUnavailableError, set_normal_scheduling, set_realtime_priority
 from vla_ros.control.safety import SafetyCommand
 from vla_ros.control.settings import MAX_CONTROL_RATE, BenchSettings, ControllerSettings, ExecutorSettings
+from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
 from vla_ros.reports import machine_info, write_report
 
 DEFAULT_OUT = "results/control_bench.json"
@@ -207,6 +208,21 @@ def time_ensembling(limits: JointLimits, bench: BenchSettings, m: float, repeats
     }
 
 
+def _time_each(
+    items: list[Any], call: Callable[[Any], Any], refusal: type[Exception]
+) -> tuple[np.ndarray, list[Any]]:
+    """Wall time (s) of ``call(item)`` for each item, and its results (None where it raised ``refusal``)."""
+    durations, results = [], []
+    for item in items:
+        begin = time.perf_counter()
+        try:
+            results.append(call(item))
+        except refusal:
+            results.append(None)
+        durations.append(time.perf_counter() - begin)
+    return np.array(durations), results
+
+
 def time_ik(
     kinematics: ArmKinematics, executor: ExecutorSettings, poses: int, rng: np.random.Generator
 ) -> dict[str, Any]:
@@ -214,23 +230,20 @@ def time_ik(
     limits = kinematics.limits
     results: dict[str, Any] = {}
     samples = [rng.uniform(limits.lower, limits.upper) for _ in range(poses)]
+    targets = [(q, kinematics.forward(q)) for q in samples]
     for name, seed_of in (
         ("seed_near_solution", lambda q: limits.clip(q + rng.normal(0.0, 0.2, q.size))),
         ("seed_mid_range", lambda q: _centre(limits)),
     ):
-        durations, attempts, failures = [], [], 0
-        for q in samples:
-            target = kinematics.forward(q)
-            begin = time.perf_counter()
-            try:
-                solution = kinematics.inverse(target, seed_of(q), executor.ik)
-                attempts.append(solution.attempts)
-            except UnreachablePoseError:
-                failures += 1
-            durations.append(time.perf_counter() - begin)
+        durations, solutions = _time_each(
+            targets,
+            lambda item, seed_of=seed_of: kinematics.inverse(item[1], seed_of(item[0]), executor.ik),
+            UnreachablePoseError,
+        )
+        attempts = [solution.attempts for solution in solutions if solution is not None]
         results[name] = {
-            "time_ms": _stats(np.array(durations), 1e3),
-            "failures": failures,
+            "time_ms": _stats(durations, 1e3),
+            "failures": solutions.count(None),
             "mean_attempts": float(np.mean(attempts)) if attempts else None,
         }
     return results
@@ -247,31 +260,30 @@ def time_keyframe_planning(
     low, high = np.array([x + 0.3, y - 0.3, 0.02]), np.array([x + 0.7, y + 0.3, 0.2])
     keyframes = []
     for _ in range(poses):
-        matrix = np.eye(4)
-        matrix[:3, :3] = pin.utils.rpyToMatrix(np.pi, 0.0, rng.uniform(-np.pi, np.pi))
-        matrix[:3, 3] = rng.uniform(low, high)
-        keyframes.append(Pose.from_matrix(matrix))
+        yaw = rng.uniform(-np.pi, np.pi)
+        keyframes.append(
+            Pose.from_matrix(pose_matrix(rng.uniform(low, high), rpy_to_matrix(np.pi, 0.0, yaw)))
+        )
     home = np.array(robot.home_positions)
     without = dataclasses.replace(robot, gripper=dataclasses.replace(robot.gripper, yaw_symmetry=0.0))
+
+    def plan(item: tuple[ChunkExecutor, Pose]) -> bool:
+        """Plan one keyframe; whether a twin of it was planned."""
+        planner, keyframe = item
+        planner.set_target(keyframe, False, 0.0, home, np.zeros_like(home))
+        return planner.target is not keyframe
+
     results: dict[str, Any] = {"keyframes": poses}
     for name, settings in (
         ("gripper_twins", executor),
         ("keyframe_yaw_only", dataclasses.replace(executor, robot=without)),
     ):
-        durations, refused, turned = [], 0, 0
-        for keyframe in keyframes:
-            planner = ChunkExecutor(kinematics, settings)
-            begin = time.perf_counter()
-            try:
-                planner.set_target(keyframe, False, 0.0, home, np.zeros_like(home))
-                turned += planner.target is not keyframe
-            except ControlError:
-                refused += 1
-            durations.append(time.perf_counter() - begin)
+        items = [(ChunkExecutor(kinematics, settings), keyframe) for keyframe in keyframes]
+        durations, twins = _time_each(items, plan, ControlError)
         results[name] = {
-            "time_ms": _stats(np.array(durations), 1e3),
-            "refused": refused,
-            "twin_planned": turned,
+            "time_ms": _stats(durations, 1e3),
+            "refused": twins.count(None),
+            "twin_planned": sum(bool(twin) for twin in twins),
         }
     return results
 
