@@ -33,6 +33,7 @@ from vla_ros.control.pose import Pose
 from vla_ros.control.safety import WorkspaceBox
 from vla_ros.control.settings import ExecutorSettings
 from vla_ros.control.trajectory import JointPlan, Waypoint
+from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
 
 OPEN = 1.0
 CLOSED = 0.0
@@ -120,7 +121,7 @@ class ChunkExecutor:
         """``pose`` (first) and it turned by each other equivalent yaw of the gripper about its z axis."""
         matrix = pose.to_matrix()
         return [
-            Pose.from_matrix(matrix @ _turn_about_z(yaw)) if yaw else pose
+            Pose.from_matrix(matrix @ pose_matrix(np.zeros(3), rpy_to_matrix(0.0, 0.0, yaw))) if yaw else pose
             for yaw in self.settings.robot.gripper.equivalent_yaws()
         ]
 
@@ -303,11 +304,3 @@ class ChunkExecutor:
         )
         self._next_chunk_id += 1
         return chunk
-
-
-def _turn_about_z(angle: float) -> np.ndarray:
-    """The 4x4 transform turning ``angle`` (rad) about z."""
-    c, s = math.cos(angle), math.sin(angle)
-    turn = np.eye(4)
-    turn[:2, :2] = [[c, -s], [s, c]]
-    return turn

@@ -4,12 +4,12 @@ equivalents under the gripper's yaw symmetry."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from vla_ros.data.geometry import rpy_to_matrix
 from vla_ros.policy.model import BINARY_HEADS
 from vla_ros.policy.rotation import matrix_to_bins
 from vla_ros.policy.settings import PolicyConfig
@@ -35,11 +35,6 @@ class Batch:
     tasks: list[str]
 
 
-def _yaw_matrix(angle: float) -> np.ndarray:
-    c, s = math.cos(angle), math.sin(angle)
-    return np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
-
-
 def make_batch(
     samples: list[KeyframeSample],
     config: PolicyConfig,
@@ -58,7 +53,7 @@ def make_batch(
         if rng is not None:
             yaw = float(rng.uniform(-training.augment_yaw, training.augment_yaw))
             shift = rng.uniform(-reach, reach)
-        turn = _yaw_matrix(yaw)
+        turn = rpy_to_matrix(0.0, 0.0, yaw)
         target = turn @ (sample.target_position - centre) + shift
         if np.max(np.abs(target)) > _TARGET_MARGIN * scene.half_size:
             turn, shift, target = np.eye(3), np.zeros(3), sample.target_position - centre
@@ -75,7 +70,9 @@ def make_batch(
             )
         )
         targets.append(target / scene.half_size)
-        rotations.append([turn @ sample.target_rotation @ _yaw_matrix(yaw) for yaw in equivalent_yaws])
+        rotations.append(
+            [turn @ sample.target_rotation @ rpy_to_matrix(0.0, 0.0, twin) for twin in equivalent_yaws]
+        )
         positions.append(target + centre)
     target_tensor = torch.tensor(np.array(targets), dtype=torch.float32, device=device)
     binary = {
