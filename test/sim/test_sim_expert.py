@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from vla_ros.control.kinematics import ArmKinematics
-from vla_ros.sim.expert import nearest_equivalent_yaw, run_expert_episode, top_down_pose
+from vla_ros.sim.expert import ExpertCommand, nearest_equivalent_yaw, run_expert_episode, top_down_pose
 from vla_ros.sim.tasks import TASKS
 from vla_ros.sim.workcell import Workcell
 
@@ -46,3 +46,26 @@ def test_expert_solves_every_task(
     for seed in range(3):
         outcome = run_expert_episode(workcell, kinematics, task, split, seed)
         assert outcome.success, outcome
+
+
+def test_a_recovery_demonstration_spoils_the_first_push_and_then_recovers(
+    workcell: Workcell, kinematics: ArmKinematics
+) -> None:
+    keyposes: list[tuple[bool, bool]] = []  # (spoiled, task achieved when the keypose is reached)
+
+    def on_tick(tick: int, command: ExpertCommand | None) -> None:
+        if command is not None and command.keypose:
+            keyposes.append((command.spoiled, workcell.success()))
+
+    outcome = run_expert_episode(
+        workcell, kinematics, "push_to_target", "train", 2000, on_tick, recovery=True
+    )
+    assert outcome.success, outcome
+    spoiled = [flag for flag, _ in keyposes]
+    # pre-push above, fingers set, down, the push: spoiled; the lift after it and the recovery are not
+    assert spoiled == [True] * 4 + [False] * (len(keyposes) - 4)
+    assert not keyposes[4][1]  # the spoiled push left the cube off the target
+    assert len(keyposes) >= 8  # a second push followed
+    keyposes.clear()
+    assert run_expert_episode(workcell, kinematics, "push_to_target", "train", 2000, on_tick).success
+    assert len(keyposes) == 5 and not any(flag for flag, _ in keyposes)  # one clean push without

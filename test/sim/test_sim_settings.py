@@ -35,6 +35,8 @@ def _parameters() -> dict:
         ("physics", "time_step", 0.5, "time_step"),
         ("robot", "arm_joints", ["panda_joint1"], "one finite value per arm joint"),
         ("gripper", "open_width", 0.2, "open_width"),
+        ("expert", "recovery_push_turn", [0.7, 0.35], r"recovery_push_turn must be \[low, high\]"),
+        ("expert", "recovery_push_shortfall", [-0.01, 0.05], "recovery_push_shortfall must be"),
     ],
 )
 def test_bad_values_are_rejected_with_a_clear_message(

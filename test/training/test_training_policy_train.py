@@ -13,7 +13,7 @@ import torch
 from torch.nn import functional
 
 from vla_ros.cli import main
-from vla_ros.data.dataset import EpisodeReader, list_episodes
+from vla_ros.data.dataset import DatasetError, EpisodeReader, list_episodes
 from vla_ros.planning.path import PlannedPath
 from vla_ros.planning.planner import Planner
 from vla_ros.policy.errors import PolicyCheckpointError, PolicyInputError
@@ -266,3 +266,33 @@ def test_policy_validate_reports_the_shipped_checkpoints_errors_per_task(
     assert validation["translation_error_mm_median"] < 10.0
     assert validation["rotation_error_deg_median"] < 10.0
     assert validation["gripper_open_accuracy"] == 1.0
+
+
+def test_a_recovery_demonstration_trains_on_the_recovery_only_and_on_the_planners_path(
+    small_config: PolicyConfig, encoder, tmp_path: Path
+) -> None:
+    out = tmp_path / "recovery"
+    collect(["push_to_target"], 1, "train", 2000, out, progress=False, frames="keyframes", recovery=1.0)
+    reader = EpisodeReader(list_episodes(out)[0])
+    keyframes = reader.meta["expert_keyframes"]
+    # above the spoiled push's start (the fingers set there too), down, the push; then the recovery
+    assert reader.recovery and [k["spoiled"] for k in keyframes] == [True] * 3 + [False] * (
+        len(keyframes) - 3
+    )
+    with pytest.raises(DatasetError, match="run vla-ros policy-paths"):  # its label draws the spoiled push
+        load_samples([out], small_config, encoder, seed=0, progress=False)
+    with pytest.raises(DatasetError, match="no planner label"):  # nor does a planner learn that label
+        reader.planner_label()
+    answered = PlannedPath([(0.2, 0.8), (0.3, 0.3), (0.7, 0.3)], [True, False, True])
+    planner = Planner.from_config(planner_config_for("oracle"), answered)
+    (out / PLANNER_PATHS_FILE).write_text(json.dumps(answer_dataset(out, planner, progress=False)))
+    labels_only = replace(small_config, training=replace(small_config.training, planner_paths=0.0))
+    samples = load_samples([out], labels_only, encoder, seed=0, progress=False)
+    unspoiled = [index for index, keyframe in enumerate(keyframes) if not keyframe["spoiled"]]
+    assert [s.keyframe_index for s in samples] == unspoiled == list(range(3, len(keyframes)))
+    assert {s.path_source for s in samples} == {"planner"}
+    assert [s.done for s in samples] == [False] * (len(samples) - 1) + [True]
+    # the first observes the arrival at the spoiled push's end and targets the lift from there
+    np.testing.assert_allclose(samples[0].target_position[:2], keyframes[2]["tcp_pose"][:2], atol=1e-9)
+    with pytest.raises(DatasetError, match="push_to_target only"):
+        collect(["lift_block"], 1, "train", 0, tmp_path / "no", progress=False, recovery=0.5)

@@ -85,6 +85,22 @@ class EpisodeReader:
         return str(self.meta["instruction"])
 
     @property
+    def recovery(self) -> bool:
+        """A recovery demonstration (``vla-ros collect --recovery``): its first attempt was spoiled on
+        purpose, and its path label draws that attempt too (not a planner's label)."""
+        return bool(self.meta.get("recovery", False))
+
+    def planner_label(self) -> str:
+        """The path label as the planner answers it (HAMSTER's format): what a planner learns to say.
+        A recovery demonstration has none (DatasetError): its label draws the spoiled attempt too."""
+        if self.recovery:
+            raise DatasetError(
+                f"{self.directory}: a recovery demonstration's path label draws its spoiled attempt and "
+                "is no planner label (record the planner's data without --recovery)"
+            )
+        return str(self.meta["path"]["answer"])
+
+    @property
     def intrinsics_matrix(self) -> NDArray[np.float64]:
         """The 3x3 camera matrix K."""
         return np.array(self.meta["camera"]["K"])

@@ -10,6 +10,12 @@ computes it).
 
 Episode ``i`` of a task uses seed ``--seed + i``; an episode the expert fails is not saved (it is
 counted in ``dataset.json``) and the next seed is tried, up to twice the requested number of seeds.
+
+``--recovery P`` records a share P of the episodes as recovery demonstrations (pushes): the expert's
+first attempt is spoiled on purpose and its next attempt recovers from where that left the scene, so
+the policy sees what its own errors lead to and how to go on instead of saying done. The spoiled
+keyframes are flagged (``spoiled``) and not trained on; the path label of such an episode draws the
+spoiled attempt too, so the policy trains on the planner's path for it (``vla-ros policy-paths``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm import tqdm
 
 from vla_ros.control.kinematics import ArmKinematics
@@ -30,7 +37,7 @@ from vla_ros.data.keyframes import discover_keyframes, merge_keyposes
 from vla_ros.planning.hamster_format import format_answer
 from vla_ros.planning.settings import load_planner_config
 from vla_ros.robot.urdf import DEFAULT_ROBOT, add_robot_argument
-from vla_ros.sim.expert import ExpertCommand, run_expert_episode
+from vla_ros.sim.expert import RECOVERY_TASKS, ExpertCommand, run_expert_episode
 from vla_ros.sim.oracle import TcpTrace
 from vla_ros.sim.recording import EpisodeRecorder
 from vla_ros.sim.settings import SPLIT_NAMES, SimConfig, load_sim_config
@@ -110,6 +117,7 @@ class EpisodeTrace:
                     "frame": frame,
                     "tcp_pose": pose_to_vector(command.tcp_pose).tolist(),
                     "gripper_open": bool(command.gripper_width >= threshold),
+                    "spoiled": command.spoiled,
                 }
             )
         return keyframes
@@ -158,14 +166,26 @@ def collect(
     frames: str = "camera",
     intermediate: int = 0,
     robot: str = DEFAULT_ROBOT,
+    recovery: float = 0.0,
 ) -> dict[str, Any]:
     """Record ``episodes`` successful demonstrations per task into ``out``; returns the index written.
 
     ``frames``: ``camera`` (every camera frame) or ``keyframes`` (the first frame and the keyframes,
-    plus every ``intermediate``-th camera frame when it is positive).
+    plus every ``intermediate``-th camera frame when it is positive). ``recovery``: the share of
+    episodes recorded as recovery demonstrations (a spoiled first attempt, its keyframes flagged
+    ``spoiled``, then the expert's recovery; :class:`~vla_ros.sim.expert.ScriptedExpert`), drawn from
+    ``seed``; for the tasks in :data:`~vla_ros.sim.expert.RECOVERY_TASKS` only.
 
     Path labels are written with the planner's answer format and ``answer_decimals``.
     """
+    if not 0.0 <= recovery <= 1.0:
+        raise DatasetError(f"recovery is a share of the episodes in [0, 1], got {recovery}")
+    if recovery > 0.0 and set(tasks) - set(RECOVERY_TASKS):
+        raise DatasetError(
+            f"recovery demonstrations exist for {', '.join(RECOVERY_TASKS)} only, not for "
+            f"{', '.join(sorted(set(tasks) - set(RECOVERY_TASKS)))}"
+        )
+    recovery_draws = np.random.default_rng(seed)
     config = load_sim_config(config_file, robot)
     answer_decimals = load_planner_config(planner_config_file).answer_decimals
     ticks_per_frame = frame_period_ticks(config)
@@ -182,7 +202,10 @@ def collect(
                 if task_saved == episodes:
                     break
                 trace = EpisodeTrace(workcell, frames, ticks_per_frame, intermediate)
-                outcome = run_expert_episode(workcell, kinematics, task, split, episode_seed, trace.on_tick)
+                spoiled = bool(recovery_draws.random() < recovery)
+                outcome = run_expert_episode(
+                    workcell, kinematics, task, split, episode_seed, trace.on_tick, spoiled
+                )
                 if not outcome.success:
                     failed.append({"task": task, "seed": episode_seed, "error": outcome.error})
                     continue
@@ -194,6 +217,7 @@ def collect(
                     "seed": episode_seed,
                     "instruction": outcome.instruction,
                     "success": outcome.success,
+                    "recovery": spoiled,
                     "sim_time_s": outcome.sim_time,
                     "scene": {
                         "role_colours": scene.role_colours,
@@ -220,6 +244,7 @@ def collect(
             "requested_per_task": episodes,
             "frames": frames,
             "intermediate_every": intermediate,
+            "recovery": recovery,
             "saved": len(saved),
             "failed": failed,
             "wall_time_s": elapsed,
@@ -245,6 +270,7 @@ def _run(args: argparse.Namespace) -> int:
         frames=args.frames,
         intermediate=args.intermediate,
         robot=args.robot,
+        recovery=args.recovery,
     )
     last = index["collections"][-1]
     print(
@@ -272,6 +298,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=0,
         help="with --frames keyframes, also record every N-th camera frame (0: none)",
+    )
+    parser.add_argument(
+        "--recovery",
+        type=float,
+        default=0.0,
+        help="share of episodes recorded as recovery demonstrations: a spoiled first push, then the "
+        "expert's recovery (push_to_target only; the spoiled keyframes are not trained on)",
     )
     parser.add_argument("--config", default="sim.yaml", help="simulator parameter file")
     add_robot_argument(parser)

@@ -26,17 +26,20 @@ _FINGER_HALF_THICKNESS = 0.01  # m, finger extent along the TCP x axis (pushing 
 _PUSH_SPEED_SCALE = 0.4  # pushes run slower than free motion
 _PRESS_SPEED_SCALE = 0.3
 _PRESS_HOLD_TIME = 0.3  # s
+RECOVERY_TASKS = ("push_to_target",)  # tasks whose expert records recovery demonstrations
 
 
 @dataclasses.dataclass(frozen=True)
 class ExpertCommand:
     """Targets for one control tick: arm joint positions (rad), gripper width (m), the commanded TCP
-    pose (4x4, base frame) and whether the tick ends a keypose phase (a move or a gripper action)."""
+    pose (4x4, base frame), whether the tick ends a keypose phase (a move or a gripper action) and
+    whether it belongs to a deliberately spoiled attempt (recovery demonstrations: not to be imitated)."""
 
     arm_positions: NDArray[np.float64]
     gripper_width: float
     tcp_pose: NDArray[np.float64]
     keypose: bool = False
+    spoiled: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +71,21 @@ def _minimum_jerk(s: float) -> float:
 
 
 class ScriptedExpert:
-    """Solves the current episode of a :class:`Workcell` from its privileged object state."""
+    """Solves the current episode of a :class:`Workcell` from its privileged object state.
 
-    def __init__(self, workcell: Workcell, kinematics: ArmKinematics) -> None:
+    With ``spoil`` (a random generator) the expert records a recovery demonstration: its first push
+    is spoiled, turned off its line by ``expert.recovery_push_turn`` (either side) and stopped
+    ``expert.recovery_push_shortfall`` short, and its next attempt recovers from where the cube ended
+    (DART's idea: show the states a learner's error leads to, and the way back). The spoiled attempt's
+    commands are flagged ``spoiled``; the lift after it is not (lifting clear is right either way).
+    """
+
+    def __init__(
+        self, workcell: Workcell, kinematics: ArmKinematics, spoil: np.random.Generator | None = None
+    ) -> None:
         self._workcell = workcell
+        self._spoil = spoil
+        self._spoiled = False
         self._kinematics = kinematics
         self._posture = np.array(workcell.config.robot.home_positions)
         # the robot file's turn after which the gripper acts the same (none: a full turn)
@@ -105,7 +119,7 @@ class ScriptedExpert:
 
     # ----------------------------------------------------------------------------------- primitives
     def _command(self, keypose: bool = False) -> ExpertCommand:
-        return ExpertCommand(self._q.copy(), self._gripper, self._pose.copy(), keypose)
+        return ExpertCommand(self._q.copy(), self._gripper, self._pose.copy(), keypose, self._spoiled)
 
     def _wait(self, duration: float) -> Iterator[ExpertCommand]:
         for _ in range(max(1, round(duration / self._dt))):
@@ -227,22 +241,30 @@ class ScriptedExpert:
     def _push_to_target(self) -> Iterator[ExpertCommand]:
         half = 0.5 * self._objects.cube_size
         high = half * 2.0 + self._config.approach_height
-        for _ in range(self._config.push_attempts):
+        for attempt in range(self._config.push_attempts):
             if self._workcell.success():
                 return
             cube, target = self._state("object"), self._state("target")
             offset = target.position[:2] - cube.position[:2]
             direction = offset / max(float(np.linalg.norm(offset)), 1e-6)
+            aim = target.position[:2]  # where the cube's centre is pushed to
+            self._spoiled = attempt == 0 and self._spoil is not None
+            if self._spoiled:
+                turn = self._spoil.choice((-1.0, 1.0)) * self._spoil.uniform(*self._config.recovery_push_turn)
+                direction = rpy_to_matrix(0.0, 0.0, turn)[:2, :2] @ direction
+                shortfall = self._spoil.uniform(*self._config.recovery_push_shortfall)
+                aim = cube.position[:2] + direction * (float(np.linalg.norm(offset)) - shortfall)
             yaw = nearest_equivalent_yaw(
                 float(np.arctan2(direction[1], direction[0])), 0.0, self._gripper_symmetry
             )
             start = cube.position[:2] - direction * (half + self._config.push_standoff)
-            end = target.position[:2] - direction * (half + _FINGER_HALF_THICKNESS)
+            end = aim - direction * (half + _FINGER_HALF_THICKNESS)
             height = self._config.push_height
             yield from self._move(np.array([*start, high]), yaw)
             yield from self._grip(self._config.push_gripper_width)
             yield from self._move(np.array([*start, height]), yaw)
             yield from self._move(np.array([*end, height]), yaw, _PUSH_SPEED_SCALE)
+            self._spoiled = False
             yield from self._move(np.array([*end, high]), yaw)
 
 
@@ -253,15 +275,17 @@ def run_expert_episode(
     split: str,
     seed: int,
     on_tick: Callable[[int, ExpertCommand | None], None] | None = None,
+    recovery: bool = False,
 ) -> EpisodeOutcome:
     """Reset ``workcell`` to (task, split, seed), run the expert to the end, and check success.
 
     ``on_tick(tick, command)`` is called with tick 0 and no command right after the reset and with
     tick n and the n-th command after its control period has been simulated (for recording).
+    ``recovery``: a recovery demonstration (see :class:`ScriptedExpert`), its spoil drawn from ``seed``.
     """
     started = time.perf_counter()
     scene = workcell.reset(task, split, seed)
-    expert = ScriptedExpert(workcell, kinematics)
+    expert = ScriptedExpert(workcell, kinematics, np.random.default_rng(seed) if recovery else None)
     limit = workcell.config.expert.max_episode_time
     error = ""
     if on_tick is not None:

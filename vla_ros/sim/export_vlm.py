@@ -50,7 +50,7 @@ def export_vlm(dataset: Path, out: Path, planner_config_file: str = "planner.yam
                         "from": "human",
                         "value": f"{IMAGE_TOKEN}\n{build_prompt(template, episode.instruction)}",
                     },
-                    {"from": "gpt", "value": episode.meta["path"]["answer"]},
+                    {"from": "gpt", "value": episode.planner_label()},
                 ],
             }
             stream.write(json.dumps(record) + "\n")

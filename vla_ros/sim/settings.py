@@ -202,6 +202,8 @@ class ExpertConfig:
     push_standoff: float
     push_height: float
     push_attempts: int
+    recovery_push_turn: tuple[float, ...]
+    recovery_push_shortfall: tuple[float, ...]
     press_depth: float
     gripper_time: float
     settle_time: float
@@ -216,6 +218,12 @@ class ExpertConfig:
             "expert rates and speeds must be positive",
         )
         _require(self.push_attempts >= 1 and self.ik_iterations >= 1, "expert counts must be at least 1")
+        for name in ("recovery_push_turn", "recovery_push_shortfall"):
+            low_high = getattr(self, name)
+            _require(
+                len(low_high) == 2 and 0.0 <= low_high[0] <= low_high[1],
+                f"expert.{name} must be [low, high] with 0 <= low <= high, got {list(low_high)}",
+            )
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from vla_ros.data.camera import CameraIntrinsics
-from vla_ros.data.dataset import EpisodeReader, list_episodes
+from vla_ros.data.dataset import DatasetError, EpisodeReader, list_episodes
 from vla_ros.data.path_labels import normalised_image_points
 from vla_ros.planning.errors import PathParseError
 from vla_ros.planning.hamster_format import ParseOptions, parse_answer
@@ -70,8 +70,8 @@ def load_samples(datasets: Sequence[Path], options: ParseOptions) -> list[Planne
             episode = EpisodeReader(directory)
             image = episode.arrays["rgb"][0]
             try:
-                label = parse_answer(episode.meta["path"]["answer"], options, image.shape[1], image.shape[0])
-            except (KeyError, PathParseError) as error:
+                label = parse_answer(episode.planner_label(), options, image.shape[1], image.shape[0])
+            except (KeyError, PathParseError, DatasetError) as error:
                 raise PlannerDataError(f"{directory}: no readable path label: {error}") from error
             try:
                 landmarks = episode_landmarks(episode)

@@ -14,6 +14,10 @@ keyframe after (trained on them, the policy mixed up neighbouring keyframes).
 The path is the episode's label, or with probability ``training.planner_paths`` the trained planner's
 answer on the first frame where the dataset has one (``planner_paths.json``, ``vla-ros policy-paths``),
 or the label moved by ``path_noise``.
+
+A recovery demonstration (``vla-ros collect --recovery``) has no sample targeting a spoiled keyframe:
+its samples start at the lift after the spoiled attempt, observing the scene that attempt left. Its
+path label draws the spoiled attempt, so every sample of it takes the planner's path.
 """
 
 from __future__ import annotations
@@ -129,11 +133,20 @@ def episode_samples(
     label = episode_path(reader)
     language = embed(reader.instruction)
     planner_share = config.training.planner_paths if planner_path is not None else 0.0
+    if reader.recovery:
+        if planner_path is None:
+            raise DatasetError(
+                f"{reader.directory}: a recovery demonstration trains on the planner's path, and its "
+                "dataset has none for it (run vla-ros policy-paths)"
+            )
+        planner_share = 1.0
     samples = []
     for frame, index, intermediate in sample_frames(
         [k["frame"] for k in keyframes], intermediate_every, intermediate_fraction
     ):
         keyframe = keyframes[index]
+        if keyframe.get("spoiled", False):
+            continue
         observed_open = bool(arrays["gripper_open"][frame])
         if rng.random() < planner_share:
             path, source = planner_path, "planner"
