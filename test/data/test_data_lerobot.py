@@ -148,3 +148,11 @@ def test_a_dataset_of_keyframes_only_is_refused(tmp_path):
     make_episode(tmp_path / "sparse" / "a", 4, "lift", [2, 3], 1, times=np.array([0.0, 1.3, 2.9, 3.1]))
     with pytest.raises(LeRobotFormatError, match=r"not every camera frame.*--frames camera"):
         export_lerobot(tmp_path / "sparse", tmp_path / "out")
+
+
+def test_a_recovery_demonstration_is_refused(dataset, tmp_path):
+    meta_file = dataset / "b" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps({**meta, "recovery": True}))
+    with pytest.raises(LeRobotFormatError, match="b: a recovery demonstration; its spoiled attempt"):
+        export_lerobot(dataset, tmp_path / "out")

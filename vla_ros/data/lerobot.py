@@ -266,6 +266,12 @@ def export_lerobot(dataset: Path, out: Path, camera: str = "front", robot_type: 
     readers = [EpisodeReader(path) for path in list_episodes(dataset)]
     if not readers:
         raise LeRobotFormatError(f"{dataset} has no episodes")
+    for reader in readers:
+        if reader.recovery:
+            raise LeRobotFormatError(
+                f"{reader.directory.name}: a recovery demonstration; its spoiled attempt would be imitated "
+                "as a demonstration (export datasets recorded without --recovery)"
+            )
     rates = [_dense(reader) for reader in readers]
     fps = rates[0]
     for reader, rate in zip(readers, rates, strict=True):
