@@ -202,9 +202,9 @@ def collect(
                 if task_saved == episodes:
                     break
                 trace = EpisodeTrace(workcell, frames, ticks_per_frame, intermediate)
-                spoiled = bool(recovery_draws.random() < recovery)
+                recovery_episode = bool(recovery_draws.random() < recovery)
                 outcome = run_expert_episode(
-                    workcell, kinematics, task, split, episode_seed, trace.on_tick, spoiled
+                    workcell, kinematics, task, split, episode_seed, trace.on_tick, recovery_episode
                 )
                 if not outcome.success:
                     failed.append({"task": task, "seed": episode_seed, "error": outcome.error})
@@ -217,7 +217,7 @@ def collect(
                     "seed": episode_seed,
                     "instruction": outcome.instruction,
                     "success": outcome.success,
-                    "recovery": spoiled,
+                    "recovery": recovery_episode,
                     "sim_time_s": outcome.sim_time,
                     "scene": {
                         "role_colours": scene.role_colours,
