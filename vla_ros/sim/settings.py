@@ -24,6 +24,11 @@ def _require(condition: bool, message: str) -> None:
         raise SimConfigError(message)
 
 
+def _is_interval(value: tuple[float, ...]) -> bool:
+    """Whether ``value`` is ``[low, high]`` with ``low <= high``."""
+    return len(value) == 2 and value[0] <= value[1]
+
+
 @dataclasses.dataclass(frozen=True)
 class PhysicsConfig:
     """Physics engine settings."""
@@ -135,9 +140,7 @@ class SplitConfig:
     def __post_init__(self) -> None:
         for name in ("x_range", "y_range", "distractors"):
             value = getattr(self, name)
-            _require(
-                len(value) == 2 and value[0] <= value[1], f"split {name} must be [low, high], got {value}"
-            )
+            _require(_is_interval(value), f"split {name} must be [low, high], got {value}")
         _require(self.distractors[0] >= 0, "split distractors must be non-negative")
         _require(
             self.camera_translation >= 0.0 and self.camera_rotation >= 0.0,
@@ -221,7 +224,7 @@ class ExpertConfig:
         for name in ("recovery_push_turn", "recovery_push_shortfall"):
             low_high = getattr(self, name)
             _require(
-                len(low_high) == 2 and 0.0 <= low_high[0] <= low_high[1],
+                _is_interval(low_high) and low_high[0] >= 0.0,
                 f"expert.{name} must be [low, high] with 0 <= low <= high, got {list(low_high)}",
             )
 
