@@ -246,14 +246,15 @@ class ScriptedExpert:
                 return
             cube, target = self._state("object"), self._state("target")
             offset = target.position[:2] - cube.position[:2]
-            direction = offset / max(float(np.linalg.norm(offset)), 1e-6)
+            distance = float(np.linalg.norm(offset))
+            direction = offset / max(distance, 1e-6)
             aim = target.position[:2]  # where the cube's centre is pushed to
             self._spoiled = attempt == 0 and self._spoil is not None
             if self._spoiled:
                 turn = self._spoil.choice((-1.0, 1.0)) * self._spoil.uniform(*self._config.recovery_push_turn)
                 direction = rpy_to_matrix(0.0, 0.0, turn)[:2, :2] @ direction
                 shortfall = self._spoil.uniform(*self._config.recovery_push_shortfall)
-                aim = cube.position[:2] + direction * (float(np.linalg.norm(offset)) - shortfall)
+                aim = cube.position[:2] + direction * (distance - shortfall)
             yaw = nearest_equivalent_yaw(
                 float(np.arctan2(direction[1], direction[0])), 0.0, self._gripper_symmetry
             )
