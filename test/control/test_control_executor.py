@@ -56,6 +56,40 @@ def test_release_retreats_and_a_plain_move_goes_straight(kinematics, executor_se
     assert [waypoint.label for waypoint in moving.waypoints] == ["target"]
 
 
+def _end_an_episode_holding(executor: ChunkExecutor, ready: np.ndarray, now: float) -> None:
+    """Grasp, then one more keyframe with the gripper closed (it starts closed), then the episode ends."""
+    executor.set_target(GRASP, gripper_open=False, now=now, positions=ready, velocities=np.zeros(7))
+    later = executor.keyframe_done_time + 1.0
+    executor.set_target(GRASP, gripper_open=False, now=later, positions=ready, velocities=np.zeros(7))
+    assert executor.gripper_opening == 0.0
+    executor.stop()
+
+
+def test_a_new_episode_starts_from_the_measured_gripper_not_the_last_command(executor, ready):
+    """An episode that ended with the gripper closed, then a reset that opened it: the next episode's
+    first open keyframe is a plain move (no release, no close on the way), as for a fresh executor."""
+    _end_an_episode_holding(executor, ready, 0.0)
+    executor.set_target(
+        GRASP, gripper_open=True, now=20.0, positions=ready, velocities=np.zeros(7), measured_opening=0.97
+    )
+    assert [waypoint.label for waypoint in executor.waypoints] == ["target"]
+    assert np.all(executor.plan.sample(np.linspace(20.0, 30.0, 50))[2] >= 0.97)  # never closes
+    # Unmeasured (a gripper without a joint state): the last command stands, so the open is a release.
+    _end_an_episode_holding(executor, ready, 40.0)
+    executor.set_target(GRASP, gripper_open=True, now=80.0, positions=ready, velocities=np.zeros(7))
+    assert [waypoint.label for waypoint in executor.waypoints] == ["approach", "target", "retreat"]
+
+
+def test_a_plan_in_progress_decides_the_gripper_start_over_the_measurement(executor, ready):
+    executor.set_target(GRASP, gripper_open=False, now=0.0, positions=ready, velocities=np.zeros(7))
+    done = executor.keyframe_done_time
+    # the fingers lag the command: measured still open at the end of the grasp
+    executor.set_target(
+        GRASP, gripper_open=True, now=done, positions=ready, velocities=np.zeros(7), measured_opening=1.0
+    )
+    assert [waypoint.label for waypoint in executor.waypoints] == ["approach", "target", "retreat"]
+
+
 @pytest.mark.parametrize("yaw", [-1.2, 0.0, 0.7])
 def test_the_approach_stays_near_the_gripper_axis(executor, kinematics, ready, yaw):
     rotation = np.array([[np.cos(yaw), -np.sin(yaw), 0.0], [np.sin(yaw), np.cos(yaw), 0.0], [0.0, 0.0, 1.0]])

@@ -20,7 +20,9 @@ from visualization_msgs.msg import Marker  # noqa: E402
 from vla_ros.control.kinematics import ArmKinematics  # noqa: E402
 from vla_ros.control.pose import Pose  # noqa: E402
 from vla_ros.control.settings import ExecutorSettings  # noqa: E402
-from vla_ros.msg import ActionChunk, KeyframeTarget  # noqa: E402
+from vla_ros.msg import ActionChunk, EpisodeStatus, KeyframeTarget  # noqa: E402
+from vla_ros.ros.qos import EPISODE_EVENTS  # noqa: E402
+from vla_ros.srv import ResetTask  # noqa: E402
 
 pytestmark = pytest.mark.ros
 SETTINGS = ExecutorSettings.load()
@@ -183,3 +185,46 @@ def test_a_keyframe_planned_as_its_half_turned_twin_is_reached_as_that_twin(grap
     assert position_error < SETTINGS.keyframe_reached.position_tolerance
     assert abs(turn - np.pi) < SETTINGS.keyframe_reached.orientation_tolerance
     assert KINEMATICS.limits.contains(arm(seen))
+
+
+def test_a_new_episode_starts_from_the_reset_gripper_not_the_last_episodes_command(
+    graph, ros_node, spin_until
+):
+    """An episode ends holding (gripper closed); the simulator's reset opens the gripper; the next
+    episode's first open keyframe is then a plain move, as in a fresh graph: no release structure
+    (approach, open, retreat) and the fingers never close on the way."""
+    seen, publisher = graph
+    episodes = ros_node.create_publisher(EpisodeStatus, "/planner/episode", EPISODE_EVENTS)
+    reset = ros_node.create_client(ResetTask, "/simulator/reset")
+    assert spin_until(
+        ros_node, lambda: episodes.get_subscription_count() > 0 and reset.service_is_ready(), timeout_s=20.0
+    )
+
+    def start_episode(episode_id: str) -> None:
+        episodes.publish(EpisodeStatus(episode_id=episode_id, state=EpisodeStatus.ACTIVE))
+        assert spin_until(ros_node, lambda: episode_id in seen["status"][-1]["message"], timeout_s=10.0)
+
+    def execute(position, index: int, gripper_open: bool, episode_id: str) -> None:
+        message = keyframe(position, index)
+        message.gripper_open, message.episode_id = gripper_open, episode_id
+        count = len(seen["reached"])
+        publisher.publish(message)
+        assert spin_until(ros_node, lambda: len(seen["reached"]) > count, timeout_s=25.0), seen["status"][-1]
+
+    start = KINEMATICS.forward(arm(seen)).position
+    start_episode("a" * 32)
+    execute(start + np.array([0.0, 0.0, -0.1]), 0, False, "a" * 32)  # grasp nothing: the fingers close
+    execute(start + np.array([0.0, 0.0, -0.05]), 1, False, "a" * 32)  # and stay closed
+    assert finger(seen) < 0.005
+    future = reset.call_async(ResetTask.Request(task="lift_block", split="train", seed=0))
+    assert spin_until(ros_node, future.done, timeout_s=30.0) and future.result().success
+    assert spin_until(ros_node, lambda: finger(seen) > 0.035, timeout_s=10.0)  # the reset opened it
+    start_episode("b" * 32)
+    moving_from = len(seen["joint_states"])
+    execute(KINEMATICS.forward(arm(seen)).position + np.array([0.05, 0.0, -0.05]), 0, True, "b" * 32)
+    fingers = [
+        s.position[list(s.name).index("panda_finger_joint1")] for s in seen["joint_states"][moving_from:]
+    ]
+    assert min(fingers) > 0.035, min(fingers)
+    planned = [s for s in seen["status"] if s["state"] == "moving" and s["keyframe_index"] == 0]
+    assert planned[-1]["message"] == "1 stop(s) planned", planned[-1]

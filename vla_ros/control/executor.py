@@ -80,9 +80,21 @@ class ChunkExecutor:
         return self._plan
 
     def set_target(
-        self, pose: Pose, gripper_open: bool, now: float, positions: np.ndarray, velocities: np.ndarray
+        self,
+        pose: Pose,
+        gripper_open: bool,
+        now: float,
+        positions: np.ndarray,
+        velocities: np.ndarray,
+        measured_opening: float | None = None,
     ) -> ActionChunkData:
         """Plan to a new keyframe from the measured state; returns the first chunk (stamped ``now``).
+
+        The gripper starts from the current plan's command at ``now``. Without a plan (the first
+        target, or the first after :meth:`stop`: a new episode) it starts from ``measured_opening``
+        (normalised, 1 open) when given, since the gripper may have moved meanwhile (a reset opened
+        it); else from the last opening commanded. Whether the keyframe opens or closes the gripper,
+        hence the grasp structure, follows from that start.
 
         Of ``pose`` and its twins under the gripper's symmetry, the one whose joint solution is nearest
         ``positions`` among those that plan becomes :attr:`target`. Raises
@@ -92,6 +104,8 @@ class ChunkExecutor:
         """
         if self._plan is not None:
             self.gripper_opening = float(self._plan.sample(np.array([now]))[2][0])
+        elif measured_opening is not None and math.isfinite(measured_opening):
+            self.gripper_opening = min(max(float(measured_opening), CLOSED), OPEN)
         positions = np.asarray(positions, dtype=float)
         errors: dict[int, ControlError] = {}  # by twin (0: ``pose`` itself)
         solved: list[tuple[float, int, Pose, list[_Stop]]] = []

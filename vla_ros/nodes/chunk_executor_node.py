@@ -8,7 +8,9 @@ value is refused with a throttled warning; nothing is planned from a state older
 ``interface.episode_topic`` (vla_ros/EpisodeStatus, latched): only the keyframes of the active episode
 are executed (without an active episode, only keyframes without one), and when the episode ends, or a
 new one starts, streaming stops at once (the controller then brakes and holds); the same when the
-planner (the episode's owner) dies: its liveliness lapses within ``EPISODE_OWNER_LEASE_S``.
+planner (the episode's owner) dies: its liveliness lapses within ``EPISODE_OWNER_LEASE_S``. A new
+episode's first keyframe starts from the gripper as measured (its command joint in the joint states;
+a reset may have opened it), not as the last episode left it commanded.
 
 Publishes:
 - ``~/chunk`` (vla_ros/ActionChunk, reliable): ``chunk.horizon`` actions at ``chunk.dt``, stamped with the
@@ -36,6 +38,7 @@ The robot model is the ``robot_description`` parameter (URDF XML) when set, else
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -106,6 +109,7 @@ class ChunkExecutorNode(Node):
         self.chunk_executor = ChunkExecutor(self.kinematics, self.settings)
         self.detector = KeyframeReachedDetector(self.settings.keyframe_reached)
         self._measured = MeasuredJoints(self.kinematics.joint_names, self.interface.joint_state_timeout)
+        self._fingers = MeasuredJoints([self.settings.robot.gripper.command_joint], self._measured.timeout)
         self._pending: KeyframeTarget | None = None
         self._keyframe: KeyframeTarget | None = None
         self._shown_plan: JointPlan | None = None
@@ -181,7 +185,17 @@ class ChunkExecutorNode(Node):
         """(positions, velocities) when every joint was measured recently, else (None, None)."""
         return self._measured.state(time.monotonic()) or (None, None)
 
+    def _measured_opening(self) -> float | None:
+        """The gripper's measured normalised opening (1: widest), None while it is not measured."""
+        state = self._fingers.state(time.monotonic())
+        if state is None:
+            return None
+        gripper = self.settings.robot.gripper
+        return float(gripper.width(state[0][0])) / gripper.max_width
+
     def _on_joint_state(self, message: JointState) -> None:
+        with contextlib.suppress(JointStateError):  # no gripper in it (an arm-only publisher)
+            self._fingers.update(message.name, message.position, message.velocity, time.monotonic())
         try:
             self._measured.update(message.name, message.position, message.velocity, time.monotonic())
         except JointStateError as error:
@@ -217,7 +231,7 @@ class ChunkExecutorNode(Node):
                 [orientation.x, orientation.y, orientation.z, orientation.w],
             )
             chunk = self.chunk_executor.set_target(
-                pose, message.gripper_open, self._now(), positions, velocities
+                pose, message.gripper_open, self._now(), positions, velocities, self._measured_opening()
             )
         except ControlError as error:
             self._counters["keyframes_rejected"] += 1
