@@ -120,6 +120,21 @@ def test_the_trained_checkpoint_predicts_a_keyframe(
         policy.predict(replace(observation, depth=np.full_like(observation.depth, np.nan)))
 
 
+def test_the_same_observation_gives_the_same_keyframe_whatever_came_before(
+    trained: Path, dataset: Path, small_config, encoder
+) -> None:
+    """The cloud is thinned at random to max_points; the draw must not depend on earlier predictions."""
+    policy = KeyframePolicy(replace(small_config, checkpoint=str(trained)), encoder)
+    reader = EpisodeReader(list_episodes(dataset)[0])
+    first, other = (episode_observation(reader, frame, True, 0) for frame in (0, 1))
+    before = policy.predict(first)
+    assert len(before.cloud_points) == small_config.scene.max_points  # thinned
+    policy.predict(other)
+    again = policy.predict(first)
+    np.testing.assert_array_equal(again.cloud_points, before.cloud_points)
+    np.testing.assert_array_equal(again.keyframe.pose, before.keyframe.pose)
+
+
 def test_a_checkpoint_that_does_not_match_the_configuration_is_refused(trained: Path, small_config) -> None:
     other = replace(small_config, model=replace(small_config.model, width=64))
     with pytest.raises(PolicyCheckpointError, match=r"model\.width: checkpoint 32, config 64"):
