@@ -73,11 +73,22 @@ def test_a_new_episode_starts_from_the_measured_gripper_not_the_last_command(exe
         GRASP, gripper_open=True, now=20.0, positions=ready, velocities=np.zeros(7), measured_opening=0.97
     )
     assert [waypoint.label for waypoint in executor.waypoints] == ["target"]
-    assert np.all(executor.plan.sample(np.linspace(20.0, 30.0, 50))[2] >= 0.97)  # never closes
+    assert np.all(executor.plan.sample(np.linspace(20.0, 30.0, 50))[2] == 1.0)  # never closes
     # Unmeasured (a gripper without a joint state): the last command stands, so the open is a release.
     _end_an_episode_holding(executor, ready, 40.0)
     executor.set_target(GRASP, gripper_open=True, now=80.0, positions=ready, velocities=np.zeros(7))
     assert [waypoint.label for waypoint in executor.waypoints] == ["approach", "target", "retreat"]
+
+
+def test_a_new_episode_holding_an_object_keeps_the_grasp(executor, ready):
+    """The next instruction starts with a 4 cm block between the fingers (half open as measured): the
+    last command (closed) stands, so moving it on never opens the fingers."""
+    _end_an_episode_holding(executor, ready, 0.0)
+    executor.set_target(
+        GRASP, gripper_open=False, now=20.0, positions=ready, velocities=np.zeros(7), measured_opening=0.5
+    )
+    assert [waypoint.label for waypoint in executor.waypoints] == ["target"]
+    assert np.all(executor.plan.sample(np.linspace(20.0, 30.0, 50))[2] == 0.0)
 
 
 def test_a_plan_in_progress_decides_the_gripper_start_over_the_measurement(executor, ready):

@@ -37,6 +37,9 @@ from vla_ros.data.geometry import pose_matrix, rpy_to_matrix
 
 OPEN = 1.0
 CLOSED = 0.0
+# A measured opening within this of fully open or fully closed counts as that end; in between (an
+# object held between the fingers) the last command stands, so a new episode never opens a grasp.
+MEASURED_END_MARGIN = 0.1
 APPROACH = "approach"
 TARGET = "target"
 RETREAT = "retreat"
@@ -91,10 +94,11 @@ class ChunkExecutor:
         """Plan to a new keyframe from the measured state; returns the first chunk (stamped ``now``).
 
         The gripper starts from the current plan's command at ``now``. Without a plan (the first
-        target, or the first after :meth:`stop`: a new episode) it starts from ``measured_opening``
-        (normalised, 1 open) when given, since the gripper may have moved meanwhile (a reset opened
-        it); else from the last opening commanded. Whether the keyframe opens or closes the gripper,
-        hence the grasp structure, follows from that start.
+        target, or the first after :meth:`stop`: a new episode) it starts open or closed as
+        ``measured_opening`` (normalised, 1 open) says when that is within ``MEASURED_END_MARGIN`` of
+        either end, since the gripper may have moved meanwhile (a reset opened it); otherwise (not
+        measured, or an object between the fingers) from the last opening commanded. Whether the
+        keyframe opens or closes the gripper, hence the grasp structure, follows from that start.
 
         Of ``pose`` and its twins under the gripper's symmetry, the one whose joint solution is nearest
         ``positions`` among those that plan becomes :attr:`target`. Raises
@@ -104,8 +108,10 @@ class ChunkExecutor:
         """
         if self._plan is not None:
             self.gripper_opening = float(self._plan.sample(np.array([now]))[2][0])
-        elif measured_opening is not None and math.isfinite(measured_opening):
-            self.gripper_opening = min(max(float(measured_opening), CLOSED), OPEN)
+        elif measured_opening is not None and measured_opening >= OPEN - MEASURED_END_MARGIN:
+            self.gripper_opening = OPEN
+        elif measured_opening is not None and measured_opening <= CLOSED + MEASURED_END_MARGIN:
+            self.gripper_opening = CLOSED
         positions = np.asarray(positions, dtype=float)
         errors: dict[int, ControlError] = {}  # by twin (0: ``pose`` itself)
         solved: list[tuple[float, int, Pose, list[_Stop]]] = []
