@@ -9,8 +9,9 @@ value is refused with a throttled warning; nothing is planned from a state older
 are executed (without an active episode, only keyframes without one), and when the episode ends, or a
 new one starts, streaming stops at once (the controller then brakes and holds); the same when the
 planner (the episode's owner) dies: its liveliness lapses within ``EPISODE_OWNER_LEASE_S``. A new
-episode's first keyframe starts from the gripper as measured (its command joint in the joint states;
-a reset may have opened it), not as the last episode left it commanded.
+episode's first keyframe starts from the gripper as measured when it reads fully open or closed (its
+command joint in the joint states; a reset may have opened it), else as last commanded (an object
+held between the fingers), see :meth:`ChunkExecutor.set_target`.
 
 Publishes:
 - ``~/chunk`` (vla_ros/ActionChunk, reliable): ``chunk.horizon`` actions at ``chunk.dt``, stamped with the
