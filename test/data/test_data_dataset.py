@@ -97,3 +97,31 @@ def test_keyframe_recording_keeps_the_expert_keyframes_and_the_same_path_label(
     for keyframe in keyframes:
         measured = sparse.arrays["tcp_pose"][keyframe["frame"], :3]
         assert np.linalg.norm(measured - np.array(keyframe["tcp_pose"][:3])) < 0.01
+
+
+def test_camera_perturbation_moves_the_camera_within_its_range_and_keeps_the_scene(
+    dataset: Path, tmp_path: Path
+) -> None:
+    collect(
+        ["press_button"],
+        1,
+        "train",
+        0,
+        tmp_path,
+        progress=False,
+        frames="keyframes",
+        camera_perturbation=(0.015, 0.025),
+    )
+    moved, fixed = (EpisodeReader(list_episodes(d)[0]).meta for d in (tmp_path, dataset))
+    offset = np.array(moved["scene"]["camera_offset"])
+    assert np.all(np.abs(offset[:3]) <= 0.015) and np.all(np.abs(offset[3:]) <= 0.025)
+    assert np.abs(offset).max() > 0.001 and not np.any(fixed["scene"]["camera_offset"])
+    assert moved["scene"]["objects"] == fixed["scene"]["objects"], "the same seed places the same objects"
+    assert (
+        np.abs(
+            np.array(moved["camera"]["base_from_camera"]) - np.array(fixed["camera"]["base_from_camera"])
+        ).max()
+        > 0.001
+    )
+    index = json.loads((tmp_path / "dataset.json").read_text())
+    assert index["collections"][0]["camera_perturbation"] == {"translation": 0.015, "rotation": 0.025}

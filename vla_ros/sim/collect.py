@@ -167,6 +167,7 @@ def collect(
     intermediate: int = 0,
     robot: str = DEFAULT_ROBOT,
     recovery: float = 0.0,
+    camera_perturbation: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """Record ``episodes`` successful demonstrations per task into ``out``; returns the index written.
 
@@ -175,6 +176,8 @@ def collect(
     episodes recorded as recovery demonstrations (a spoiled first attempt, its keyframes flagged
     ``spoiled``, then the expert's recovery; :class:`~vla_ros.sim.expert.ScriptedExpert`), drawn from
     ``seed``; for the tasks in :data:`~vla_ros.sim.expert.RECOVERY_TASKS` only.
+    ``camera_perturbation``: (translation m, rotation rad) replacing the split's camera perturbation
+    (each episode's camera moved uniformly within it; the offset is in each episode's ``scene``).
 
     Path labels are written with the planner's answer format and ``answer_decimals``.
     """
@@ -187,6 +190,8 @@ def collect(
         )
     recovery_draws = np.random.default_rng(seed)
     config = load_sim_config(config_file, robot)
+    if camera_perturbation is not None:
+        config = config.with_camera_perturbation(split, *camera_perturbation)
     answer_decimals = load_planner_config(planner_config_file).answer_decimals
     ticks_per_frame = frame_period_ticks(config)
     workcell = Workcell(config)
@@ -245,6 +250,10 @@ def collect(
             "frames": frames,
             "intermediate_every": intermediate,
             "recovery": recovery,
+            "camera_perturbation": {
+                "translation": config.splits.get(split).camera_translation,
+                "rotation": config.splits.get(split).camera_rotation,
+            },
             "saved": len(saved),
             "failed": failed,
             "wall_time_s": elapsed,
@@ -271,6 +280,7 @@ def _run(args: argparse.Namespace) -> int:
         intermediate=args.intermediate,
         robot=args.robot,
         recovery=args.recovery,
+        camera_perturbation=args.camera_perturbation,
     )
     last = index["collections"][-1]
     print(
@@ -305,6 +315,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0.0,
         help="share of episodes recorded as recovery demonstrations: a spoiled first push, then the "
         "expert's recovery (push_to_target only; the spoiled keyframes are not trained on)",
+    )
+    parser.add_argument(
+        "--camera-perturbation",
+        type=float,
+        nargs=2,
+        metavar=("TRANSLATION", "ROTATION"),
+        help="move each episode's camera uniformly within +/-TRANSLATION m and +/-ROTATION rad per axis "
+        "instead of the split's values (training data for a planner robust to camera mounting)",
     )
     parser.add_argument("--config", default="sim.yaml", help="simulator parameter file")
     add_robot_argument(parser)

@@ -274,6 +274,17 @@ class SimConfig:
                 f"colours.{name} must be RGBA in [0, 1], got {rgba}",
             )
 
+    def with_camera_perturbation(self, split: str, translation: float, rotation: float) -> SimConfig:
+        """This configuration with ``split``'s camera perturbation replaced (m and rad, uniform per axis).
+
+        For training data only (a planner that tolerates a camera mounted a little off): the splits'
+        own values in sim.yaml are what evaluation uses.
+        """
+        changed = dataclasses.replace(
+            self.splits.get(split), camera_translation=translation, camera_rotation=rotation
+        )
+        return dataclasses.replace(self, splits=dataclasses.replace(self.splits, **{split: changed}))
+
 
 # top-level parameters that belong to the ROS node around the core (parsed there, not here)
 NODE_ONLY_KEYS: tuple[str, ...] = ("interface", "faults", "use_sim_time")
