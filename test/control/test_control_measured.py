@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla_ros.control.measured import JointStateError, MeasuredJoints
+from vla_ros.control.measured import JointStateError, MeasuredGripper, MeasuredJoints
 from vla_ros.control.watchdog import ClockWatchdog, Watchdog
+from vla_ros.robot.settings import load_robot_settings
 
 ARM = ("a", "b", "c")
 
@@ -73,3 +74,23 @@ def test_clock_watchdog_expires_when_the_clock_stops():
     assert not clock.stalled(0.6) and clock.stalled(0.61)
     clock.observe(10.2, 0.7)
     assert not clock.stalled(0.7)
+
+
+def test_the_gripper_width_is_read_by_name_from_the_command_joint_through_the_robot_files_map():
+    panda = MeasuredGripper(load_robot_settings("panda").gripper, timeout=1.0)
+    assert panda.width(0.0) is None and panda.opening(0.0) is None  # nothing measured yet
+    names = ["panda_joint1", "panda_finger_joint2", "panda_finger_joint1"]
+    panda.update(names, [0.3, 0.04, 0.039], [], 0.0)
+    assert panda.width(0.0) == pytest.approx(0.078) and panda.opening(0.0) == pytest.approx(0.975)
+    panda.update(names, [0.3, 0.021, 0.022], [], 0.1)  # a block between the fingers
+    assert panda.width(0.1) == pytest.approx(0.044)  # twice panda_finger_joint1, the command joint
+    assert panda.width(1.2) is None and panda.opening(1.2) is None  # too old to tell
+    with pytest.raises(JointStateError):
+        panda.update(["panda_joint1"], [0.3], [], 0.2)  # an arm-only publisher
+
+    xarm = load_robot_settings("xarm6").gripper  # a linkage: the drive joint closes as it grows
+    drive = MeasuredGripper(xarm, timeout=1.0)
+    drive.update(["drive_joint"], [0.05], [], 0.0)
+    assert drive.opening(0.0) > 0.9
+    drive.update(["drive_joint"], [0.48], [], 0.1)
+    assert drive.width(0.1) == pytest.approx(0.04, abs=0.005)

@@ -155,26 +155,3 @@ def test_a_bad_checkpoint_stops_the_node_at_start_with_a_clear_message(ros_proce
 def test_16uc1_depth_is_read_in_metres_with_zero_invalid() -> None:
     depth = depth_from_message(array_to_image(np.array([[0, 1500]], dtype=np.uint16), "16UC1"))
     assert np.isnan(depth[0, 0]) and depth[0, 1] == pytest.approx(1.5)
-
-
-def test_the_gripper_state_is_read_by_name_from_the_measured_command_joint() -> None:
-    from vla_ros.control.measured import MeasuredJoints
-    from vla_ros.nodes.keyframe_policy_node import gripper_is_open
-    from vla_ros.sim.settings import load_sim_config
-
-    gripper = load_sim_config().robot.gripper
-    finger = MeasuredJoints([gripper.command_joint], timeout=1.0)
-    assert gripper_is_open(finger, gripper, 0.06, 0.0) is None  # nothing measured yet
-    names = ["panda_joint1", "panda_finger_joint2", "panda_finger_joint1"]
-    finger.update(names, [0.3, 0.04, 0.039], [], 0.0)
-    assert gripper_is_open(finger, gripper, 0.06, 0.0) is True
-    finger.update(names, [0.3, 0.021, 0.022], [], 0.1)  # a 4.3 cm block between the fingers
-    assert gripper_is_open(finger, gripper, 0.06, 0.1) is False
-    assert gripper_is_open(finger, gripper, 0.06, 1.2) is None  # too old to tell
-
-    xarm = load_sim_config(robot="xarm6").robot.gripper  # a linkage: the drive joint closes as it grows
-    drive = MeasuredJoints([xarm.command_joint], timeout=1.0)
-    drive.update(["drive_joint"], [0.05], [], 0.0)
-    assert gripper_is_open(drive, xarm, 0.06, 0.0) is True
-    drive.update(["drive_joint"], [0.48], [], 0.1)  # about 4 cm
-    assert gripper_is_open(drive, xarm, 0.06, 0.1) is False

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from vla_ros.robot.settings import GripperSettings
+
 
 class JointStateError(ValueError):
     """A joint state sample that cannot be used, and why."""
@@ -71,3 +73,28 @@ class MeasuredJoints:
         if self.age(now) > self.timeout:
             return None
         return self.positions.copy(), self.velocities.copy()
+
+
+class MeasuredGripper:
+    """The gripper's measured width, from its command joint through the robot file's map."""
+
+    def __init__(self, gripper: GripperSettings, timeout: float) -> None:
+        self.gripper = gripper
+        self._joint = MeasuredJoints([gripper.command_joint], timeout)
+
+    def update(
+        self, names: Sequence[str], positions: Sequence[float], velocities: Sequence[float], now: float
+    ) -> None:
+        """Take one joint state sample; raises :class:`JointStateError` when it names no gripper joint
+        or cannot be read (an arm-only publisher's samples do that)."""
+        self._joint.update(names, positions, velocities, now)
+
+    def width(self, now: float) -> float | None:
+        """The measured width (m); None while the command joint has no recent measurement."""
+        state = self._joint.state(now)
+        return None if state is None else float(self.gripper.width(state[0][0]))
+
+    def opening(self, now: float) -> float | None:
+        """The measured width as a share of the widest opening (1: fully open); None while unmeasured."""
+        width = self.width(now)
+        return None if width is None else width / self.gripper.max_width

@@ -58,7 +58,7 @@ from vla_ros.config import ConfigError, from_dict
 from vla_ros.control.errors import ControlError
 from vla_ros.control.executor import ChunkExecutor
 from vla_ros.control.keyframe import KeyframeReachedDetector
-from vla_ros.control.measured import JointStateError, MeasuredJoints
+from vla_ros.control.measured import JointStateError, MeasuredGripper, MeasuredJoints
 from vla_ros.control.pose import Pose
 from vla_ros.control.settings import CONFIG_FILE, EXECUTOR_NODE, ExecutorSettings
 from vla_ros.control.trajectory import JointPlan
@@ -110,7 +110,7 @@ class ChunkExecutorNode(Node):
         self.chunk_executor = ChunkExecutor(self.kinematics, self.settings)
         self.detector = KeyframeReachedDetector(self.settings.keyframe_reached)
         self._measured = MeasuredJoints(self.kinematics.joint_names, self.interface.joint_state_timeout)
-        self._fingers = MeasuredJoints([self.settings.robot.gripper.command_joint], self._measured.timeout)
+        self._measured_gripper = MeasuredGripper(self.settings.robot.gripper, self._measured.timeout)
         self._pending: KeyframeTarget | None = None
         self._keyframe: KeyframeTarget | None = None
         self._shown_plan: JointPlan | None = None
@@ -186,17 +186,9 @@ class ChunkExecutorNode(Node):
         """(positions, velocities) when every joint was measured recently, else (None, None)."""
         return self._measured.state(time.monotonic()) or (None, None)
 
-    def _measured_opening(self) -> float | None:
-        """The gripper's measured normalised opening (1: widest), None while it is not measured."""
-        state = self._fingers.state(time.monotonic())
-        if state is None:
-            return None
-        gripper = self.settings.robot.gripper
-        return float(gripper.width(state[0][0])) / gripper.max_width
-
     def _on_joint_state(self, message: JointState) -> None:
         with contextlib.suppress(JointStateError):  # no gripper in it (an arm-only publisher)
-            self._fingers.update(message.name, message.position, message.velocity, time.monotonic())
+            self._measured_gripper.update(message.name, message.position, message.velocity, time.monotonic())
         try:
             self._measured.update(message.name, message.position, message.velocity, time.monotonic())
         except JointStateError as error:
@@ -232,7 +224,12 @@ class ChunkExecutorNode(Node):
                 [orientation.x, orientation.y, orientation.z, orientation.w],
             )
             chunk = self.chunk_executor.set_target(
-                pose, message.gripper_open, self._now(), positions, velocities, self._measured_opening()
+                pose,
+                message.gripper_open,
+                self._now(),
+                positions,
+                velocities,
+                self._measured_gripper.opening(time.monotonic()),
             )
         except ControlError as error:
             self._counters["keyframes_rejected"] += 1

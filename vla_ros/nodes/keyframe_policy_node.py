@@ -53,7 +53,7 @@ from std_msgs.msg import Header, String
 from visualization_msgs.msg import MarkerArray
 
 from vla_ros.config import ConfigError, from_dict
-from vla_ros.control.measured import JointStateError, MeasuredJoints
+from vla_ros.control.measured import JointStateError, MeasuredGripper
 from vla_ros.episode import ABORTED, SUCCEEDED, EpisodeGate, KeyframeRetry
 from vla_ros.msg import EpisodeStatus, KeyframeRejection, KeyframeTarget, Path2D
 from vla_ros.planning.errors import PlannerError
@@ -62,7 +62,7 @@ from vla_ros.policy.frames import FramePairer
 from vla_ros.policy.inference import KeyframePolicy, KeyframePrediction
 from vla_ros.policy.observation import PolicyObservation
 from vla_ros.policy.settings import NODE_NAME, PolicyConfig, PolicyConfigError
-from vla_ros.robot.settings import GripperSettings, robot_settings
+from vla_ros.robot.settings import robot_settings
 from vla_ros.ros.episode_messages import subscribe_episodes
 from vla_ros.ros.images import ImageEncodingError, array_to_image, depth_from_message, rgb_from_message
 from vla_ros.ros.messages import matrix_from_pose, pose_from_matrix, seconds_from_stamp
@@ -113,15 +113,6 @@ class Request:
     episode_id: str
 
 
-def gripper_is_open(
-    command_joint: MeasuredJoints, gripper: GripperSettings, open_width: float, now: float
-) -> bool | None:
-    """Whether the measured gripper is open (its opening, from the command joint, above ``open_width``);
-    None while the command joint has no recent measurement."""
-    state = command_joint.state(now)
-    return None if state is None else bool(gripper.width(state[0][0]) > open_width)
-
-
 class KeyframePolicyNode(Node):
     """Predicts the next keyframe whenever a path arrives or the previous keyframe is reached."""
 
@@ -137,7 +128,7 @@ class KeyframePolicyNode(Node):
         robot = robot_settings(parameters, PolicyConfigError)
         self.base_frame = robot.base_frame
         self.gripper = robot.gripper
-        self._fingers = MeasuredJoints([robot.gripper.command_joint], FINGER_STATE_TIMEOUT_S)
+        self._measured_gripper = MeasuredGripper(robot.gripper, FINGER_STATE_TIMEOUT_S)
         self.config = PolicyConfig.from_parameters(parameters)
         self.policy = KeyframePolicy(self.config)
         self.frames: FramePairer[Image] = FramePairer(self.interface.sync_tolerance)
@@ -227,12 +218,12 @@ class KeyframePolicyNode(Node):
     def _on_joint_state(self, msg: JointState) -> None:
         now = time.monotonic()
         try:
-            self._fingers.update(msg.name, msg.position, msg.velocity, now)
+            self._measured_gripper.update(msg.name, msg.position, msg.velocity, now)
         except JointStateError:
             return  # this message names no finger (an arm-only publisher) or cannot be read
-        measured = gripper_is_open(self._fingers, self.gripper, self.interface.gripper_open_width, now)
-        if measured is not None:
-            self._measured_gripper_open = measured
+        width = self._measured_gripper.width(now)
+        if width is not None:
+            self._measured_gripper_open = width > self.interface.gripper_open_width
 
     def _on_episode(self, msg: EpisodeStatus) -> None:
         change = self.gate.update(msg.episode_id, msg.state)
