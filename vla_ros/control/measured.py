@@ -5,6 +5,7 @@ a gripper driver may each publish their own); each wanted joint keeps its latest
 and receipt time. A sample with mismatched lengths, repeated names, or a non-finite value for a wanted
 joint is refused whole with the reason; the state is complete only when every wanted joint was
 measured within ``timeout`` (else the measurement is stale and nothing may start from it).
+:class:`MeasuredGripper` reads the gripper's width the same way, from its command joint.
 """
 
 from __future__ import annotations
