@@ -46,6 +46,18 @@ class ScriptedBackend(PlannerBackend):
         return PlannerAnswer(self.texts.pop(0), 0.5, self.name)
 
 
+class GreedyBackend(ScriptedBackend):
+    """Answers its first text to every plan and the next ones only when asked again (a sampled retry)."""
+
+    def plan(self, image_rgb: np.ndarray, prompt: str) -> PlannerAnswer:
+        self.prompts.append(prompt)
+        return PlannerAnswer(self.texts[0], 0.5, "greedy")
+
+    def plan_again(self, image_rgb: np.ndarray, prompt: str) -> PlannerAnswer:
+        self.texts.pop(0)
+        return PlannerAnswer(self.texts[0], 0.5, "sampled")
+
+
 def test_planner_retries_until_an_answer_parses() -> None:
     backend = ScriptedBackend(["I am not sure.", "<ans>[(0.1, 0.2)]</ans>", GOOD])
     result = Planner(backend, TEMPLATE, ParseOptions(), max_attempts=3).plan(IMAGE, " pick the cube ")
@@ -63,6 +75,13 @@ def test_planner_fails_clearly_after_the_last_attempt() -> None:
         Planner(backend, TEMPLATE, ParseOptions(), max_attempts=2).plan(IMAGE, "pick")
     assert isinstance(caught.value.errors[0], TooFewPointsError) and len(caught.value.errors) == 2
     assert backend.texts == [GOOD]  # no third call
+
+
+def test_retries_ask_the_backend_again() -> None:
+    backend = GreedyBackend(["<ans>[(0.1, <action>Open Gripper</action>)]</ans>", "garbage", GOOD])
+    result = Planner(backend, TEMPLATE, ParseOptions(), max_attempts=3).plan(IMAGE, "pick")
+    assert result.answer.backend_name == "sampled" and result.stats.attempts == 3
+    assert len(backend.prompts) == 1  # plan once, then plan_again
 
 
 def test_deterministic_backends_are_not_retried(tmp_path: Path) -> None:

@@ -41,6 +41,7 @@ def _backend_config(model_dir: Path | str, **overrides: object) -> TransformersB
         "max_new_tokens": 48,
         "do_sample": False,
         "temperature": 1.0,
+        "retry_temperature": 0.0,
         "cpu_threads": 0,
     }
     values.update(overrides)
@@ -69,6 +70,26 @@ def test_sampling_and_bfloat16(model_dir: Path) -> None:
     backend = TransformersBackend(config)
     assert str(backend.model.dtype) == "torch.bfloat16"
     assert isinstance(backend.plan(IMAGE, "<quest>pick</quest>").text, str)
+
+
+def test_greedy_decoding_retries_by_sampling(model_dir: Path) -> None:
+    """Greedy decoding would repeat an answer that did not parse: plan_again samples instead."""
+    assert TransformersBackend(_backend_config(model_dir)).deterministic
+    backend = TransformersBackend(_backend_config(model_dir, retry_temperature=0.5, max_new_tokens=8))
+    assert not backend.deterministic
+    calls: list[dict] = []
+    generate = backend.model.generate
+
+    def recording_generate(**kwargs: object) -> object:
+        calls.append({key: kwargs.get(key) for key in ("do_sample", "temperature")})
+        return generate(**kwargs)
+
+    backend.model.generate = recording_generate
+    backend.plan(IMAGE, "<quest>pick</quest>")
+    backend.plan_again(IMAGE, "<quest>pick</quest>")
+    assert calls == [{"do_sample": False, "temperature": None}, {"do_sample": True, "temperature": 0.5}]
+    with pytest.raises(ValueError, match="retry_temperature"):
+        _backend_config(model_dir, retry_temperature=-0.1)
 
 
 def test_cpu_threads_are_applied(model_dir: Path) -> None:

@@ -39,8 +39,9 @@ class PlanResult:
 class Planner:
     """Backend + prompt template + parser, with a fixed number of attempts per instruction.
 
-    Only answers that do not parse are asked for again, and only from a backend that can answer
-    differently (sampling, a remote server); a backend error (no answer at all) is raised at once.
+    Only answers that do not parse are asked for again (:meth:`PlannerBackend.plan_again`), and only
+    from a backend that can answer differently (sampling, a sampled retry after greedy decoding, a
+    remote server); a backend error (no answer at all) is raised at once.
     """
 
     def __init__(
@@ -87,7 +88,8 @@ class Planner:
         backend_latency = 0.0
         attempts = 1 if self.backend.deterministic else self.max_attempts
         for attempt in range(1, attempts + 1):
-            answer = self.backend.plan(image, prompt)
+            ask = self.backend.plan if attempt == 1 else self.backend.plan_again
+            answer = ask(image, prompt)
             backend_latency += answer.latency_s
             try:
                 path = parse_answer(answer.text, self.parse_options, width, height)

@@ -36,6 +36,7 @@ class TransformersBackendConfig:
     max_new_tokens: int
     do_sample: bool
     temperature: float
+    retry_temperature: float
     cpu_threads: int
 
     def __post_init__(self) -> None:
@@ -47,6 +48,10 @@ class TransformersBackendConfig:
             raise ValueError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
         if self.do_sample and self.temperature <= 0:
             raise ValueError("temperature must be positive when do_sample is true")
+        if self.retry_temperature < 0:
+            raise ValueError(
+                f"retry_temperature must be 0 (no sampled retry) or positive, got {self.retry_temperature}"
+            )
 
 
 @dataclass(frozen=True)

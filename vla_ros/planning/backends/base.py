@@ -24,7 +24,8 @@ class PlannerBackend(ABC):
 
     @property
     def deterministic(self) -> bool:
-        """True when asking again gives the same answer (the planner then does not retry)."""
+        """True when asking again (:meth:`plan_again`) gives the same answer (the planner then does not
+        retry)."""
         return False
 
     @property
@@ -38,3 +39,8 @@ class PlannerBackend(ABC):
 
         Raises a subclass of :class:`~vla_ros.planning.errors.BackendError` when no answer comes.
         """
+
+    def plan_again(self, image_rgb: np.ndarray, prompt: str) -> PlannerAnswer:
+        """Answer again after an answer that did not parse; :meth:`plan` unless the backend has a way
+        to answer differently (the transformers backend samples where it decodes greedily)."""
+        return self.plan(image_rgb, prompt)

@@ -58,8 +58,8 @@ class TransformersBackend(PlannerBackend):
 
     @property
     def deterministic(self) -> bool:
-        """Greedy decoding (``do_sample`` false) always gives the same answer."""
-        return not self.config.do_sample
+        """Greedy decoding without a sampled retry (``retry_temperature`` 0) always answers the same."""
+        return not self.config.do_sample and self.config.retry_temperature == 0
 
     @property
     def description(self) -> str:
@@ -68,6 +68,18 @@ class TransformersBackend(PlannerBackend):
 
     def plan(self, image_rgb: np.ndarray, prompt: str) -> PlannerAnswer:
         """Generate an answer; only the newly generated tokens are decoded."""
+        return self._generate(image_rgb, prompt, self.config.do_sample, self.config.temperature)
+
+    def plan_again(self, image_rgb: np.ndarray, prompt: str) -> PlannerAnswer:
+        """Answer again after an answer that did not parse: greedy decoding would repeat it, so sample
+        at ``retry_temperature`` (where that is 0, the same as :meth:`plan`)."""
+        if self.config.do_sample or self.config.retry_temperature == 0:
+            return self.plan(image_rgb, prompt)
+        return self._generate(image_rgb, prompt, True, self.config.retry_temperature)
+
+    def _generate(
+        self, image_rgb: np.ndarray, prompt: str, do_sample: bool, temperature: float
+    ) -> PlannerAnswer:
         start = time.perf_counter()
         image = Image.fromarray(check_rgb_image(image_rgb))
         messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
@@ -76,20 +88,17 @@ class TransformersBackend(PlannerBackend):
         inputs = {key: self._to_device(value) for key, value in inputs.items()}
         try:
             with torch.inference_mode():
-                output = self.model.generate(**inputs, **self._generation_kwargs())
+                output = self.model.generate(**inputs, **self._generation_kwargs(do_sample, temperature))
         except (RuntimeError, ValueError) as error:
             raise BackendError(f"generation failed: {error}") from error
         new_tokens = output[:, inputs["input_ids"].shape[1] :]
         answer = self.processor.batch_decode(new_tokens, skip_special_tokens=True)[0]
         return PlannerAnswer(answer, time.perf_counter() - start, self.name)
 
-    def _generation_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "max_new_tokens": self.config.max_new_tokens,
-            "do_sample": self.config.do_sample,
-        }
-        if self.config.do_sample:
-            kwargs["temperature"] = self.config.temperature
+    def _generation_kwargs(self, do_sample: bool, temperature: float) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"max_new_tokens": self.config.max_new_tokens, "do_sample": do_sample}
+        if do_sample:
+            kwargs["temperature"] = temperature
         return kwargs
 
     def _to_device(self, value: Any) -> Any:
