@@ -266,3 +266,21 @@ def test_init_from_a_trained_model_keeps_its_weights_at_a_new_image_size(
     wider = dataclasses.replace(config, model=dataclasses.replace(config.model, text_width=32))
     with pytest.raises(WeightTransferError, match="does not fit"):
         PlannerTrainer(dataclasses.replace(run, out=tmp_path / "wider"), wider, planner_config)
+    # two text layers more: they start adding nothing, so the deeper model answers as the trained one
+    layers = config.model.text_layers
+    deeper = dataclasses.replace(config, model=dataclasses.replace(config.model, text_layers=layers + 2))
+    deeper_model = PlannerTrainer(
+        dataclasses.replace(run, out=tmp_path / "deeper"), deeper, planner_config
+    ).model
+    added = deeper_model.model.language_model.layers[layers + 1]
+    assert not added.self_attn.o_proj.weight.any() and not added.mlp.down_proj.weight.any()
+    last = source.model.language_model.layers[layers - 1]
+    assert torch.equal(added.mlp.up_proj.weight, last.mlp.up_proj.weight)
+    embeddings = torch.randn(1, 5, config.model.text_width)
+    with torch.no_grad():
+        before = source.model.language_model(inputs_embeds=embeddings).last_hidden_state
+        after = deeper_model.model.language_model(inputs_embeds=embeddings).last_hidden_state
+    assert torch.allclose(before, after, atol=1e-5)
+    shallower = dataclasses.replace(config, model=dataclasses.replace(config.model, text_layers=layers - 1))
+    with pytest.raises(WeightTransferError, match="parameters differ"):
+        PlannerTrainer(dataclasses.replace(run, out=tmp_path / "shallower"), shallower, planner_config)

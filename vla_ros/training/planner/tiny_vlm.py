@@ -12,6 +12,7 @@ written by :func:`build_tiny_llava` loads with ``AutoProcessor`` and
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,40 +207,71 @@ class WeightTransferError(ValueError):
 
 
 def transfer_weights(source: torch.nn.Module, target: LlavaForConditionalGeneration) -> list[str]:
-    """Copy a trained tiny LLaVA's weights into ``target``, resizing what the image size changes.
+    """Copy a trained tiny LLaVA's weights into ``target``, resizing what the image size changes and
+    adding text layers where ``target`` is deeper.
 
     Every parameter must exist in both with the same shape, except two of the vision tower's when
-    the input image size differs. Position embeddings: the class-token row is copied and the square
-    grid of patch rows is resized bilinearly (as ViTs are fine-tuned at a higher resolution). Patch
-    embedding: a kernel ``m`` times larger (same grid, ``m`` times the pixels per patch) is the old
-    kernel repeated ``m`` x ``m`` per weight and divided by ``m**2``, so on an image enlarged ``m``
-    times the new model starts out answering as the old one did. Returns the resized parameters' names.
+    the input image size differs, and the text layers ``target`` has beyond ``source``'s. Position
+    embeddings: the class-token row is copied and the square grid of patch rows is resized bilinearly
+    (as ViTs are fine-tuned at a higher resolution). Patch embedding: a kernel ``m`` times larger (same
+    grid, ``m`` times the pixels per patch) is the old kernel repeated ``m`` x ``m`` per weight and
+    divided by ``m**2``, so on an image enlarged ``m`` times the new model starts out answering as the
+    old one did. An added text layer (after the trained ones) starts as a copy of the last trained
+    layer with its attention and MLP output projections zeroed: it adds nothing to the residual
+    stream, so the deeper model starts out answering as the trained one did, and fine-tuning grows it.
+    Returns the names of the parameters not copied as they were (resized or added).
     """
     source_state = source.state_dict()
     target_state = target.state_dict()
-    if source_state.keys() != target_state.keys():
-        missing = sorted(source_state.keys() ^ target_state.keys())[:5]
+    added_layers = _added_text_layers(source_state.keys(), target_state.keys())
+    if source_state.keys() != target_state.keys() - added_layers.keys():
+        missing = sorted(source_state.keys() ^ (target_state.keys() - added_layers.keys()))[:5]
         raise WeightTransferError(f"the models' parameters differ: {missing}")
     position_key = next(key for key in target_state if key.endswith("embeddings.position_embedding.weight"))
     patch_key = next(key for key in target_state if key.endswith("embeddings.patch_embedding.weight"))
-    resized = []
+    changed = []
     with torch.no_grad():
         for key, value in target_state.items():
+            if key in added_layers:
+                copied = source_state[added_layers[key]]
+                value.copy_(torch.zeros_like(copied) if key.endswith(_OUTPUT_PROJECTIONS) else copied)
+                changed.append(key)
+                continue
             weights = source_state[key]
             if weights.shape == value.shape:
                 value.copy_(weights)
             elif key == position_key and weights.shape[1] == value.shape[1]:
                 value.copy_(_resize_position_grid(weights, value.shape[0] - 1))
-                resized.append(key)
+                changed.append(key)
             elif key == patch_key and _is_kernel_multiple(weights.shape, value.shape):
                 factor = value.shape[-1] // weights.shape[-1]
                 value.copy_(weights.repeat_interleave(factor, 2).repeat_interleave(factor, 3) / factor**2)
-                resized.append(key)
+                changed.append(key)
             else:
                 raise WeightTransferError(
                     f"{key}: trained shape {tuple(weights.shape)} does not fit {tuple(value.shape)}"
                 )
-    return resized
+    return changed
+
+
+_TEXT_LAYER = re.compile(r"^(.*language_model\.(?:model\.)?layers\.)(\d+)(\..+)$")
+_OUTPUT_PROJECTIONS = ("self_attn.o_proj.weight", "mlp.down_proj.weight")
+
+
+def _added_text_layers(source_keys: Iterable[str], target_keys: Iterable[str]) -> dict[str, str]:
+    """Each parameter of a text layer ``target`` has beyond ``source``'s layers -> the same parameter
+    of ``source``'s last layer (empty when ``target`` is not deeper)."""
+
+    def depth(keys: Iterable[str]) -> int:
+        return 1 + max((int(match[2]) for key in keys if (match := _TEXT_LAYER.match(key))), default=-1)
+
+    trained = depth(source_keys)
+    added = {}
+    for key in target_keys:
+        match = _TEXT_LAYER.match(key)
+        if match and trained > 0 and int(match[2]) >= trained:
+            added[key] = f"{match[1]}{trained - 1}{match[3]}"
+    return added
 
 
 def _is_kernel_multiple(old: torch.Size, new: torch.Size) -> bool:

@@ -8,9 +8,9 @@ the end-of-sequence token; the loss covers the answer tokens only. The output di
 standard transformers model directory (model, processor, tokenizer, chat template) at every
 checkpoint; ``checkpoint/state.pt`` beside it holds the optimiser and the step, so ``--resume``
 goes on where a run stopped; ``--init-from`` starts from another trained model's tokenizer and
-weights instead of random ones (fine-tuning, also at a larger image size). ``training_log.jsonl``
-logs training loss and the validation metrics of :mod:`vla_ros.training.planner.evaluation`;
-``training.json`` records the command and timing.
+weights instead of random ones (fine-tuning, also at a larger image size or with more text
+layers). ``training_log.jsonl`` logs training loss and the validation metrics of
+:mod:`vla_ros.training.planner.evaluation`; ``training.json`` records the command and timing.
 """
 
 from __future__ import annotations
@@ -443,8 +443,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--init-from",
         type=Path,
-        help="start from this trained model's tokenizer and weights (its widths and depths must match "
-        "the config; a new image_size resizes the vision position grid) instead of random weights",
+        help="start from this trained model's tokenizer and weights (its widths and vision depth must "
+        "match the config; a new image_size resizes the vision position grid, more text_layers are "
+        "added after the trained ones, starting as no-ops) instead of random weights",
     )
     parser.add_argument(
         "--max-steps",
