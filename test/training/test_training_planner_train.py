@@ -231,7 +231,7 @@ def test_answer_loss_spreads_coordinate_targets() -> None:
     assert soft(peaked_on("0.51"), labels) < soft(peaked_on("0.60"), labels) < soft(peaked_on("0.90"), labels)
 
 
-def test_init_from_a_trained_model_keeps_its_weights_at_a_new_image_size(
+def test_init_from_a_trained_model_keeps_its_weights_at_a_new_image_size_or_depth(
     synthetic_dataset: Path, planner_config: PlannerConfig, tmp_path: Path
 ) -> None:
     torch.set_num_threads(1)
