@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 
 from vla_ros.planning import plan
+from vla_ros.sim.settings import load_sim_config
+from vla_ros.sim.workcell import Workcell
 from vla_ros.tools import planner_bench
 
 GOOD = "<ans>[(0.25, 0.32), <action>Close Gripper</action>, (0.74, 0.21)]</ans>"
@@ -53,9 +55,25 @@ def test_plan_with_a_recorded_answer_writes_json_and_overlay(tmp_path: Path) -> 
     assert (
         _run("plan", *missing_image, "--backend", "file", "--answer-file", str(tmp_path / "answer.txt")) == 1
     )
-    # the configured backend: the planner VLM trained here (models/planner), found from any directory
-    assert _run("plan", *common[:4], "--out-dir", str(out_dir)) == 0
-    assert json.loads((out_dir / "plan.json").read_text())["ok"]
+
+
+def test_plan_with_the_configured_planner_on_a_workcell_image(tmp_path: Path) -> None:
+    """The configured backend: the planner VLM trained here (models/planner), found from any directory,
+    answers a path on a rendered scene (a flat grey image has no answer to give)."""
+    workcell = Workcell(load_sim_config())
+    try:
+        scene = workcell.reset("lift_block", "train", 100000)
+        rgb = workcell.render().rgb
+    finally:
+        workcell.close()
+    image_path = tmp_path / "scene.png"
+    cv2.imwrite(str(image_path), np.ascontiguousarray(rgb[:, :, ::-1]))
+    out_dir = tmp_path / "out"
+    argv = ["--image", str(image_path), "--instruction", scene.instruction, "--out-dir", str(out_dir)]
+    assert _run("plan", *argv) == 0
+    report = json.loads((out_dir / "plan.json").read_text())
+    assert report["ok"] and report["backend"] == "transformers" and len(report["points"]) >= 2
+    assert report["stats"]["attempts"] == 1  # greedy decoding answered it: no sampled retry
 
 
 @pytest.mark.slow
