@@ -57,9 +57,12 @@ def test_plan_with_a_recorded_answer_writes_json_and_overlay(tmp_path: Path) -> 
     )
 
 
-def test_plan_with_the_configured_planner_on_a_workcell_image(tmp_path: Path) -> None:
+def test_plan_with_the_configured_planner_on_a_workcell_image(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The configured backend: the planner VLM trained here (models/planner), found from any directory,
     answers a path on a rendered scene (a flat grey image has no answer to give)."""
+    monkeypatch.chdir(tmp_path)
     workcell = Workcell(load_sim_config())
     try:
         scene = workcell.reset("lift_block", "train", 100000)

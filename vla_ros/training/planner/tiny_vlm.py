@@ -224,8 +224,9 @@ def transfer_weights(source: torch.nn.Module, target: LlavaForConditionalGenerat
     source_state = source.state_dict()
     target_state = target.state_dict()
     added_layers = _added_text_layers(source_state.keys(), target_state.keys())
-    if source_state.keys() != target_state.keys() - added_layers.keys():
-        missing = sorted(source_state.keys() ^ (target_state.keys() - added_layers.keys()))[:5]
+    copied_keys = target_state.keys() - added_layers.keys()
+    if source_state.keys() != copied_keys:
+        missing = sorted(source_state.keys() ^ copied_keys)[:5]
         raise WeightTransferError(f"the models' parameters differ: {missing}")
     position_key = next(key for key in target_state if key.endswith("embeddings.position_embedding.weight"))
     patch_key = next(key for key in target_state if key.endswith("embeddings.patch_embedding.weight"))
